@@ -1,0 +1,1 @@
+//! Webhook verification and signing (see DESIGN.md §9).
