@@ -4,5 +4,25 @@
 //! Every rule lives here once; the Python and Node bindings only translate
 //! arguments, errors and threads.
 
+mod base62;
 pub mod clock;
+pub mod duration;
+pub mod error;
+pub mod gate;
+pub mod header;
+pub mod key;
+pub mod outcome;
+pub mod policy;
+pub mod ratelimit;
+pub mod scope;
+pub mod store;
+pub mod token;
 pub mod webhook;
+
+pub use error::{GateError, StoreError};
+pub use gate::{Gate, IssueRequest, Issued};
+pub use key::{KeyRecord, KeyUpdate, Page, Status};
+pub use outcome::{HttpResponse, Outcome, Problem, Verification};
+pub use policy::Policy;
+pub use scope::{Requirement, Scope};
+pub use token::Token;

@@ -1,0 +1,50 @@
+//! Human durations (`"90d"`, `"1h"`, `"30m"`), shared by the policy, the
+//! lifecycle calls and every binding so `"90d"` means the same thing everywhere.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration {text:?}: {problem}")]
+pub struct DurationError {
+    pub text: String,
+    pub problem: String,
+}
+
+/// Parses `"90d"`, `"12h"`, `"1h 30m"`, `"3600s"`, `"2w"`.
+pub fn parse(text: &str) -> Result<Duration, DurationError> {
+    let trimmed = text.trim();
+    let err = |problem: String| DurationError {
+        text: text.chars().take(64).collect(),
+        problem,
+    };
+    if trimmed.is_empty() || trimmed.len() > 64 {
+        return Err(err("expected a duration such as \"90d\" or \"1h\"".into()));
+    }
+    humantime::parse_duration(trimmed).map_err(|e| err(e.to_string()))
+}
+
+/// Milliseconds in `d`, saturating rather than overflowing.
+pub fn as_millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Formats a duration compactly for messages and round-trips (`"90days"`).
+pub fn format(d: Duration) -> String {
+    humantime::format_duration(d).to_string().replace(' ', "")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_common_forms() {
+        assert_eq!(parse("90d").unwrap(), Duration::from_secs(90 * 86_400));
+        assert_eq!(parse("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse("").is_err());
+        assert!(parse("soon").is_err());
+        assert!(parse("-1d").is_err());
+    }
+}

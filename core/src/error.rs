@@ -1,0 +1,88 @@
+//! Errors of the key-management side of gatepass. Each variant has a stable
+//! `code()` that every binding exposes unchanged; messages never contain a
+//! token or a secret.
+
+use crate::duration::DurationError;
+use crate::policy::PolicyError;
+use crate::ratelimit::RateLimitParseError;
+use crate::scope::ScopeError;
+
+/// A failure of the storage backend (SQLite, and later Postgres/Redis).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "unsupported store URL {0:?}: expected memory://, sqlite:///path or sqlite://relative/path"
+    )]
+    UnsupportedUrl(String),
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the store holds data gatepass cannot read: {0}")]
+    Corrupt(String),
+    #[error(
+        "the store's schema version {found} is newer than this gatepass understands ({supported})"
+    )]
+    SchemaTooNew { found: i64, supported: i64 },
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnsupportedUrl(_) => "config_error",
+            Self::Unavailable(_) => "store_unavailable",
+            Self::Corrupt(_) | Self::SchemaTooNew { .. } => "store_corrupt",
+        }
+    }
+}
+
+/// Errors from lifecycle calls and configuration. Verification outcomes are
+/// not errors: see [`crate::outcome::Outcome`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GateError {
+    #[error("no key with id {0:?}")]
+    NotFound(String),
+    #[error("key {id} is {status}; cannot {action}")]
+    InvalidState {
+        id: String,
+        status: &'static str,
+        action: &'static str,
+    },
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("unknown key kind {0:?}")]
+    UnknownKind(String),
+    #[error("requested lifetime exceeds the maximum for kind {kind:?} ({max})")]
+    LifetimeExceeded { kind: String, max: String },
+    #[error(transparent)]
+    Scope(#[from] ScopeError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl GateError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "not_found",
+            Self::InvalidState { .. } => "invalid_state",
+            Self::InvalidArgument(_) => "invalid_argument",
+            Self::UnknownKind(_) => "unknown_kind",
+            Self::LifetimeExceeded { .. } => "lifetime_exceeded",
+            Self::Scope(e) => e.code(),
+            Self::Policy(_) => "config_error",
+            Self::Store(e) => e.code(),
+        }
+    }
+}
+
+impl From<DurationError> for GateError {
+    fn from(e: DurationError) -> Self {
+        Self::InvalidArgument(e.to_string())
+    }
+}
+
+impl From<RateLimitParseError> for GateError {
+    fn from(e: RateLimitParseError) -> Self {
+        Self::InvalidArgument(e.to_string())
+    }
+}

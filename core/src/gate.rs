@@ -1,0 +1,628 @@
+//! The gate: key lifecycle (DESIGN.md §4) and request verification (§7) over
+//! a store, a policy, a rate limiter and a clock.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::clock::{self, Clock, Millis};
+use crate::duration;
+use crate::error::GateError;
+use crate::header::{self, HeaderError};
+use crate::key::{Cursor, KeyRecord, KeyUpdate, ListQuery, Page, Status};
+use crate::outcome::{Challenge, Outcome, Verification};
+use crate::policy::{Kind, Policy};
+use crate::ratelimit::{MemoryRateLimiter, RateLimit, RateLimiter};
+use crate::scope::{Requirement, Scope, ScopeSet};
+use crate::store::{self, Found, Store, UsageDelta};
+use crate::token::{self, ParsedToken, Token, TokenDigest};
+
+/// Cached key records are dropped wholesale past this many entries.
+const MAX_CACHED_KEYS: usize = 100_000;
+/// Pending usage is written at least this often…
+const USAGE_FLUSH_INTERVAL_MS: Millis = 1_000;
+/// …or once this many requests have been counted.
+const USAGE_FLUSH_BATCH: u64 = 1_000;
+/// Largest page `list` returns.
+pub const MAX_PAGE_SIZE: usize = 1_000;
+const MAX_NAME_LEN: usize = 200;
+const MAX_ID_TEXT_LEN: usize = 256;
+
+/// What to issue. Scopes are validated against the policy and the kind.
+#[derive(Debug, Clone, Default)]
+pub struct IssueRequest {
+    pub name: String,
+    /// `None` uses the policy's default kind.
+    pub kind: Option<String>,
+    pub scopes: Vec<Scope>,
+    pub subject: Option<String>,
+    pub resource: Option<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Lifetime from now; `None` uses the kind's default lifetime.
+    pub expires_in: Option<Duration>,
+    /// Absolute expiry; overrides `expires_in`.
+    pub expires_at: Option<Millis>,
+    pub rate_limit: Option<RateLimit>,
+    pub remaining: Option<u64>,
+}
+
+/// A newly issued or rotated key. The token is shown once: it exists only here.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub token: Token,
+    pub key: KeyRecord,
+}
+
+/// A key as the verification path needs it, computed once per cache fill.
+#[derive(Debug)]
+struct CachedKey {
+    key: Arc<KeyRecord>,
+    scopes: ScopeSet,
+    rate_limit: Option<RateLimit>,
+    secret_expires_at: Option<Millis>,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    epoch: Option<u64>,
+    entries: HashMap<TokenDigest, Arc<CachedKey>>,
+}
+
+#[derive(Debug, Default)]
+struct PendingUsage {
+    deltas: HashMap<String, (u64, Millis)>,
+    total: u64,
+    last_flush: Millis,
+}
+
+#[derive(Debug)]
+pub struct Gate {
+    store: Arc<dyn Store>,
+    policy: Arc<Policy>,
+    challenge: Arc<Challenge>,
+    clock: Arc<dyn Clock>,
+    limiter: Arc<dyn RateLimiter>,
+    cache: Mutex<Cache>,
+    usage: Mutex<PendingUsage>,
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), GateError> {
+    if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
+        return Err(GateError::InvalidArgument(format!(
+            "{field} must be 1 to {max} bytes without control characters"
+        )));
+    }
+    Ok(())
+}
+
+fn check_optional_text(field: &str, value: &Option<String>) -> Result<(), GateError> {
+    value
+        .as_deref()
+        .map_or(Ok(()), |v| check_text(field, v, MAX_ID_TEXT_LEN))
+}
+
+impl Gate {
+    /// Opens the store at `url` with `policy` (or the default policy).
+    pub fn open(url: &str, policy: Option<Policy>) -> Result<Self, GateError> {
+        Ok(Self::new(store::open(url)?, policy.unwrap_or_default()))
+    }
+
+    pub fn new(store: Arc<dyn Store>, policy: Policy) -> Self {
+        let challenge = Arc::new(Challenge {
+            realm: policy.realm.clone(),
+            schemes: policy.schemes.clone(),
+        });
+        Self {
+            store,
+            policy: Arc::new(policy),
+            challenge,
+            clock: clock::system(),
+            limiter: Arc::new(MemoryRateLimiter::new()),
+            cache: Mutex::default(),
+            usage: Mutex::default(),
+        }
+    }
+
+    /// Replaces the clock (tests move time by hand).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Replaces the rate limiter (a shared one for several processes).
+    pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn now(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    fn kind(&self, name: &str) -> Result<&Kind, GateError> {
+        self.policy
+            .kind(name)
+            .ok_or_else(|| GateError::UnknownKind(name.to_owned()))
+    }
+
+    /// Resolves and bounds an expiry for `kind`, measured from `now`.
+    fn bounded_expiry(
+        &self,
+        kind: &Kind,
+        requested: Option<Option<Millis>>,
+        now: Millis,
+    ) -> Result<Option<Millis>, GateError> {
+        let expires_at = match requested {
+            Some(explicit) => explicit,
+            None => kind
+                .default_lifetime
+                .or(kind.max_lifetime)
+                .map(|d| now.saturating_add(duration::as_millis(d))),
+        };
+        if let Some(at) = expires_at {
+            if at <= now {
+                return Err(GateError::InvalidArgument(
+                    "expiry must be in the future".into(),
+                ));
+            }
+        }
+        if let Some(max) = kind.max_lifetime {
+            let limit = now.saturating_add(duration::as_millis(max));
+            if expires_at.is_none_or(|at| at > limit) {
+                return Err(GateError::LifetimeExceeded {
+                    kind: kind.name.clone(),
+                    max: duration::format(max),
+                });
+            }
+        }
+        Ok(expires_at)
+    }
+
+    // ----- lifecycle ---------------------------------------------------------
+
+    /// Issues a key. The returned token is the only copy; only its digest is stored.
+    pub fn issue(&self, req: IssueRequest) -> Result<Issued, GateError> {
+        check_text("name", &req.name, MAX_NAME_LEN)?;
+        check_optional_text("subject", &req.subject)?;
+        check_optional_text("resource", &req.resource)?;
+        let kind = match &req.kind {
+            Some(name) => self.kind(name)?,
+            None => self.policy.default_kind(),
+        };
+        self.policy.check_grant(kind, &req.scopes)?;
+        let now = self.now();
+        let requested = match (req.expires_at, req.expires_in) {
+            (Some(at), _) => Some(Some(at)),
+            (None, Some(d)) => Some(Some(now.saturating_add(duration::as_millis(d)))),
+            (None, None) => None,
+        };
+        let expires_at = self.bounded_expiry(kind, requested, now)?;
+        let token =
+            Token::mint(&kind.prefix).map_err(|e| GateError::InvalidArgument(e.to_string()))?;
+        let mut scopes = req.scopes;
+        scopes.dedup();
+        let key = KeyRecord {
+            id: token::new_key_id(),
+            name: req.name,
+            kind: kind.name.clone(),
+            start: token.start(),
+            scopes,
+            subject: req.subject,
+            resource: req.resource,
+            metadata: req.metadata,
+            status: Status::Active,
+            created_at: now,
+            updated_at: now,
+            expires_at,
+            revoked_at: None,
+            last_used_at: None,
+            usage_count: 0,
+            rate_limit: req.rate_limit,
+            remaining: req.remaining,
+        };
+        self.store.insert(&key, &token.digest())?;
+        Ok(Issued { token, key })
+    }
+
+    /// The key with `id`; usage counted by this process is written first so
+    /// the answer includes it.
+    pub fn get(&self, id: &str) -> Result<KeyRecord, GateError> {
+        self.flush()?;
+        self.store
+            .get(id)?
+            .ok_or_else(|| GateError::NotFound(id.to_owned()))
+    }
+
+    /// One page of keys; pass `page.next` back as `after` for the next one.
+    pub fn list(
+        &self,
+        subject: Option<String>,
+        kind: Option<String>,
+        status: Option<Status>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, GateError> {
+        self.flush()?;
+        let after = after
+            .map(|c| {
+                Cursor::decode(c)
+                    .ok_or_else(|| GateError::InvalidArgument("invalid list cursor".into()))
+            })
+            .transpose()?;
+        let limit = limit.clamp(1, MAX_PAGE_SIZE);
+        let query = ListQuery {
+            subject,
+            kind,
+            status,
+            after,
+            limit: limit + 1,
+        };
+        let mut keys = self.store.list(&query)?;
+        let next = if keys.len() > limit {
+            keys.truncate(limit);
+            keys.last().map(|k| Cursor::of(k).encode())
+        } else {
+            None
+        };
+        Ok(Page { keys, next })
+    }
+
+    pub fn update(&self, id: &str, update: KeyUpdate) -> Result<KeyRecord, GateError> {
+        if let Some(name) = &update.name {
+            check_text("name", name, MAX_NAME_LEN)?;
+        }
+        let now = self.now();
+        self.store.modify(id, &mut |key| {
+            let kind = self.kind(&key.kind)?;
+            if key.status == Status::Revoked {
+                return Err(invalid_state(key, "update"));
+            }
+            if let Some(scopes) = &update.scopes {
+                self.policy.check_grant(kind, scopes)?;
+                key.scopes = scopes.clone();
+            }
+            if let Some(expiry) = update.expires_at {
+                key.expires_at = self.bounded_expiry(kind, Some(expiry), now)?;
+            }
+            if let Some(name) = &update.name {
+                key.name = name.clone();
+            }
+            if let Some(metadata) = &update.metadata {
+                key.metadata = metadata.clone();
+            }
+            if let Some(rate_limit) = update.rate_limit {
+                key.rate_limit = rate_limit;
+            }
+            if let Some(remaining) = update.remaining {
+                key.remaining = remaining;
+            }
+            key.updated_at = now;
+            Ok(())
+        })
+    }
+
+    fn set_status(
+        &self,
+        id: &str,
+        to: Status,
+        action: &'static str,
+    ) -> Result<KeyRecord, GateError> {
+        let now = self.now();
+        self.store.modify(id, &mut |key| {
+            match (key.status, to) {
+                (Status::Revoked, Status::Revoked) => return Ok(()),
+                (Status::Revoked, _) => return Err(invalid_state(key, action)),
+                _ => {}
+            }
+            key.status = to;
+            key.updated_at = now;
+            if to == Status::Revoked {
+                key.revoked_at = Some(now);
+            }
+            Ok(())
+        })
+    }
+
+    /// Reversibly stops a key; it fails with `inactive` from the next verify on.
+    pub fn deactivate(&self, id: &str) -> Result<KeyRecord, GateError> {
+        self.set_status(id, Status::Inactive, "deactivate")
+    }
+
+    pub fn activate(&self, id: &str) -> Result<KeyRecord, GateError> {
+        self.set_status(id, Status::Active, "activate")
+    }
+
+    /// One-way: the key fails with `revoked` from the next verify on, in every
+    /// process sharing the store. Revoking twice is not an error.
+    pub fn revoke(&self, id: &str) -> Result<KeyRecord, GateError> {
+        self.set_status(id, Status::Revoked, "revoke")
+    }
+
+    /// A new secret for the same key. Old secrets keep working for `grace`
+    /// (zero: not at all), never past the key's own expiry.
+    pub fn rotate(&self, id: &str, grace: Duration) -> Result<Issued, GateError> {
+        let now = self.now();
+        let current = self
+            .store
+            .get(id)?
+            .ok_or_else(|| GateError::NotFound(id.to_owned()))?;
+        let prefix = &self.kind(&current.kind)?.prefix;
+        let token = Token::mint(prefix).map_err(|e| GateError::InvalidArgument(e.to_string()))?;
+        let old_until = now.saturating_add(duration::as_millis(grace));
+        let old_until = current.expires_at.map_or(old_until, |e| e.min(old_until));
+        let key = self
+            .store
+            .rotate(id, &token.digest(), old_until, &mut |key| {
+                if key.status == Status::Revoked {
+                    return Err(invalid_state(key, "rotate"));
+                }
+                if key.kind != current.kind {
+                    return Err(GateError::InvalidArgument(
+                        "key changed kind during rotation".into(),
+                    ));
+                }
+                key.start = token.start();
+                key.updated_at = now;
+                Ok(())
+            })?;
+        Ok(Issued { token, key })
+    }
+
+    pub fn delete(&self, id: &str) -> Result<(), GateError> {
+        self.flush()?;
+        if self.store.delete(id)? {
+            Ok(())
+        } else {
+            Err(GateError::NotFound(id.to_owned()))
+        }
+    }
+
+    // ----- verification ------------------------------------------------------
+
+    /// Checks the policy's catalogue for a route's requirement; call it when
+    /// the route is declared so a typo fails at start-up.
+    pub fn check_requirement(&self, requirement: &Requirement) -> Result<(), GateError> {
+        Ok(self.policy.check_requirement(requirement)?)
+    }
+
+    fn outcome(
+        &self,
+        outcome: Outcome,
+        detail: impl Into<String>,
+        scheme: Option<&str>,
+    ) -> Verification {
+        Verification {
+            outcome,
+            detail: detail.into(),
+            key: None,
+            missing_scopes: Vec::new(),
+            rate: None,
+            scheme: scheme.map(str::to_owned),
+            challenge: Arc::clone(&self.challenge),
+        }
+    }
+
+    /// Verifies an `Authorization` header value (or a bare token) for a route.
+    /// Steps, in order: header syntax → token form and checksum → lookup →
+    /// status → expiry → resource → scopes → rate limit → credits → usage.
+    /// Returns `Err` only when the store itself fails.
+    pub fn verify(
+        &self,
+        authorization: Option<&[u8]>,
+        requirement: &Requirement,
+        resource: Option<&str>,
+    ) -> Result<Verification, GateError> {
+        let credential = match header::parse_authorization(authorization, &self.policy.schemes) {
+            Ok(c) => c,
+            Err(e) => {
+                let outcome = if e.is_missing_credentials() {
+                    Outcome::MissingCredentials
+                } else {
+                    Outcome::InvalidRequest
+                };
+                let scheme = match &e {
+                    HeaderError::MissingToken(s) => Some(s.as_str()),
+                    _ => None,
+                };
+                return Ok(self.outcome(outcome, e.to_string(), scheme));
+            }
+        };
+        let scheme = credential.scheme;
+        let parsed = match ParsedToken::parse(credential.token) {
+            Ok(p) => p,
+            Err(e) => return Ok(self.outcome(Outcome::MalformedToken, e.to_string(), scheme)),
+        };
+        if self.policy.kind_by_prefix(parsed.prefix()).is_none() {
+            return Ok(self.outcome(
+                Outcome::MalformedToken,
+                "token prefix is not one this service issues",
+                scheme,
+            ));
+        }
+        let now = self.now();
+        let Some(cached) = self.lookup(&parsed.digest())? else {
+            return Ok(self.outcome(Outcome::UnknownKey, "no key matches this token", scheme));
+        };
+        let key = &cached.key;
+        let fail = |outcome: Outcome, detail: &str| {
+            let mut v = self.outcome(outcome, detail, scheme);
+            v.key = Some(Arc::clone(key));
+            v
+        };
+        match key.status {
+            Status::Active => {}
+            Status::Inactive => return Ok(fail(Outcome::Inactive, "the key has been deactivated")),
+            Status::Revoked => return Ok(fail(Outcome::Revoked, "the key has been revoked")),
+        }
+        if cached.secret_expires_at.is_some_and(|t| t <= now) {
+            return Ok(fail(
+                Outcome::Revoked,
+                "the token was replaced by a rotation",
+            ));
+        }
+        if key.is_expired(now) {
+            return Ok(fail(Outcome::Expired, "the key has expired"));
+        }
+        if let (Some(bound), Some(wanted)) = (&key.resource, resource) {
+            if bound != wanted {
+                return Ok(fail(
+                    Outcome::ForbiddenResource,
+                    "the key is not valid for this resource",
+                ));
+            }
+        }
+        let missing = requirement.missing(&cached.scopes);
+        if !missing.is_empty() {
+            let mut v = fail(Outcome::InsufficientScope, "the key lacks a required scope");
+            v.detail = format!("the key lacks the required scope {}", list_scopes(&missing));
+            v.missing_scopes = missing;
+            return Ok(v);
+        }
+        let rate = match &cached.rate_limit {
+            Some(limit) => Some(self.limiter.check(&key.id, limit, now)?),
+            None => None,
+        };
+        if let Some(r) = rate.filter(|r| !r.allowed) {
+            let mut v = fail(Outcome::RateLimited, "the key's rate limit is exhausted");
+            v.rate = Some(r);
+            return Ok(v);
+        }
+        let mut key = Arc::clone(key);
+        if key.remaining.is_some() {
+            match self.store.consume_credit(&key.id)? {
+                Some(left) => Arc::make_mut(&mut key).remaining = Some(left),
+                None => {
+                    let mut v = fail(Outcome::UsageExceeded, "the key has no credits left");
+                    v.rate = rate;
+                    return Ok(v);
+                }
+            }
+        }
+        self.record_usage(&key.id, now)?;
+        let mut v = self.outcome(Outcome::Valid, "", scheme);
+        v.key = Some(key);
+        v.rate = rate;
+        Ok(v)
+    }
+
+    /// Finds the key for a digest through the cache. The cache is emptied
+    /// whenever the store's epoch moves, so a change committed anywhere is
+    /// seen on the next call; the epoch is read before the store so a change
+    /// racing with the fill is caught by the next call's epoch check.
+    fn lookup(&self, digest: &TokenDigest) -> Result<Option<Arc<CachedKey>>, GateError> {
+        let epoch = self.store.epoch()?;
+        {
+            let mut cache = self.cache.lock();
+            if cache.epoch != Some(epoch) {
+                cache.entries.clear();
+                cache.epoch = Some(epoch);
+            }
+            if let Some(hit) = cache.entries.get(digest) {
+                return Ok(Some(Arc::clone(hit)));
+            }
+        }
+        let Some(Found {
+            key,
+            secret_expires_at,
+        }) = self.store.find(digest)?
+        else {
+            return Ok(None);
+        };
+        let kind = self.policy.kind(&key.kind);
+        let entry = Arc::new(CachedKey {
+            scopes: ScopeSet::effective(&key.scopes, &self.policy.implications),
+            rate_limit: key.rate_limit.or(kind.and_then(|k| k.rate_limit)),
+            secret_expires_at,
+            key,
+        });
+        let mut cache = self.cache.lock();
+        if cache.epoch == Some(epoch) {
+            if cache.entries.len() >= MAX_CACHED_KEYS {
+                cache.entries.clear();
+            }
+            cache.entries.insert(*digest, Arc::clone(&entry));
+        }
+        Ok(Some(entry))
+    }
+
+    fn record_usage(&self, id: &str, now: Millis) -> Result<(), GateError> {
+        let due = {
+            let mut usage = self.usage.lock();
+            let slot = usage.deltas.entry(id.to_owned()).or_insert((0, now));
+            slot.0 += 1;
+            slot.1 = slot.1.max(now);
+            usage.total += 1;
+            usage.total >= USAGE_FLUSH_BATCH || now - usage.last_flush >= USAGE_FLUSH_INTERVAL_MS
+        };
+        if due {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes usage counted in this process to the store. Called on a timer by
+    /// `verify`, before reads, and on drop, so a clean shutdown loses nothing.
+    /// On failure the counts are kept for the next attempt.
+    pub fn flush(&self) -> Result<(), GateError> {
+        let (batch, now) = {
+            let mut usage = self.usage.lock();
+            let now = self.clock.now_ms();
+            usage.last_flush = now;
+            if usage.deltas.is_empty() {
+                return Ok(());
+            }
+            usage.total = 0;
+            (std::mem::take(&mut usage.deltas), now)
+        };
+        let deltas: Vec<UsageDelta> = batch
+            .iter()
+            .map(|(id, &(count, last))| UsageDelta {
+                key_id: id.clone(),
+                count,
+                last_used_at: last,
+            })
+            .collect();
+        if let Err(e) = self.store.add_usage(&deltas) {
+            let mut usage = self.usage.lock();
+            for (id, (count, last)) in batch {
+                let slot = usage.deltas.entry(id).or_insert((0, last));
+                slot.0 += count;
+                slot.1 = slot.1.max(last);
+                usage.total += count;
+            }
+            usage.last_flush = now;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        // Nothing can be reported from drop; callers who need the error call
+        // `flush` themselves before dropping.
+        let _ = self.flush();
+    }
+}
+
+fn invalid_state(key: &KeyRecord, action: &'static str) -> GateError {
+    GateError::InvalidState {
+        id: key.id.clone(),
+        status: key.status.as_str(),
+        action,
+    }
+}
+
+fn list_scopes(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,166 @@
+//! `memory://`: keys in process memory, for tests and single-process demos.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use super::{Change, Found, Store, UsageDelta};
+use crate::clock::Millis;
+use crate::error::{GateError, StoreError};
+use crate::key::{KeyRecord, ListQuery};
+use crate::token::TokenDigest;
+
+#[derive(Debug, Default)]
+struct Inner {
+    keys: HashMap<String, Arc<KeyRecord>>,
+    /// digest → (key id, when this secret stops working)
+    secrets: HashMap<TokenDigest, (String, Option<Millis>)>,
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: RwLock<Inner>,
+    epoch: AtomicU64,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn bump(&self) {
+        self.epoch.fetch_add(1, Ordering::Release);
+    }
+}
+
+fn apply(inner: &mut Inner, id: &str, change: Change<'_>) -> Result<KeyRecord, GateError> {
+    let current = inner
+        .keys
+        .get(id)
+        .ok_or_else(|| GateError::NotFound(id.to_owned()))?;
+    let mut next = KeyRecord::clone(current);
+    change(&mut next)?;
+    inner.keys.insert(id.to_owned(), Arc::new(next.clone()));
+    Ok(next)
+}
+
+impl Store for MemoryStore {
+    fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), StoreError> {
+        let mut inner = self.inner.write();
+        inner.keys.insert(key.id.clone(), Arc::new(key.clone()));
+        inner.secrets.insert(*digest, (key.id.clone(), None));
+        drop(inner);
+        self.bump();
+        Ok(())
+    }
+
+    fn get(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        Ok(self.inner.read().keys.get(id).map(|k| KeyRecord::clone(k)))
+    }
+
+    fn find(&self, digest: &TokenDigest) -> Result<Option<Found>, StoreError> {
+        let inner = self.inner.read();
+        Ok(inner.secrets.get(digest).and_then(|(id, until)| {
+            inner.keys.get(id).map(|key| Found {
+                key: Arc::clone(key),
+                secret_expires_at: *until,
+            })
+        }))
+    }
+
+    fn list(&self, q: &ListQuery) -> Result<Vec<KeyRecord>, StoreError> {
+        let inner = self.inner.read();
+        let mut keys: Vec<&Arc<KeyRecord>> = inner
+            .keys
+            .values()
+            .filter(|k| {
+                q.subject
+                    .as_ref()
+                    .is_none_or(|s| k.subject.as_ref() == Some(s))
+            })
+            .filter(|k| q.kind.as_ref().is_none_or(|kind| &k.kind == kind))
+            .filter(|k| q.status.is_none_or(|s| k.status == s))
+            .filter(|k| {
+                q.after
+                    .as_ref()
+                    .is_none_or(|c| (k.created_at, k.id.as_str()) > (c.created_at, c.id.as_str()))
+            })
+            .collect();
+        keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(keys
+            .into_iter()
+            .take(q.limit)
+            .map(|k| KeyRecord::clone(k))
+            .collect())
+    }
+
+    fn modify(&self, id: &str, change: Change<'_>) -> Result<KeyRecord, GateError> {
+        let result = apply(&mut self.inner.write(), id, change);
+        self.bump();
+        result
+    }
+
+    fn rotate(
+        &self,
+        id: &str,
+        new_digest: &TokenDigest,
+        old_until: Millis,
+        change: Change<'_>,
+    ) -> Result<KeyRecord, GateError> {
+        let mut inner = self.inner.write();
+        let record = apply(&mut inner, id, change)?;
+        for (key_id, until) in inner.secrets.values_mut() {
+            if key_id == id {
+                *until = Some(until.map_or(old_until, |u| u.min(old_until)));
+            }
+        }
+        inner.secrets.insert(*new_digest, (id.to_owned(), None));
+        drop(inner);
+        self.bump();
+        Ok(record)
+    }
+
+    fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let mut inner = self.inner.write();
+        let existed = inner.keys.remove(id).is_some();
+        inner.secrets.retain(|_, (key_id, _)| key_id != id);
+        drop(inner);
+        self.bump();
+        Ok(existed)
+    }
+
+    fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError> {
+        let mut inner = self.inner.write();
+        for d in batch {
+            if let Some(k) = inner.keys.get_mut(&d.key_id) {
+                let k = Arc::make_mut(k);
+                k.usage_count = k.usage_count.saturating_add(d.count);
+                k.last_used_at = Some(
+                    k.last_used_at
+                        .map_or(d.last_used_at, |t| t.max(d.last_used_at)),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn consume_credit(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let mut inner = self.inner.write();
+        let Some(k) = inner.keys.get_mut(id) else {
+            return Ok(None);
+        };
+        match k.remaining {
+            Some(n) if n > 0 => {
+                Arc::make_mut(k).remaining = Some(n - 1);
+                Ok(Some(n - 1))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn epoch(&self) -> Result<u64, StoreError> {
+        Ok(self.epoch.load(Ordering::Acquire))
+    }
+}

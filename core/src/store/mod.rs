@@ -1,0 +1,100 @@
+//! Key storage behind one trait (DESIGN.md §10), selected by URL.
+//!
+//! The trait is shaped for more than one process: every lifecycle change is a
+//! single atomic `modify`/`rotate` call (a transaction in SQL stores), usage is
+//! added rather than overwritten (so concurrent writers never lose counts),
+//! credits are consumed with one conditional decrement, and `epoch` tells the
+//! verification cache cheaply whether anything may have changed elsewhere
+//! (SQLite's `PRAGMA data_version`; a Postgres store will bump it from
+//! `LISTEN/NOTIFY`).
+
+use std::sync::Arc;
+
+use crate::clock::Millis;
+use crate::error::{GateError, StoreError};
+use crate::key::{KeyRecord, ListQuery};
+use crate::token::TokenDigest;
+
+pub mod memory;
+pub mod sqlite;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+/// A key found by the digest of a presented token.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub key: Arc<KeyRecord>,
+    /// When this particular secret stops working (set by `rotate` on the old
+    /// secret; `None` for the current one).
+    pub secret_expires_at: Option<Millis>,
+}
+
+/// One entry of a usage batch: `count` valid requests, the latest at `last_used_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageDelta {
+    pub key_id: String,
+    pub count: u64,
+    pub last_used_at: Millis,
+}
+
+/// A change applied to a key inside the store's transaction.
+pub type Change<'a> = &'a mut dyn FnMut(&mut KeyRecord) -> Result<(), GateError>;
+
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Stores a new key and the digest of its first secret.
+    fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), StoreError>;
+
+    fn get(&self, id: &str) -> Result<Option<KeyRecord>, StoreError>;
+
+    fn find(&self, digest: &TokenDigest) -> Result<Option<Found>, StoreError>;
+
+    /// Keys matching the filters, in (created_at, id) order, after the cursor,
+    /// at most `limit`.
+    fn list(&self, query: &ListQuery) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// Reads, changes and writes one key atomically. `NotFound` if absent;
+    /// an error from `change` aborts without writing.
+    fn modify(&self, id: &str, change: Change<'_>) -> Result<KeyRecord, GateError>;
+
+    /// Like `modify`, and also adds `new_digest` as the key's current secret
+    /// while every older secret of the key stops working at `old_until`.
+    fn rotate(
+        &self,
+        id: &str,
+        new_digest: &TokenDigest,
+        old_until: Millis,
+        change: Change<'_>,
+    ) -> Result<KeyRecord, GateError>;
+
+    /// Removes the key and all its secrets; `false` if it did not exist.
+    fn delete(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Adds usage counts (never overwrites, so processes can't lose each
+    /// other's counts) and moves `last_used_at` forward.
+    fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError>;
+
+    /// Takes one credit if any remain: `Some(remaining after)`, or `None`
+    /// when the key has run out. Keys without credits are not called.
+    fn consume_credit(&self, id: &str) -> Result<Option<u64>, StoreError>;
+
+    /// A value that changes whenever a key or secret may have changed,
+    /// including in other processes. Usage updates need not change it.
+    fn epoch(&self) -> Result<u64, StoreError>;
+}
+
+/// Opens a store from its URL: `memory://`, `sqlite:///abs/path.db`,
+/// `sqlite://relative.db` or `sqlite::memory:`-style are not accepted (use
+/// `memory://`).
+pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url == "memory://" || url == "memory:" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        }
+        return Ok(Arc::new(SqliteStore::open(path)?));
+    }
+    Err(StoreError::UnsupportedUrl(url.chars().take(64).collect()))
+}

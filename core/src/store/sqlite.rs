@@ -1,0 +1,392 @@
+//! `sqlite:///path`: the embedded default. One file, shared safely by several
+//! threads and several processes: WAL mode, a busy timeout instead of
+//! "database is locked" errors, `BEGIN IMMEDIATE` for every read-modify-write,
+//! additive usage updates, and `PRAGMA data_version` as the cache epoch so a
+//! revocation committed by another process is seen on the very next verify.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+
+use super::{Change, Found, Store, UsageDelta};
+use crate::clock::Millis;
+use crate::error::{GateError, StoreError};
+use crate::key::{KeyRecord, ListQuery};
+use crate::token::TokenDigest;
+
+/// The schema version this build writes and reads (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS gatepass_keys (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    start        TEXT NOT NULL,
+    scopes       TEXT NOT NULL,
+    subject      TEXT,
+    resource     TEXT,
+    metadata     TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    revoked_at   INTEGER,
+    last_used_at INTEGER,
+    usage_count  INTEGER NOT NULL DEFAULT 0,
+    rate_limit   TEXT,
+    remaining    INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS gatepass_keys_order ON gatepass_keys (created_at, id);
+CREATE INDEX IF NOT EXISTS gatepass_keys_subject ON gatepass_keys (subject, created_at, id);
+CREATE TABLE IF NOT EXISTS gatepass_secrets (
+    digest     BLOB PRIMARY KEY,
+    key_id     TEXT NOT NULL REFERENCES gatepass_keys (id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS gatepass_secrets_key ON gatepass_secrets (key_id);
+";
+
+const KEY_COLUMNS: &str = "id, name, kind, start, scopes, subject, resource, metadata, status, \
+    created_at, updated_at, expires_at, revoked_at, last_used_at, usage_count, rate_limit, remaining";
+
+#[derive(Debug)]
+pub struct SqliteStore {
+    /// Reads and the epoch check. A separate connection from `write`, so that
+    /// our own commits change its `data_version` just like other processes' do.
+    read: Mutex<Connection>,
+    write: Mutex<Connection>,
+}
+
+fn unavailable(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        unavailable(e)
+    }
+}
+
+impl From<rusqlite::Error> for GateError {
+    fn from(e: rusqlite::Error) -> Self {
+        GateError::Store(unavailable(e))
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // Wait for other processes' write transactions rather than failing.
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL in WAL mode is durable against application crashes; a power loss
+    // may lose the last transactions but never corrupts the file.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    // IMMEDIATE takes the write lock first, so two processes opening a new file
+    // at once cannot both create the schema.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version < 1 {
+        tx.execute_batch(SCHEMA_V1)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("{what}: {e}").into(),
+    )
+}
+
+fn row_to_key(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
+    let scopes: String = row.get(4)?;
+    let metadata: String = row.get(7)?;
+    let status: String = row.get(8)?;
+    let rate_limit: Option<String> = row.get(15)?;
+    let usage: i64 = row.get(14)?;
+    let remaining: Option<i64> = row.get(16)?;
+    Ok(KeyRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        kind: row.get(2)?,
+        start: row.get(3)?,
+        scopes: serde_json::from_str(&scopes).map_err(|e| corrupt("scopes", e))?,
+        subject: row.get(5)?,
+        resource: row.get(6)?,
+        metadata: serde_json::from_str(&metadata).map_err(|e| corrupt("metadata", e))?,
+        status: status.parse().map_err(|e: String| corrupt("status", e))?,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+        expires_at: row.get(11)?,
+        revoked_at: row.get(12)?,
+        last_used_at: row.get(13)?,
+        usage_count: u64::try_from(usage).unwrap_or(0),
+        rate_limit: rate_limit
+            .map(|r| r.parse().map_err(|e| corrupt("rate_limit", e)))
+            .transpose()?,
+        remaining: remaining.map(|r| u64::try_from(r).unwrap_or(0)),
+    })
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, GateError> {
+    serde_json::to_string(v).map_err(|e| GateError::InvalidArgument(e.to_string()))
+}
+
+fn insert_key(conn: &Connection, key: &KeyRecord) -> Result<(), GateError> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO gatepass_keys ({KEY_COLUMNS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+    ))?
+    .execute(params![
+        key.id,
+        key.name,
+        key.kind,
+        key.start,
+        json(&key.scopes)?,
+        key.subject,
+        key.resource,
+        json(&key.metadata)?,
+        key.status.as_str(),
+        key.created_at,
+        key.updated_at,
+        key.expires_at,
+        key.revoked_at,
+        key.last_used_at,
+        to_i64(key.usage_count),
+        key.rate_limit.map(|r| r.to_string()),
+        key.remaining.map(to_i64),
+    ])?;
+    Ok(())
+}
+
+/// Writes a changed key back. `usage_count` and `last_used_at` are left out:
+/// only `add_usage` changes them, additively, so a lifecycle change can never
+/// overwrite counts added by another process.
+fn update_key(conn: &Connection, key: &KeyRecord) -> Result<(), GateError> {
+    conn.prepare_cached(
+        "UPDATE gatepass_keys SET name = ?2, kind = ?3, start = ?4, scopes = ?5, subject = ?6, \
+         resource = ?7, metadata = ?8, status = ?9, updated_at = ?10, expires_at = ?11, \
+         revoked_at = ?12, rate_limit = ?13, remaining = ?14 WHERE id = ?1",
+    )?
+    .execute(params![
+        key.id,
+        key.name,
+        key.kind,
+        key.start,
+        json(&key.scopes)?,
+        key.subject,
+        key.resource,
+        json(&key.metadata)?,
+        key.status.as_str(),
+        key.updated_at,
+        key.expires_at,
+        key.revoked_at,
+        key.rate_limit.map(|r| r.to_string()),
+        key.remaining.map(to_i64),
+    ])?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema
+    /// up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let mut write = connect(path)?;
+        migrate(&mut write)?;
+        let read = connect(path)?;
+        Ok(Self {
+            read: Mutex::new(read),
+            write: Mutex::new(write),
+        })
+    }
+
+    fn read_key(conn: &Connection, id: &str) -> rusqlite::Result<Option<KeyRecord>> {
+        conn.prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM gatepass_keys WHERE id = ?1"
+        ))?
+        .query_row([id], row_to_key)
+        .optional()
+    }
+
+    fn modify_in(
+        conn: &mut Connection,
+        id: &str,
+        change: Change<'_>,
+        then: impl FnOnce(&Connection, &KeyRecord) -> Result<(), GateError>,
+    ) -> Result<KeyRecord, GateError> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut key = Self::read_key(&tx, id)?.ok_or_else(|| GateError::NotFound(id.to_owned()))?;
+        change(&mut key)?;
+        update_key(&tx, &key)?;
+        then(&tx, &key)?;
+        tx.commit()?;
+        Ok(key)
+    }
+}
+
+impl Store for SqliteStore {
+    fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), StoreError> {
+        let mut conn = self.write.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        insert_key(&tx, key).map_err(|e| match e {
+            GateError::Store(s) => s,
+            other => StoreError::Corrupt(other.to_string()),
+        })?;
+        tx.prepare_cached("INSERT INTO gatepass_secrets (digest, key_id, created_at, expires_at) VALUES (?1, ?2, ?3, NULL)")?
+            .execute(params![&digest.as_bytes()[..], key.id, key.created_at])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn get(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        Ok(Self::read_key(&self.read.lock(), id)?)
+    }
+
+    fn find(&self, digest: &TokenDigest) -> Result<Option<Found>, StoreError> {
+        let conn = self.read.lock();
+        let columns = KEY_COLUMNS
+            .split(", ")
+            .map(|c| format!("k.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let found = conn
+            .prepare_cached(&format!(
+                "SELECT {columns}, s.expires_at FROM gatepass_secrets s \
+                 JOIN gatepass_keys k ON k.id = s.key_id WHERE s.digest = ?1"
+            ))?
+            .query_row([&digest.as_bytes()[..]], |row| {
+                Ok(Found {
+                    key: Arc::new(row_to_key(row)?),
+                    secret_expires_at: row.get(17)?,
+                })
+            })
+            .optional()?;
+        Ok(found)
+    }
+
+    fn list(&self, q: &ListQuery) -> Result<Vec<KeyRecord>, StoreError> {
+        let conn = self.read.lock();
+        let (after_t, after_id) = q
+            .after
+            .as_ref()
+            .map_or((i64::MIN, String::new()), |c| (c.created_at, c.id.clone()));
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM gatepass_keys \
+             WHERE (?1 IS NULL OR subject = ?1) AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR status = ?3) \
+             AND (created_at, id) > (?4, ?5) ORDER BY created_at, id LIMIT ?6"
+        ))?;
+        let rows = stmt.query_map(
+            params![
+                q.subject,
+                q.kind,
+                q.status.map(|s| s.as_str()),
+                after_t,
+                after_id,
+                i64::try_from(q.limit).unwrap_or(i64::MAX)
+            ],
+            row_to_key,
+        )?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn modify(&self, id: &str, change: Change<'_>) -> Result<KeyRecord, GateError> {
+        Self::modify_in(&mut self.write.lock(), id, change, |_, _| Ok(()))
+    }
+
+    fn rotate(
+        &self,
+        id: &str,
+        new_digest: &TokenDigest,
+        old_until: Millis,
+        change: Change<'_>,
+    ) -> Result<KeyRecord, GateError> {
+        Self::modify_in(&mut self.write.lock(), id, change, |tx, key| {
+            tx.prepare_cached(
+                "UPDATE gatepass_secrets SET expires_at = MIN(COALESCE(expires_at, ?2), ?2) WHERE key_id = ?1",
+            )?
+            .execute(params![id, old_until])?;
+            tx.prepare_cached(
+                "INSERT INTO gatepass_secrets (digest, key_id, created_at, expires_at) VALUES (?1, ?2, ?3, NULL)",
+            )?
+            .execute(params![&new_digest.as_bytes()[..], id, key.updated_at])?;
+            Ok(())
+        })
+    }
+
+    fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let conn = self.write.lock();
+        // Secrets go with the key through ON DELETE CASCADE.
+        let n = conn
+            .prepare_cached("DELETE FROM gatepass_keys WHERE id = ?1")?
+            .execute([id])?;
+        Ok(n > 0)
+    }
+
+    fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.write.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE gatepass_keys SET usage_count = usage_count + ?2, \
+                 last_used_at = MAX(COALESCE(last_used_at, ?3), ?3) WHERE id = ?1",
+            )?;
+            for d in batch {
+                stmt.execute(params![d.key_id, to_i64(d.count), d.last_used_at])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn consume_credit(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let conn = self.write.lock();
+        let remaining: Option<i64> = conn
+            .prepare_cached(
+                "UPDATE gatepass_keys SET remaining = remaining - 1 WHERE id = ?1 AND remaining > 0 RETURNING remaining",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        Ok(remaining.map(|r| u64::try_from(r).unwrap_or(0)))
+    }
+
+    fn epoch(&self) -> Result<u64, StoreError> {
+        let conn = self.read.lock();
+        let v: i64 = conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        Ok(v as u64)
+    }
+}
