@@ -464,6 +464,14 @@ impl Parser {
     }
 }
 
+/// The `scopes=` argument of every binding: a list means all of them, a
+/// string is an expression (a single scope being the simplest one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeSpec {
+    List(Vec<String>),
+    Expr(String),
+}
+
 /// What a route asks of a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requirement {
@@ -499,6 +507,34 @@ impl Requirement {
             Expr::Scope(s) => Self::All(vec![s]),
             e => Self::Expr(e),
         })
+    }
+
+    /// Builds a route's requirement from the bindings' `scopes=` and
+    /// `any_scopes=` arguments; when both are given, both must hold.
+    pub fn from_args(
+        scopes: Option<ScopeSpec>,
+        any_scopes: Option<&[String]>,
+    ) -> Result<Self, ScopeError> {
+        let main = match scopes {
+            None => None,
+            Some(ScopeSpec::List(list)) => Some(Self::all(&list)?),
+            Some(ScopeSpec::Expr(text)) => Some(Self::expr(&text)?),
+        };
+        let any = any_scopes.map(Self::any).transpose()?;
+        Ok(match (main, any) {
+            (None, None) => Self::none(),
+            (Some(r), None) | (None, Some(r)) => r,
+            (Some(a), Some(b)) => Self::Expr(Expr::And(vec![a.into_expr(), b.into_expr()])),
+        })
+    }
+
+    fn into_expr(self) -> Expr {
+        let scopes = |list: Vec<Scope>| list.into_iter().map(Expr::Scope).collect();
+        match self {
+            Self::All(list) => Expr::And(scopes(list)),
+            Self::Any(list) => Expr::Or(scopes(list)),
+            Self::Expr(e) => e,
+        }
     }
 
     /// Every scope named in the requirement, for catalogue checks and docs.
@@ -642,6 +678,30 @@ mod tests {
             .unwrap()
             .missing(&h)
             .is_empty());
+    }
+
+    #[test]
+    fn binding_arguments_combine() {
+        let h = held(&["bots:read"]);
+        let list = Some(ScopeSpec::List(vec!["bots:read".into()]));
+        let expr = Some(ScopeSpec::Expr("bots:read or admin".into()));
+        let any = ["channels:write".to_owned(), "bots:read".to_owned()];
+        assert!(Requirement::from_args(list.clone(), None)
+            .unwrap()
+            .missing(&h)
+            .is_empty());
+        assert!(Requirement::from_args(expr, None)
+            .unwrap()
+            .missing(&h)
+            .is_empty());
+        assert!(Requirement::from_args(None, Some(&any))
+            .unwrap()
+            .missing(&h)
+            .is_empty());
+        assert!(Requirement::from_args(None, None).unwrap().is_empty());
+        let both = Requirement::from_args(list, Some(&any[..1])).unwrap();
+        assert_eq!(names(both.missing(&h)), ["channels:write"]);
+        assert!(Requirement::from_args(Some(ScopeSpec::Expr("bots:".into())), None).is_err());
     }
 
     #[test]
