@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Rust: format, lints, unit/integration/property tests of the core.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test -p gatepass-core
