@@ -511,6 +511,33 @@ impl Gate {
         Ok(v)
     }
 
+    /// Checks a request that already passed [`Gate::verify`] against a further
+    /// requirement, for frameworks that authenticate once and declare scopes
+    /// per route (`authenticate(gate), requireScopes(...)`). Usage and the
+    /// rate limit were counted by `verify` and are not counted again. Returns
+    /// `verified` unchanged when it failed or the requirement holds, else an
+    /// `insufficient_scope` verification for the same key.
+    pub fn authorize(&self, verified: &Verification, requirement: &Requirement) -> Verification {
+        let Some(key) = verified.key.as_ref().filter(|_| verified.ok()) else {
+            return verified.clone();
+        };
+        let held = ScopeSet::effective(&key.scopes, &self.policy.implications);
+        let missing = requirement.missing(&held);
+        if missing.is_empty() {
+            return verified.clone();
+        }
+        let detail = format!("the key lacks the required scope {}", list_scopes(&missing));
+        let mut v = self.outcome(
+            Outcome::InsufficientScope,
+            detail,
+            verified.scheme.as_deref(),
+        );
+        v.key = Some(Arc::clone(key));
+        v.missing_scopes = missing;
+        v.rate = verified.rate;
+        v
+    }
+
     /// Finds the key for a digest through the cache. The cache is emptied
     /// whenever the store's epoch moves, so a change committed anywhere is
     /// seen on the next call; the epoch is read before the store so a change
@@ -625,4 +652,42 @@ fn list_scopes(scopes: &[Scope]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod authorize_tests {
+    use super::*;
+
+    #[test]
+    fn authorize_checks_scopes_of_a_verified_key_without_counting_again() {
+        let gate = Gate::open("memory://", None).unwrap();
+        let issued = gate
+            .issue(IssueRequest {
+                name: "bot".into(),
+                scopes: vec![Scope::parse("bots:write").unwrap()],
+                ..IssueRequest::default()
+            })
+            .unwrap();
+        let header = format!("Bearer {}", issued.token.expose());
+        let v = gate
+            .verify(Some(header.as_bytes()), &Requirement::none(), None)
+            .unwrap();
+        assert!(v.ok());
+        let read = Requirement::all(&["bots:read"]).unwrap();
+        assert!(gate.authorize(&v, &read).ok());
+        let admin = Requirement::expr("admin or channels:write").unwrap();
+        let denied = gate.authorize(&v, &admin);
+        assert_eq!(denied.outcome, Outcome::InsufficientScope);
+        assert_eq!(denied.missing_scopes.len(), 1);
+        assert!(denied.key.is_some());
+        assert!(denied.headers()[0].1.contains("insufficient_scope"));
+        let missing = gate.verify(None, &Requirement::none(), None).unwrap();
+        assert_eq!(
+            gate.authorize(&missing, &read).outcome,
+            Outcome::MissingCredentials
+        );
+        gate.flush().unwrap();
+        assert_eq!(gate.get(&issued.key.id).unwrap().usage_count, 1);
+    }
 }
