@@ -1,2 +1,34 @@
-//! Python bindings for gatepass-core (placeholder until the Python issue lands).
-pub use gatepass_core as core;
+//! `gatepass._native`: the PyO3 binding of gatepass-core. Thin by design:
+//! argument conversion (`convert`), error mapping (`error`), and releasing the
+//! GIL around hashing and store work. Every rule lives in core.
+
+mod convert;
+mod error;
+mod gate;
+mod key;
+mod outcome;
+mod scope;
+mod webhook;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<gate::Gate>()?;
+    m.add_class::<gate::Issued>()?;
+    m.add_class::<gate::Page>()?;
+    m.add_class::<key::KeyInfo>()?;
+    m.add_class::<outcome::Verification>()?;
+    m.add_class::<scope::Requirement>()?;
+    m.add_function(wrap_pyfunction!(parse_duration, m)?)?;
+    webhook::register(m)?;
+    Ok(())
+}
+
+/// Seconds in a duration such as `"90d"` (as core reads it everywhere).
+#[pyfunction]
+fn parse_duration(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<f64> {
+    let _ = py;
+    convert::duration_arg(value, "duration").map(|d| d.as_secs_f64())
+}

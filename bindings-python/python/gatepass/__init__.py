@@ -1,0 +1,74 @@
+"""gatepass: API tokens, scopes and webhook signatures for chatbot-platform backends.
+
+::
+
+    gate = gatepass.Gate("sqlite://gatepass.db")
+    issued = gate.issue("Production Server", scopes=["bots:read"], expires_in="90d")
+    v = gate.verify(request.headers.get("Authorization"), scopes=["bots:read"])
+    if not v.ok: return v.problem(), v.status, v.headers
+
+Framework helpers live in :mod:`gatepass.flask`, :mod:`gatepass.django`,
+:mod:`gatepass.drf` and :mod:`gatepass.fastapi`.
+"""
+
+from __future__ import annotations
+
+from ._gate import DEFAULT_STORE_URL, Gate, default_store_url
+from ._native import (
+    WEBHOOK_SCHEMES,
+    Issued,
+    KeyInfo,
+    Page,
+    Requirement,
+    Verification,
+    VerifiedWebhook,
+    WebhookSigner,
+    WebhookVerifier,
+    __version__,
+    generate_secret,
+)
+from .exceptions import (
+    AuthError,
+    BadRequest,
+    ConfigError,
+    Forbidden,
+    GatepassError,
+    InvalidArgument,
+    InvalidState,
+    NotFound,
+    RateLimited,
+    StoreError,
+    Unauthorized,
+    WebhookError,
+    auth_error,
+)
+
+__all__ = [
+    "DEFAULT_STORE_URL",
+    "Gate",
+    "default_store_url",
+    "Issued",
+    "KeyInfo",
+    "Page",
+    "Requirement",
+    "Verification",
+    "VerifiedWebhook",
+    "WebhookSigner",
+    "WebhookVerifier",
+    "WEBHOOK_SCHEMES",
+    "generate_secret",
+    "AuthError",
+    "BadRequest",
+    "ConfigError",
+    "Forbidden",
+    "GatepassError",
+    "InvalidArgument",
+    "InvalidState",
+    "NotFound",
+    "RateLimited",
+    "StoreError",
+    "Unauthorized",
+    "WebhookError",
+    "auth_error",
+    "__version__",
+]

@@ -1,0 +1,245 @@
+"""The public :class:`Gate`: the native gate plus policy loading, a default
+store, and flushing usage counts when the process exits."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import threading
+import weakref
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+
+from . import _native
+from ._native import Issued, KeyInfo, Page, Requirement, Verification
+from .exceptions import ConfigError, auth_error
+
+__all__ = ["Gate", "default_store_url", "DEFAULT_STORE_URL"]
+
+#: The embedded default: ``gatepass.db`` in the working directory.
+DEFAULT_STORE_URL = "sqlite://gatepass.db"
+
+Duration = Union[str, timedelta, int, float]
+Scopes = Union[str, Sequence[str], Requirement, None]
+PolicyArg = Union[None, Mapping[str, Any], str, "os.PathLike[str]"]
+
+
+def default_store_url() -> str:
+    """``$GATEPASS_STORE``, else ``sqlite://gatepass.db`` (``./gatepass.db``)."""
+    return os.environ.get("GATEPASS_STORE") or DEFAULT_STORE_URL
+
+
+def _policy_kwargs(policy: PolicyArg) -> Dict[str, str]:
+    """A policy as a dict, TOML text, or a path to a ``.toml``/``.json`` file."""
+    if policy is None:
+        return {}
+    if isinstance(policy, Mapping):
+        try:
+            return {"policy_json": json.dumps(dict(policy))}
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"policy is not JSON-serialisable: {e}", code="config_error") from None
+    if isinstance(policy, os.PathLike) or (
+        isinstance(policy, str)
+        and "\n" not in policy
+        and policy.strip().lower().endswith((".toml", ".json"))
+    ):
+        path = Path(policy)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"cannot read policy file {str(path)!r}: {e.strerror}", code="config_error") from None
+        if path.suffix.lower() == ".json":
+            return {"policy_json": text}
+        return {"policy_toml": text}
+    if isinstance(policy, str):
+        return {"policy_toml": policy}
+    raise TypeError("policy must be a dict, TOML text, or a path to a .toml/.json file")
+
+
+_open_gates: "weakref.WeakSet[Gate]" = weakref.WeakSet()
+_open_lock = threading.Lock()
+
+
+@atexit.register
+def _flush_all() -> None:
+    """Usage counts are batched in memory; write them before the process ends."""
+    with _open_lock:
+        gates = list(_open_gates)
+    for gate in gates:
+        try:
+            gate.flush()
+        except Exception:  # noqa: BLE001 - nothing useful to do at exit
+            pass
+
+
+class Gate:
+    """Issues, manages and verifies API keys over a store.
+
+    ``store`` is a URL: ``memory://``, ``sqlite://relative.db`` or
+    ``sqlite:///absolute/path.db``; by default ``$GATEPASS_STORE`` or
+    ``./gatepass.db``. ``policy`` is a dict, TOML text, or a path to a
+    ``.toml``/``.json`` file.
+    """
+
+    __slots__ = ("_native", "_store_kind", "__weakref__")
+
+    def __init__(self, store: Optional[str] = None, policy: PolicyArg = None) -> None:
+        url = store or default_store_url()
+        self._native = _native.Gate(url, **_policy_kwargs(policy))
+        # Keep only the scheme: a database URL may carry a password.
+        self._store_kind = url.split(":", 1)[0]
+        with _open_lock:
+            _open_gates.add(self)
+
+    def __repr__(self) -> str:
+        return f"<gatepass.Gate store={self._store_kind}:… realm={self.realm!r}>"
+
+    # ----- policy -------------------------------------------------------
+
+    @property
+    def realm(self) -> str:
+        return self._native.realm
+
+    @property
+    def schemes(self) -> List[str]:
+        return self._native.schemes
+
+    @property
+    def scope_catalogue(self) -> List[str]:
+        return self._native.scope_catalogue
+
+    @property
+    def kinds(self) -> List[tuple]:
+        return self._native.kinds
+
+    # ----- lifecycle ----------------------------------------------------
+
+    def issue(
+        self,
+        name: str,
+        *,
+        scopes: Optional[Sequence[str]] = None,
+        kind: Optional[str] = None,
+        subject: Optional[str] = None,
+        resource: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        expires_in: Optional[Duration] = None,
+        expires_at: Optional[datetime] = None,
+        rate_limit: Optional[str] = None,
+        remaining: Optional[int] = None,
+    ) -> Issued:
+        """Issues a key. ``issued.token`` is the only copy of the secret."""
+        return self._native.issue(
+            name,
+            scopes=scopes,
+            kind=kind,
+            subject=subject,
+            resource=resource,
+            metadata=metadata,
+            expires_in=expires_in,
+            expires_at=expires_at,
+            rate_limit=rate_limit,
+            remaining=remaining,
+        )
+
+    def get(self, key_id: str) -> KeyInfo:
+        return self._native.get(key_id)
+
+    def list(
+        self,
+        *,
+        subject: Optional[str] = None,
+        kind: Optional[str] = None,
+        status: Optional[str] = None,
+        after: Optional[str] = None,
+        limit: int = 100,
+    ) -> Page:
+        """One page of keys, oldest first; pass ``page.next`` as ``after``."""
+        return self._native.list(subject=subject, kind=kind, status=status, after=after, limit=limit)
+
+    def iter_keys(
+        self,
+        *,
+        subject: Optional[str] = None,
+        kind: Optional[str] = None,
+        status: Optional[str] = None,
+        page_size: int = 500,
+    ) -> Iterator[KeyInfo]:
+        """Every matching key, fetching pages as needed."""
+        after: Optional[str] = None
+        while True:
+            page = self.list(subject=subject, kind=kind, status=status, after=after, limit=page_size)
+            yield from page
+            if page.next is None:
+                return
+            after = page.next
+
+    def update(self, key_id: str, **changes: Any) -> KeyInfo:
+        """Changes ``name``, ``scopes``, ``metadata``, ``expires_at``/``expires_in``,
+        ``rate_limit`` or ``remaining``; ``None`` clears the last three."""
+        return self._native.update(key_id, **changes)
+
+    def deactivate(self, key_id: str) -> KeyInfo:
+        return self._native.deactivate(key_id)
+
+    def activate(self, key_id: str) -> KeyInfo:
+        return self._native.activate(key_id)
+
+    def revoke(self, key_id: str) -> KeyInfo:
+        return self._native.revoke(key_id)
+
+    def rotate(self, key_id: str, *, grace: Optional[Duration] = None) -> Issued:
+        return self._native.rotate(key_id, grace=grace)
+
+    def delete(self, key_id: str) -> None:
+        self._native.delete(key_id)
+
+    # ----- verification -------------------------------------------------
+
+    def check_requirement(self, scopes: Scopes = None, any_scopes: Optional[Sequence[str]] = None) -> Requirement:
+        """Builds a route's requirement, checked against the policy's catalogue.
+        Call it where the route is declared so a typo fails at start-up."""
+        return self._native.check_requirement(scopes, any_scopes)
+
+    def verify(
+        self,
+        authorization: Union[str, bytes, None],
+        scopes: Scopes = None,
+        any_scopes: Optional[Sequence[str]] = None,
+        resource: Optional[str] = None,
+    ) -> Verification:
+        """Verifies an ``Authorization`` value (or a bare token). Never raises for
+        a bad credential: inspect ``.ok``/``.code``."""
+        return self._native.verify(authorization, scopes, any_scopes, resource)
+
+    def authenticate(
+        self,
+        authorization: Union[str, bytes, None],
+        scopes: Scopes = None,
+        any_scopes: Optional[Sequence[str]] = None,
+        resource: Optional[str] = None,
+    ) -> KeyInfo:
+        """Like :meth:`verify`, but returns the key or raises an :class:`AuthError`
+        subclass (:class:`Unauthorized`, :class:`Forbidden`, :class:`RateLimited`)."""
+        v = self._native.verify(authorization, scopes, any_scopes, resource)
+        if v.ok:
+            return v.key
+        raise auth_error(v)
+
+    # ----- shutdown -----------------------------------------------------
+
+    def flush(self) -> None:
+        """Writes usage counted in this process to the store."""
+        self._native.flush()
+
+    def close(self) -> None:
+        """Flushes usage. The gate stays usable; this is what exit does too."""
+        self.flush()
+
+    def __enter__(self) -> "Gate":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,234 @@
+//! Webhook signatures: `WebhookVerifier`, `WebhookSigner`, `generate_secret`.
+//! Raw bytes in; HMAC work runs with the GIL released.
+
+use std::sync::Arc;
+
+use gatepass_core::clock;
+use gatepass_core::webhook::{
+    generate_secret as core_generate_secret, Headers, MemoryReplayGuard, ReplayGuard, Scheme,
+    SignOptions, VerifiedWebhook as CoreVerified, VerifierOptions, WebhookSigner as CoreSigner,
+    WebhookVerifier as CoreVerifier,
+};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyInt, PyString};
+
+use crate::convert::{body_bytes, duration_arg, header_pairs, millis_arg, string_list};
+use crate::error::{detached, IntoPyResult};
+
+fn scheme_arg(py: Python<'_>, scheme: &str) -> PyResult<Scheme> {
+    scheme.parse::<Scheme>().py_err(py)
+}
+
+/// A webhook whose signature (and timestamp, where the scheme has one) checked out.
+#[pyclass(module = "gatepass", name = "VerifiedWebhook", frozen)]
+pub struct VerifiedWebhook {
+    inner: CoreVerified,
+}
+
+#[pymethods]
+impl VerifiedWebhook {
+    /// The message id where the scheme has one (`webhook-id`, GitHub delivery id…).
+    #[getter]
+    fn id(&self) -> Option<&str> {
+        self.inner.id.as_deref()
+    }
+
+    /// The signed Unix timestamp, for schemes that sign one.
+    #[getter]
+    fn timestamp(&self) -> Option<i64> {
+        self.inner.timestamp
+    }
+
+    #[getter]
+    fn scheme(&self) -> &'static str {
+        self.inner.scheme.as_str()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "VerifiedWebhook(scheme={:?}, id={:?}, timestamp={:?})",
+            self.inner.scheme.as_str(),
+            self.inner.id,
+            self.inner.timestamp
+        )
+    }
+}
+
+/// Verifies incoming webhooks for one scheme against one or more secrets.
+#[pyclass(module = "gatepass", name = "WebhookVerifier", frozen)]
+pub struct WebhookVerifier {
+    inner: Arc<CoreVerifier>,
+}
+
+#[pymethods]
+impl WebhookVerifier {
+    /// `WebhookVerifier(scheme, secrets, *, tolerance="5m", allow_sha1=False, replay_guard=False)`.
+    ///
+    /// `secrets` is one secret or a list (rotation). `tolerance` is the
+    /// timestamp window both ways; `None` turns the timestamp check off.
+    /// `replay_guard=True` (or a capacity) refuses a second delivery of the
+    /// same message inside the window, in this process.
+    #[new]
+    #[pyo3(signature = (scheme, secrets, **options))]
+    fn py_new(
+        py: Python<'_>,
+        scheme: &str,
+        secrets: &Bound<'_, PyAny>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let scheme = scheme_arg(py, scheme)?;
+        let secrets: Vec<String> = if let Ok(one) = secrets.cast::<PyString>() {
+            vec![one.to_cow()?.into_owned()]
+        } else {
+            string_list(secrets, "secrets")?
+        };
+        let mut opts = VerifierOptions::default();
+        for (name, value) in options.into_iter().flat_map(|o| o.iter()) {
+            let name: String = name.extract()?;
+            match name.as_str() {
+                "tolerance" => {
+                    opts.tolerance = if value.is_none() {
+                        None
+                    } else {
+                        Some(duration_arg(&value, "tolerance")?)
+                    };
+                }
+                "allow_sha1" => opts.allow_sha1 = value.is_truthy()?,
+                "replay_guard" => {
+                    let capacity = if value.is_instance_of::<PyBool>() || value.is_none() {
+                        value
+                            .is_truthy()?
+                            .then_some(MemoryReplayGuard::DEFAULT_CAPACITY)
+                    } else if value.is_instance_of::<PyInt>() {
+                        Some(value.extract::<usize>()?)
+                    } else {
+                        return Err(PyTypeError::new_err(
+                            "replay_guard must be True/False or a capacity",
+                        ));
+                    };
+                    opts.replay_guard = capacity
+                        .map(|c| Arc::new(MemoryReplayGuard::new(c)) as Arc<dyn ReplayGuard>);
+                }
+                other => {
+                    return Err(PyTypeError::new_err(format!(
+                        "WebhookVerifier() got an unexpected keyword argument {other:?}"
+                    )))
+                }
+            }
+        }
+        let verifier = CoreVerifier::new(scheme, &secrets, opts).py_err(py)?;
+        Ok(Self {
+            inner: Arc::new(verifier),
+        })
+    }
+
+    #[getter]
+    fn scheme(&self) -> &'static str {
+        self.inner.scheme().as_str()
+    }
+
+    /// Verifies the raw body against the request headers; raises
+    /// `WebhookError` with `.code` on failure. `url` is the full request URL
+    /// (required by `twilio`).
+    #[pyo3(signature = (body, headers, *, url=None))]
+    fn verify(
+        &self,
+        py: Python<'_>,
+        body: &Bound<'_, PyAny>,
+        headers: &Bound<'_, PyAny>,
+        url: Option<String>,
+    ) -> PyResult<VerifiedWebhook> {
+        let body = body_bytes(body)?;
+        let headers = Headers::from_pairs(header_pairs(headers)?);
+        let verifier = Arc::clone(&self.inner);
+        let inner =
+            detached(py, move || verifier.verify(&body, &headers, url.as_deref()))?.py_err(py)?;
+        Ok(VerifiedWebhook { inner })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "WebhookVerifier(scheme={:?}, secrets=<redacted>)",
+            self.inner.scheme().as_str()
+        )
+    }
+}
+
+/// Signs outgoing webhooks; `sign` returns the headers to send.
+#[pyclass(module = "gatepass", name = "WebhookSigner", frozen)]
+pub struct WebhookSigner {
+    inner: Arc<CoreSigner>,
+}
+
+#[pymethods]
+impl WebhookSigner {
+    #[new]
+    fn py_new(py: Python<'_>, scheme: &str, secret: &str) -> PyResult<Self> {
+        let scheme = scheme_arg(py, scheme)?;
+        let signer = CoreSigner::new(scheme, secret, clock::system()).py_err(py)?;
+        Ok(Self {
+            inner: Arc::new(signer),
+        })
+    }
+
+    #[getter]
+    fn scheme(&self) -> &'static str {
+        self.inner.scheme().as_str()
+    }
+
+    /// Headers (a dict) for `body`. `id` and `timestamp` (Unix seconds or an
+    /// aware datetime) default to a fresh id and now; `url` is for `twilio`.
+    #[pyo3(signature = (body, *, id=None, timestamp=None, url=None))]
+    fn sign<'py>(
+        &self,
+        py: Python<'py>,
+        body: &Bound<'py, PyAny>,
+        id: Option<String>,
+        timestamp: Option<&Bound<'py, PyAny>>,
+        url: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let body = body_bytes(body)?;
+        let timestamp = match timestamp.filter(|t| !t.is_none()) {
+            None => None,
+            Some(t) if t.is_instance_of::<PyInt>() && !t.is_instance_of::<PyBool>() => {
+                Some(t.extract::<i64>()?)
+            }
+            Some(t) => Some(millis_arg(t, "timestamp")?.div_euclid(1000)),
+        };
+        let signer = Arc::clone(&self.inner);
+        let opts = SignOptions { id, timestamp, url };
+        let pairs = detached(py, move || signer.sign(&body, opts))?.py_err(py)?;
+        let d = PyDict::new(py);
+        for (name, value) in pairs {
+            d.set_item(name, value)?;
+        }
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "WebhookSigner(scheme={:?}, secret=<redacted>)",
+            self.inner.scheme().as_str()
+        )
+    }
+}
+
+/// A new random secret in the scheme's usual form (`whsec_…` for standard).
+#[pyfunction]
+fn generate_secret(py: Python<'_>, scheme: &str) -> PyResult<String> {
+    let scheme = scheme_arg(py, scheme)?;
+    detached(py, move || core_generate_secret(scheme))?.py_err(py)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<WebhookVerifier>()?;
+    m.add_class::<WebhookSigner>()?;
+    m.add_class::<VerifiedWebhook>()?;
+    m.add_function(wrap_pyfunction!(generate_secret, m)?)?;
+    m.add(
+        "WEBHOOK_SCHEMES",
+        Scheme::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    )?;
+    Ok(())
+}
