@@ -1,0 +1,490 @@
+//! Lifecycle and verification, on `memory://` and on a real SQLite file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatepass_core::clock::ManualClock;
+use gatepass_core::key::KeyUpdate;
+use gatepass_core::store::{MemoryStore, SqliteStore, Store};
+use gatepass_core::{Gate, IssueRequest, Issued, Outcome, Policy, Requirement, Scope, Status};
+
+const T0: i64 = 1_800_000_000_000;
+const HOUR: i64 = 3_600_000;
+
+const POLICY: &str = r#"
+realm = "bots"
+scopes = ["bots:read", "bots:write", "channels:read", "channels:write", "conversations:read"]
+default_kind = "personal"
+
+[kinds.personal]
+prefix = "gp_pat"
+max_lifetime = "365d"
+default_lifetime = "90d"
+
+[kinds.channel]
+prefix = "gp_ch"
+scopes = ["conversations:*", "channels:read"]
+rate_limit = "3/minute"
+"#;
+
+struct Fixture {
+    gate: Gate,
+    clock: Arc<ManualClock>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn fixtures() -> Vec<(&'static str, Fixture)> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("gp.db")).unwrap());
+    vec![
+        ("memory", fixture(Arc::new(MemoryStore::new()), None)),
+        ("sqlite", fixture(sqlite, Some(dir))),
+    ]
+}
+
+fn fixture(store: Arc<dyn Store>, dir: Option<tempfile::TempDir>) -> Fixture {
+    let clock = ManualClock::new(T0);
+    let gate = Gate::new(store, Policy::from_toml(POLICY).unwrap()).with_clock(clock.clone());
+    Fixture {
+        gate,
+        clock,
+        _dir: dir,
+    }
+}
+
+fn scopes(list: &[&str]) -> Vec<Scope> {
+    list.iter().map(|s| Scope::parse(s).unwrap()).collect()
+}
+
+fn issue(gate: &Gate, list: &[&str]) -> Issued {
+    gate.issue(IssueRequest {
+        name: "Production Server".into(),
+        scopes: scopes(list),
+        subject: Some("agent_42".into()),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn bearer(t: &Issued) -> Vec<u8> {
+    format!("Bearer {}", t.token.expose()).into_bytes()
+}
+
+fn check(gate: &Gate, header: &[u8], req: &Requirement) -> Outcome {
+    gate.verify(Some(header), req, None).unwrap().outcome
+}
+
+#[test]
+fn issue_returns_token_once_and_stores_a_record() {
+    for (name, f) in fixtures() {
+        let issued = issue(&f.gate, &["bots:read"]);
+        let key = f.gate.get(&issued.key.id).unwrap();
+        assert_eq!(key, issued.key, "{name}");
+        assert_eq!(key.kind, "personal");
+        assert!(issued.token.expose().starts_with("gp_pat_"));
+        assert_eq!(key.start, issued.token.start());
+        assert_eq!(
+            key.expires_at,
+            Some(T0 + 90 * 24 * HOUR),
+            "default lifetime"
+        );
+        assert_eq!(key.status, Status::Active);
+        assert!(
+            !format!("{issued:?}").contains(&issued.token.expose()[10..]),
+            "{name}: Debug leaks the token"
+        );
+    }
+}
+
+#[test]
+fn every_outcome_code() {
+    for (name, f) in fixtures() {
+        let g = &f.gate;
+        let none = Requirement::none();
+        let read = Requirement::all(&["bots:read"]).unwrap();
+        let t = issue(g, &["bots:read"]);
+
+        assert_eq!(
+            g.verify(None, &none, None).unwrap().outcome,
+            Outcome::MissingCredentials,
+            "{name}"
+        );
+        assert_eq!(
+            check(g, b"Basic dXNlcjpwYXNz", &none),
+            Outcome::MissingCredentials
+        );
+        assert_eq!(check(g, b"Bearer a b", &none), Outcome::InvalidRequest);
+        assert_eq!(check(g, b"Bearer gp_pat_x", &none), Outcome::MalformedToken);
+        let other_prefix = gatepass_core::Token::mint("zz").unwrap();
+        assert_eq!(
+            check(g, other_prefix.expose().as_bytes(), &none),
+            Outcome::MalformedToken
+        );
+        let unknown = gatepass_core::Token::mint("gp_pat").unwrap();
+        assert_eq!(
+            check(g, unknown.expose().as_bytes(), &none),
+            Outcome::UnknownKey
+        );
+        assert_eq!(check(g, &bearer(&t), &read), Outcome::Valid);
+        assert_eq!(
+            check(g, t.token.expose().as_bytes(), &read),
+            Outcome::Valid,
+            "bare token"
+        );
+        assert_eq!(
+            check(g, format!("token {}", t.token.expose()).as_bytes(), &read),
+            Outcome::Valid
+        );
+
+        let write = Requirement::all(&["bots:write"]).unwrap();
+        let v = g.verify(Some(&bearer(&t)), &write, None).unwrap();
+        assert_eq!(v.outcome, Outcome::InsufficientScope);
+        assert_eq!(v.missing_scopes, scopes(&["bots:write"]));
+
+        let ch = g
+            .issue(IssueRequest {
+                name: "webchat".into(),
+                kind: Some("channel".into()),
+                scopes: scopes(&["conversations:read"]),
+                resource: Some("channel:ch_1".into()),
+                remaining: Some(2),
+                ..Default::default()
+            })
+            .unwrap();
+        let conv = Requirement::all(&["conversations:read"]).unwrap();
+        let on = |r: &str| {
+            g.verify(Some(&bearer(&ch)), &conv, Some(r))
+                .unwrap()
+                .outcome
+        };
+        assert_eq!(on("channel:ch_2"), Outcome::ForbiddenResource);
+        assert_eq!(on("channel:ch_1"), Outcome::Valid);
+        assert_eq!(on("channel:ch_1"), Outcome::Valid);
+        assert_eq!(
+            on("channel:ch_1"),
+            Outcome::UsageExceeded,
+            "{name}: two credits"
+        );
+        g.update(
+            &ch.key.id,
+            KeyUpdate {
+                remaining: Some(Some(100)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        // The channel kind allows 3/minute; three valid requests were made.
+        let v = g
+            .verify(Some(&bearer(&ch)), &conv, Some("channel:ch_1"))
+            .unwrap();
+        assert_eq!(v.outcome, Outcome::RateLimited, "{name}");
+        assert!(v.rate.unwrap().retry_after_secs > 0);
+
+        g.deactivate(&t.key.id).unwrap();
+        assert_eq!(check(g, &bearer(&t), &read), Outcome::Inactive);
+        g.activate(&t.key.id).unwrap();
+        assert_eq!(check(g, &bearer(&t), &read), Outcome::Valid);
+        g.revoke(&t.key.id).unwrap();
+        assert_eq!(check(g, &bearer(&t), &read), Outcome::Revoked);
+
+        let short = g
+            .issue(IssueRequest {
+                name: "short".into(),
+                expires_in: Some(Duration::from_secs(60)),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(check(g, &bearer(&short), &none), Outcome::Valid);
+        f.clock.advance_ms(60_000);
+        assert_eq!(check(g, &bearer(&short), &none), Outcome::Expired, "{name}");
+    }
+}
+
+#[test]
+fn revoke_and_deactivate_apply_to_the_very_next_verify() {
+    for (name, f) in fixtures() {
+        let g = &f.gate;
+        let none = Requirement::none();
+        let t = issue(g, &[]);
+        // Warm the cache first: the next verify after a change must not use it.
+        assert_eq!(check(g, &bearer(&t), &none), Outcome::Valid);
+        g.deactivate(&t.key.id).unwrap();
+        assert_eq!(check(g, &bearer(&t), &none), Outcome::Inactive, "{name}");
+        g.activate(&t.key.id).unwrap();
+        assert_eq!(check(g, &bearer(&t), &none), Outcome::Valid, "{name}");
+        g.revoke(&t.key.id).unwrap();
+        assert_eq!(check(g, &bearer(&t), &none), Outcome::Revoked, "{name}");
+        assert_eq!(g.activate(&t.key.id).unwrap_err().code(), "invalid_state");
+        assert_eq!(
+            g.rotate(&t.key.id, Duration::ZERO).unwrap_err().code(),
+            "invalid_state"
+        );
+        assert!(
+            g.revoke(&t.key.id).is_ok(),
+            "revoking twice is not an error"
+        );
+        let key = g.get(&t.key.id).unwrap();
+        assert_eq!(key.revoked_at, Some(T0));
+    }
+}
+
+#[test]
+fn rotation_with_and_without_grace() {
+    for (name, f) in fixtures() {
+        let g = &f.gate;
+        let none = Requirement::none();
+        let t = issue(g, &["bots:read"]);
+        assert_eq!(check(g, &bearer(&t), &none), Outcome::Valid);
+
+        let r1 = g.rotate(&t.key.id, Duration::ZERO).unwrap();
+        assert_eq!(r1.key.id, t.key.id);
+        assert_eq!(r1.key.scopes, t.key.scopes);
+        assert_ne!(r1.key.start, t.key.start);
+        assert_eq!(
+            check(g, &bearer(&t), &none),
+            Outcome::Revoked,
+            "{name}: old token fails at once"
+        );
+        assert_eq!(check(g, &bearer(&r1), &none), Outcome::Valid);
+
+        let r2 = g.rotate(&t.key.id, Duration::from_secs(3600)).unwrap();
+        assert_eq!(
+            check(g, &bearer(&r1), &none),
+            Outcome::Valid,
+            "{name}: within grace"
+        );
+        assert_eq!(check(g, &bearer(&r2), &none), Outcome::Valid);
+        f.clock.advance_ms(HOUR);
+        assert_eq!(
+            check(g, &bearer(&r1), &none),
+            Outcome::Revoked,
+            "{name}: grace over"
+        );
+        assert_eq!(check(g, &bearer(&r2), &none), Outcome::Valid);
+    }
+}
+
+#[test]
+fn grace_never_outlives_the_key() {
+    for (name, f) in fixtures() {
+        let g = &f.gate;
+        let none = Requirement::none();
+        let t = g
+            .issue(IssueRequest {
+                name: "short".into(),
+                expires_in: Some(Duration::from_secs(600)),
+                ..Default::default()
+            })
+            .unwrap();
+        let r = g.rotate(&t.key.id, Duration::from_secs(86_400)).unwrap();
+        f.clock.advance_ms(599_000);
+        assert_eq!(check(g, &bearer(&t), &none), Outcome::Valid, "{name}");
+        f.clock.advance_ms(1_000);
+        assert_eq!(
+            check(g, &bearer(&t), &none),
+            Outcome::Revoked,
+            "{name}: old secret ends with the key"
+        );
+        assert_eq!(check(g, &bearer(&r), &none), Outcome::Expired, "{name}");
+    }
+}
+
+#[test]
+fn update_list_and_delete() {
+    for (name, f) in fixtures() {
+        let g = &f.gate;
+        let a = issue(g, &["bots:read"]);
+        f.clock.advance_ms(1);
+        let b = issue(g, &["bots:read"]);
+        f.clock.advance_ms(1);
+        let c = g
+            .issue(IssueRequest {
+                name: "other".into(),
+                subject: Some("agent_7".into()),
+                ..Default::default()
+            })
+            .unwrap();
+
+        let page1 = g.list(None, None, None, None, 2).unwrap();
+        assert_eq!(
+            page1.keys.iter().map(|k| &k.id).collect::<Vec<_>>(),
+            [&a.key.id, &b.key.id],
+            "{name}"
+        );
+        let page2 = g.list(None, None, None, page1.next.as_deref(), 2).unwrap();
+        assert_eq!(page2.keys.len(), 1);
+        assert_eq!(page2.keys[0].id, c.key.id);
+        assert!(page2.next.is_none());
+        let mine = g
+            .list(Some("agent_42".into()), None, None, None, 10)
+            .unwrap();
+        assert_eq!(mine.keys.len(), 2);
+        g.revoke(&b.key.id).unwrap();
+        let active = g.list(None, None, Some(Status::Active), None, 10).unwrap();
+        assert_eq!(active.keys.len(), 2);
+        assert_eq!(
+            g.list(None, Some("channel".into()), None, None, 10)
+                .unwrap()
+                .keys
+                .len(),
+            0
+        );
+        assert_eq!(
+            g.list(None, None, None, Some("garbage"), 10)
+                .unwrap_err()
+                .code(),
+            "invalid_argument"
+        );
+
+        let updated = g
+            .update(
+                &a.key.id,
+                KeyUpdate {
+                    name: Some("renamed".into()),
+                    scopes: Some(scopes(&["bots:write"])),
+                    rate_limit: Some(Some("1/hour".parse().unwrap())),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(updated.name, "renamed");
+        let write = Requirement::all(&["bots:read"]).unwrap();
+        assert_eq!(
+            check(g, &bearer(&a), &write),
+            Outcome::Valid,
+            "{name}: write implies read"
+        );
+        assert_eq!(
+            check(g, &bearer(&a), &write),
+            Outcome::RateLimited,
+            "{name}: new limit applies"
+        );
+        let typo = KeyUpdate {
+            scopes: Some(scopes(&["bots:raed"])),
+            ..Default::default()
+        };
+        assert_eq!(
+            g.update(&a.key.id, typo).unwrap_err().code(),
+            "unknown_scope"
+        );
+        assert_eq!(
+            g.get(&a.key.id).unwrap().scopes,
+            scopes(&["bots:write"]),
+            "failed update wrote nothing"
+        );
+
+        g.delete(&a.key.id).unwrap();
+        assert_eq!(g.get(&a.key.id).unwrap_err().code(), "not_found");
+        assert_eq!(g.delete(&a.key.id).unwrap_err().code(), "not_found");
+        assert_eq!(check(g, &bearer(&a), &write), Outcome::UnknownKey);
+    }
+}
+
+#[test]
+fn issue_validates_against_the_policy() {
+    for (name, f) in fixtures() {
+        let g = &f.gate;
+        let err = |req: IssueRequest| g.issue(req).unwrap_err().code();
+        let base = || IssueRequest {
+            name: "x".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            err(IssueRequest {
+                scopes: scopes(&["bots:raed"]),
+                ..base()
+            }),
+            "unknown_scope",
+            "{name}"
+        );
+        assert_eq!(
+            err(IssueRequest {
+                kind: Some("channel".into()),
+                scopes: scopes(&["bots:read"]),
+                ..base()
+            }),
+            "scope_not_allowed"
+        );
+        assert_eq!(
+            err(IssueRequest {
+                kind: Some("robot".into()),
+                ..base()
+            }),
+            "unknown_kind"
+        );
+        assert_eq!(
+            err(IssueRequest {
+                expires_in: Some(Duration::from_secs(400 * 86_400)),
+                ..base()
+            }),
+            "lifetime_exceeded"
+        );
+        assert_eq!(
+            err(IssueRequest {
+                name: String::new(),
+                ..base()
+            }),
+            "invalid_argument"
+        );
+        assert_eq!(
+            err(IssueRequest {
+                expires_at: Some(T0 - 1),
+                ..base()
+            }),
+            "invalid_argument"
+        );
+    }
+}
+
+#[test]
+fn usage_is_counted_and_flushed() {
+    for (name, f) in fixtures() {
+        let g = &f.gate;
+        let t = issue(g, &[]);
+        for _ in 0..25 {
+            assert_eq!(check(g, &bearer(&t), &Requirement::none()), Outcome::Valid);
+        }
+        check(g, b"Bearer gp_pat_x", &Requirement::none());
+        let key = g.get(&t.key.id).unwrap();
+        assert_eq!(key.usage_count, 25, "{name}");
+        assert_eq!(key.last_used_at, Some(T0));
+    }
+}
+
+#[test]
+fn http_mapping_is_rendered_from_the_outcome() {
+    let f = fixture(Arc::new(MemoryStore::new()), None);
+    let g = &f.gate;
+    let v = g.verify(None, &Requirement::none(), None).unwrap();
+    let r = v.http();
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.headers,
+        [(
+            "WWW-Authenticate".to_owned(),
+            "Bearer realm=\"bots\", Token realm=\"bots\"".to_owned()
+        )]
+    );
+    let body: serde_json::Value = serde_json::from_str(&r.problem.unwrap().to_json()).unwrap();
+    assert_eq!(body["code"], "missing_credentials");
+    assert_eq!(body["status"], 401);
+
+    let t = issue(g, &["bots:read"]);
+    let req = Requirement::expr("bots:write or channels:write").unwrap();
+    let v = g
+        .verify(
+            Some(format!("token {}", t.token.expose()).as_bytes()),
+            &req,
+            None,
+        )
+        .unwrap();
+    let r = v.http();
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.headers[0].1,
+        "Token realm=\"bots\", error=\"insufficient_scope\", scope=\"bots:write\""
+    );
+    assert_eq!(r.problem.unwrap().missing_scopes, ["bots:write"]);
+}

@@ -1,0 +1,180 @@
+//! The shared vectors in `tests/vectors/` that the Python and Node suites
+//! load too: tokens, Authorization headers, scopes and the outcome → HTTP map.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use gatepass_core::header::{parse_authorization, HeaderError};
+use gatepass_core::outcome::{Challenge, Outcome, Verification};
+use gatepass_core::ratelimit::{gcra, RateLimit};
+use gatepass_core::scope::{default_implications, parse_list, Expr, ScopeSet};
+use gatepass_core::token::{ParsedToken, TokenFormatError};
+use gatepass_core::{Requirement, Scope};
+use serde_json::Value;
+
+fn load(name: &str) -> Value {
+    let path = format!("{}/../tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn token_vectors() {
+    let v = load("tokens.json");
+    let valid = v["valid"].as_array().unwrap();
+    assert!(valid.len() >= 5);
+    for case in valid {
+        let token = case["token"].as_str().unwrap();
+        let parsed = ParsedToken::parse(token).unwrap_or_else(|e| panic!("{token}: {e}"));
+        assert_eq!(parsed.prefix(), case["prefix"].as_str().unwrap());
+        assert_eq!(parsed.start(), case["start"].as_str().unwrap());
+        assert_eq!(
+            hex::encode(parsed.digest().as_bytes()),
+            case["sha256"].as_str().unwrap()
+        );
+    }
+    for case in v["invalid"].as_array().unwrap() {
+        let token = case["token"].as_str().unwrap();
+        let expected = match case["error"].as_str().unwrap() {
+            "missing_separator" => TokenFormatError::MissingSeparator,
+            "invalid_prefix" => TokenFormatError::InvalidPrefix,
+            "invalid_body" => TokenFormatError::InvalidBody,
+            "checksum_mismatch" => TokenFormatError::ChecksumMismatch,
+            other => panic!("unknown error {other}"),
+        };
+        assert_eq!(ParsedToken::parse(token).err(), Some(expected), "{token}");
+    }
+}
+
+#[test]
+fn header_vectors() {
+    let v = load("headers.json");
+    let schemes = strings(&v["schemes"]);
+    let cases = v["cases"].as_array().unwrap();
+    assert!(cases.len() > 20);
+    for case in cases {
+        let header = case["header"].as_str();
+        let result = parse_authorization(header.map(str::as_bytes), &schemes);
+        match case["expect"].as_str().unwrap() {
+            "ok" => {
+                let c = result.unwrap_or_else(|e| panic!("{header:?}: {e}"));
+                assert_eq!(c.scheme, case["scheme"].as_str(), "{header:?}");
+                assert_eq!(c.token, case["token"].as_str().unwrap());
+            }
+            code => {
+                let e: HeaderError = result
+                    .err()
+                    .unwrap_or_else(|| panic!("{header:?} was accepted"));
+                let got = if e.is_missing_credentials() {
+                    "missing_credentials"
+                } else {
+                    "invalid_request"
+                };
+                assert_eq!(got, code, "{header:?}: {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn scope_vectors() {
+    let v = load("scopes.json");
+    for s in strings(&v["valid_scopes"]) {
+        assert!(Scope::parse(&s).is_ok(), "{s}");
+    }
+    for s in strings(&v["invalid_scopes"]) {
+        assert!(Scope::parse(&s).is_err(), "{s}");
+    }
+    for e in strings(&v["invalid_expressions"]) {
+        assert!(Expr::parse(&e).is_err(), "{e}");
+    }
+    let cases = v["cases"].as_array().unwrap();
+    assert!(cases.len() > 15);
+    for case in cases {
+        let held = ScopeSet::effective(
+            &parse_list(&strings(&case["granted"])).unwrap(),
+            &default_implications(),
+        );
+        let requirement = if let Some(all) = case.get("all") {
+            Requirement::all(&strings(all)).unwrap()
+        } else if let Some(any) = case.get("any") {
+            Requirement::any(&strings(any)).unwrap()
+        } else {
+            Requirement::expr(case["expr"].as_str().unwrap()).unwrap()
+        };
+        let missing: Vec<String> = requirement
+            .missing(&held)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(missing, strings(&case["missing"]), "{case}");
+    }
+}
+
+#[test]
+fn outcome_vectors() {
+    let v = load("outcomes.json");
+    let list = v["outcomes"].as_array().unwrap();
+    assert_eq!(list.len(), Outcome::ALL.len());
+    let challenge = Arc::new(Challenge {
+        realm: "api".into(),
+        schemes: vec!["Bearer".into(), "Token".into()],
+    });
+    for (case, outcome) in list.iter().zip(Outcome::ALL) {
+        assert_eq!(case["code"].as_str().unwrap(), outcome.code());
+        assert_eq!(
+            case["status"].as_u64().unwrap(),
+            u64::from(outcome.status())
+        );
+        let limit: RateLimit = "10/minute".parse().unwrap();
+        let (rate, _) = gcra(&limit, Some(1_000_000), 0);
+        let is_429 = outcome.status() == 429;
+        let v = Verification {
+            outcome,
+            detail: "why".into(),
+            key: None,
+            missing_scopes: vec![Scope::parse("bots:write").unwrap()],
+            rate: is_429.then_some(rate),
+            scheme: None,
+            challenge: Arc::clone(&challenge),
+        };
+        let headers = v.headers();
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let www = get("WWW-Authenticate");
+        match case["challenge_error"].as_str() {
+            None => assert_eq!(www, None, "{}", outcome.code()),
+            Some("challenges") => assert_eq!(www, case["www_authenticate"].as_str()),
+            Some(error) => assert!(
+                www.unwrap().contains(&format!("error=\"{error}\"")),
+                "{www:?}"
+            ),
+        }
+        assert_eq!(
+            get("Retry-After").is_some(),
+            case["retry_after"].as_bool() == Some(true),
+            "{}",
+            outcome.code()
+        );
+        assert_eq!(get("RateLimit").is_some(), is_429);
+        assert_eq!(get("RateLimit-Policy").is_some(), is_429);
+        let problem = v.problem();
+        assert_eq!(problem.is_none(), outcome == Outcome::Valid);
+        if let Some(p) = problem {
+            assert_eq!(p.code, outcome.code());
+            assert_eq!(p.status, outcome.status());
+        }
+    }
+}
