@@ -1,0 +1,40 @@
+"""Framework-neutral pieces shared by the Flask, Django, DRF and FastAPI helpers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Iterable, Mapping, Optional, Tuple, Union
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+def join_authorization(values: Iterable[str]) -> Optional[str]:
+    """One ``Authorization`` value from what a framework gives. Several values
+    are joined with ``", "`` so core answers ``invalid_request`` (two
+    credentials) instead of silently picking one."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return ", ".join(values)
+
+
+def problem_body(problem: Mapping[str, Any]) -> bytes:
+    return json.dumps(problem, separators=(",", ":")).encode()
+
+
+ResourceArg = Union[None, str, Callable[..., Optional[str]]]
+
+
+def resolve_resource(resource: ResourceArg, *args: Any, **kwargs: Any) -> Optional[str]:
+    """``resource=`` is a fixed string or a callable given the view's arguments."""
+    if resource is None or isinstance(resource, str):
+        return resource
+    return resource(*args, **kwargs)
+
+
+def requirement_args(scopes: Any, any_scopes: Any) -> Tuple[Any, Any]:
+    if any_scopes is not None and isinstance(any_scopes, str):
+        raise TypeError("any_scopes must be a list of scopes")
+    return scopes, (list(any_scopes) if any_scopes is not None else None)

@@ -1,0 +1,218 @@
+"""Flask integration.
+
+::
+
+    from gatepass.flask import Gatepass
+
+    gp = Gatepass(app)                       # or gp = Gatepass(); gp.init_app(app)
+
+    @app.get("/v1/bots")
+    @gp.require("bots:read")                 # a string is an expression, a list is all-of
+    def bots():
+        return {"owner": gp.current_key.subject}
+
+    @app.post("/hooks/stripe")
+    @gp.webhook("stripe", secrets=[os.environ["STRIPE_WEBHOOK_SECRET"]])
+    def stripe_hook():
+        event = request.get_json()
+
+Configuration (``app.config``): ``GATEPASS_STORE`` (default ``$GATEPASS_STORE``,
+else ``sqlite://gatepass.db``), ``GATEPASS_POLICY`` (dict, TOML text or a path).
+
+Failures raise werkzeug HTTP exceptions (subclasses of ``Unauthorized``,
+``Forbidden``, ``TooManyRequests``, ``BadRequest``) that carry gatepass's
+status, headers and ``application/problem+json`` body, so the app's own
+``@app.errorhandler(401)`` still runs; ``e.gatepass_error`` is the
+:class:`gatepass.AuthError` or :class:`gatepass.WebhookError`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
+
+from flask import Flask, current_app, g, request
+from werkzeug import exceptions as wz
+from werkzeug.wrappers import Response
+
+from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier
+from ._http import PROBLEM_CONTENT_TYPE, ResourceArg, join_authorization, problem_body, resolve_resource
+from .exceptions import AuthError, GatepassError, WebhookError, auth_error
+
+__all__ = ["Gatepass", "GatepassHTTPException", "http_exception_for"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXTENSION_KEY = "gatepass"
+
+
+class GatepassHTTPException(wz.HTTPException):
+    """Mixin for the HTTP exceptions gatepass raises: the problem body and headers."""
+
+    gatepass_error: GatepassError
+    problem: Dict[str, Any]
+    extra_headers: Dict[str, str]
+
+    def get_body(self, environ: Any = None, scope: Any = None) -> str:
+        return problem_body(self.problem).decode()
+
+    def get_headers(self, environ: Any = None, scope: Any = None) -> List[Tuple[str, str]]:
+        return [("Content-Type", PROBLEM_CONTENT_TYPE), *self.extra_headers.items()]
+
+
+def _subclass(base: type) -> type:
+    return type(f"Gatepass{base.__name__}", (GatepassHTTPException, base), {"__module__": __name__})
+
+
+_CLASSES: Dict[int, type] = {
+    400: _subclass(wz.BadRequest),
+    401: _subclass(wz.Unauthorized),
+    403: _subclass(wz.Forbidden),
+    409: _subclass(wz.Conflict),
+    429: _subclass(wz.TooManyRequests),
+    503: _subclass(wz.ServiceUnavailable),
+}
+
+
+def http_exception_for(error: Union[AuthError, WebhookError]) -> GatepassHTTPException:
+    """The werkzeug exception for a gatepass failure (status-specific subclass,
+    so ``@app.errorhandler(401)`` and friends match)."""
+    status = error.status
+    cls = _CLASSES.get(status) or _subclass(wz.HTTPException)
+    exc = cls(description=error.message)
+    if cls is not _CLASSES.get(status):
+        exc.code = status
+    exc.gatepass_error = error
+    exc.problem = error.problem
+    exc.extra_headers = dict(getattr(error, "headers", {}) or {})
+    return exc
+
+
+class Gatepass:
+    """The Flask extension: one :class:`gatepass.Gate` per app."""
+
+    def __init__(
+        self,
+        app: Optional[Flask] = None,
+        *,
+        gate: Optional[Gate] = None,
+        store: Optional[str] = None,
+        policy: Any = None,
+    ) -> None:
+        self._gate = gate
+        self._store = store
+        self._policy = policy
+        self._pending: List[Requirement] = []
+        self._requirements: Dict[Tuple[int, int], Requirement] = {}
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        if self._gate is None:
+            store = self._store or app.config.get("GATEPASS_STORE")
+            policy = self._policy if self._policy is not None else app.config.get("GATEPASS_POLICY")
+            self._gate = Gate(store, policy=policy)
+        # Routes declared before init_app are checked against the catalogue now.
+        for requirement in self._pending:
+            self._gate.check_requirement(requirement)
+        self._pending.clear()
+        # Usage counts are flushed by gatepass.Gate at exit.
+        app.extensions[EXTENSION_KEY] = self
+
+    @property
+    def gate(self) -> Gate:
+        if self._gate is None:
+            ext = current_app.extensions.get(EXTENSION_KEY) if current_app else None
+            if ext is None or ext._gate is None:
+                raise RuntimeError("Gatepass.init_app(app) has not been called")
+            return ext._gate
+        return self._gate
+
+    @property
+    def current_key(self) -> Optional[KeyInfo]:
+        """The key of the current request, once ``@require`` accepted it."""
+        return g.get("gatepass_key")
+
+    @property
+    def current_webhook(self) -> Optional[VerifiedWebhook]:
+        return g.get("gatepass_webhook")
+
+    def _requirement(self, scopes: Any, any_scopes: Optional[Sequence[str]]) -> Requirement:
+        if self._gate is not None:
+            return self._gate.check_requirement(scopes, any_scopes)
+        requirement = Requirement(scopes, list(any_scopes) if any_scopes is not None else None)
+        self._pending.append(requirement)
+        return requirement
+
+    def authenticate(
+        self,
+        scopes: Any = None,
+        any_scopes: Optional[Sequence[str]] = None,
+        resource: Optional[str] = None,
+    ) -> KeyInfo:
+        """Verifies the current request; returns the key or raises the HTTP exception."""
+        header = join_authorization(request.headers.getlist("Authorization"))
+        v = self.gate.verify(header, scopes, any_scopes, resource)
+        if not v.ok:
+            raise http_exception_for(auth_error(v))
+        g.gatepass_key = v.key
+        g.gatepass = v
+        return v.key
+
+    def require(
+        self,
+        scopes: Union[str, Sequence[str], None] = None,
+        *,
+        any_scopes: Optional[Sequence[str]] = None,
+        resource: ResourceArg = None,
+    ) -> Callable[[F], F]:
+        """Decorator: the request needs a valid key with these scopes. ``scopes``
+        is a list (all of) or a string (an expression); ``any_scopes`` a list;
+        ``resource`` a string or a callable given the view's keyword arguments."""
+        requirement = self._requirement(scopes, any_scopes)
+
+        def decorate(view: F) -> F:
+            @functools.wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                self.authenticate(requirement, None, resolve_resource(resource, **kwargs))
+                return view(*args, **kwargs)
+
+            wrapper.gatepass_requirement = requirement  # type: ignore[attr-defined]
+            return wrapper  # type: ignore[return-value]
+
+        return decorate
+
+    def webhook(
+        self,
+        scheme: Union[str, WebhookVerifier],
+        secrets: Union[str, Sequence[str], None] = None,
+        **options: Any,
+    ) -> Callable[[F], F]:
+        """Decorator: the request must be a genuine webhook. Reads the raw body
+        with ``request.get_data()`` (cached, so the view can still read it)."""
+        if isinstance(scheme, WebhookVerifier):
+            verifier = scheme
+        else:
+            if secrets is None:
+                raise TypeError("webhook() needs secrets= (or a WebhookVerifier)")
+            verifier = WebhookVerifier(scheme, secrets, **options)
+
+        def decorate(view: F) -> F:
+            @functools.wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                body = request.get_data(cache=True)
+                try:
+                    msg = verifier.verify(body, request.headers, url=request.url)
+                except WebhookError as e:
+                    raise http_exception_for(e) from None
+                g.gatepass_webhook = msg
+                return view(*args, **kwargs)
+
+            return wrapper  # type: ignore[return-value]
+
+        return decorate
+
+
+def problem_response(error: Union[AuthError, WebhookError]) -> Response:
+    """A ready response for an error (for apps that catch ``AuthError`` themselves)."""
+    return http_exception_for(error).get_response()
