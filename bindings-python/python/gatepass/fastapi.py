@@ -1,0 +1,178 @@
+"""FastAPI integration.
+
+::
+
+    from fastapi import FastAPI, Security, Depends
+    from gatepass.fastapi import GatepassSecurity, WebhookDependency, install
+
+    gate = gatepass.Gate()
+    api_key = GatepassSecurity(gate)          # shows as an HTTP bearer scheme in OpenAPI
+    app = FastAPI()
+    install(app)                              # failures answer application/problem+json
+
+    @app.get("/v1/bots")
+    def bots(key: KeyInfo = Security(api_key, scopes=["bots:read"])):
+        ...
+
+    @app.get("/v1/admin")
+    def admin(key: KeyInfo = Depends(api_key.require("admin or bots:write"))):
+        ...
+
+    stripe_hook = WebhookDependency("stripe", secrets=[...])
+
+    @app.post("/hooks/stripe")
+    async def hook(msg: VerifiedWebhook = Depends(stripe_hook)): ...
+
+``Security(api_key, scopes=[...])`` asks for all of the scopes and lists them
+in the operation's ``security`` entry, so the docs' Authorize button works.
+Verification is in-memory or a local SQLite read of microseconds, so it runs
+inline; the GIL is released while core works.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security import SecurityScopes
+from fastapi.security.base import SecurityBase
+from starlette.responses import Response
+
+from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier
+from ._http import PROBLEM_CONTENT_TYPE, join_authorization, problem_body
+from .exceptions import AuthError, WebhookError, auth_error
+
+__all__ = ["GatepassSecurity", "GatepassHTTPException", "WebhookDependency", "install", "problem_response"]
+
+
+class GatepassHTTPException(HTTPException):
+    """An ``HTTPException`` carrying gatepass's status, headers and problem body."""
+
+    def __init__(self, error: Union[AuthError, WebhookError]) -> None:
+        headers = dict(getattr(error, "headers", {}) or {})
+        super().__init__(status_code=error.status, detail=error.problem, headers=headers or None)
+        self.gatepass_error = error
+        self.problem = error.problem
+
+
+def problem_response(exc: GatepassHTTPException) -> Response:
+    headers = dict(exc.headers or {})
+    return Response(problem_body(exc.problem), status_code=exc.status_code, headers=headers, media_type=PROBLEM_CONTENT_TYPE)
+
+
+async def _handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatepassHTTPException)
+    return problem_response(exc)
+
+
+def install(app: FastAPI) -> None:
+    """Answers gatepass failures with ``application/problem+json`` bodies.
+    (Without it FastAPI's own handler still sends the right status and
+    headers, with the problem under ``detail``.)"""
+    app.add_exception_handler(GatepassHTTPException, _handler)
+
+
+class GatepassSecurity(SecurityBase):
+    """A security dependency: ``Security(dep, scopes=[...])`` returns the
+    :class:`gatepass.KeyInfo` or raises :class:`GatepassHTTPException`."""
+
+    def __init__(
+        self,
+        gate: Gate,
+        *,
+        scheme_name: str = "gatepass",
+        description: Optional[str] = "API token: `Authorization: Bearer <token>`",
+        resource: Any = None,
+        auto_error: bool = True,
+    ) -> None:
+        self.gate = gate
+        self.model = HTTPBearerModel(bearerFormat="gatepass token", description=description)
+        self.scheme_name = scheme_name
+        self.auto_error = auto_error
+        self._resource = resource
+        self._fixed: Optional[Tuple[Any, Optional[list]]] = None
+        self._requirements: Dict[Tuple[str, ...], Requirement] = {}
+
+    def require(
+        self,
+        scopes: Union[str, Sequence[str], None] = None,
+        *,
+        any_scopes: Optional[Sequence[str]] = None,
+        resource: Any = None,
+    ) -> "GatepassSecurity":
+        """A dependency with a fixed requirement (an expression, any-of),
+        checked against the policy's catalogue now. Scopes from an enclosing
+        ``Security(..., scopes=[...])`` are required as well."""
+        dep = GatepassSecurity(
+            self.gate,
+            scheme_name=self.scheme_name,
+            description=self.model.description,
+            resource=resource if resource is not None else self._resource,
+            auto_error=self.auto_error,
+        )
+        dep._fixed = (
+            scopes if isinstance(scopes, str) or scopes is None else list(scopes),
+            list(any_scopes) if any_scopes is not None else None,
+        )
+        dep._requirement(())  # validate now
+        return dep
+
+    def _requirement(self, scopes: Sequence[str]) -> Requirement:
+        key = tuple(scopes)
+        found = self._requirements.get(key)
+        if found is None:
+            if self._fixed is None:
+                found = self.gate.check_requirement(list(key))
+            else:
+                fixed, any_scopes = self._fixed
+                if not key:
+                    combined = fixed
+                elif isinstance(fixed, str):
+                    combined = " and ".join([f"({fixed})", *key])
+                else:
+                    combined = [*(fixed or []), *key]
+                found = self.gate.check_requirement(combined, any_scopes)
+            if len(self._requirements) < 4096:
+                self._requirements[key] = found
+        return found
+
+    async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Optional[KeyInfo]:
+        requirement = self._requirement(security_scopes.scopes)
+        resource = self._resource(request) if callable(self._resource) else self._resource
+        header = join_authorization(request.headers.getlist("authorization"))
+        v = self.gate.verify(header, requirement, None, resource)
+        if not v.ok:
+            if not self.auto_error and v.code == "missing_credentials":
+                return None
+            raise GatepassHTTPException(auth_error(v))
+        request.state.gatepass_key = v.key
+        request.state.gatepass = v
+        return v.key
+
+
+class WebhookDependency:
+    """``Depends(WebhookDependency("stripe", secrets=[...]))``: the raw body
+    (``await request.body()``) must carry a valid signature."""
+
+    def __init__(
+        self,
+        scheme: Union[str, WebhookVerifier],
+        secrets: Union[str, Sequence[str], None] = None,
+        **options: Any,
+    ) -> None:
+        if isinstance(scheme, WebhookVerifier):
+            self.verifier = scheme
+        else:
+            if secrets is None:
+                raise TypeError("WebhookDependency needs secrets= (or a WebhookVerifier)")
+            self.verifier = WebhookVerifier(scheme, secrets, **options)
+
+    async def __call__(self, request: Request) -> VerifiedWebhook:
+        body = await request.body()
+        try:
+            msg = self.verifier.verify(body, request.headers.raw, url=str(request.url))
+        except WebhookError as e:
+            raise GatepassHTTPException(e) from None
+        request.state.gatepass_webhook = msg
+        return msg
