@@ -1,0 +1,195 @@
+'use strict'
+// Express middleware (4 and 5): authenticate requests with a Gate, require
+// scopes per route, verify webhooks, and answer failures with RFC 9457
+// problem details. Failures go to `next(err)`; the error carries `status`,
+// `headers` and `problem`, so Express's default handler answers with the
+// right status and headers, and `problemDetails()` (or your own handler)
+// with the JSON body.
+
+const gatepass = require('./index.js')
+
+const { Gate, WebhookVerifier, AuthError, ConfigError, GatepassError, PROBLEM_CONTENT_TYPE, parseRequirement } = gatepass
+
+function invalid (message) {
+  const e = new TypeError(message)
+  e.code = 'invalid_argument'
+  return e
+}
+
+function setHeaders (res, headers) {
+  for (const name in headers) res.setHeader(name, headers[name])
+}
+
+const AUTHENTICATE_OPTIONS = new Set(['scopes', 'anyScopes', 'resource', 'credentials', 'optional'])
+
+/**
+ * Verifies the request's `Authorization` header and sets `req.gatepass` to
+ * `{ key, verification, gate }`. Options: `scopes` (array: all of; string:
+ * an expression), `anyScopes` (array), `resource` (string or `req => string`,
+ * for keys bound to one resource), `credentials` (`req => string`, default
+ * the Authorization header), `optional` (requests without credentials pass
+ * through without `req.gatepass`).
+ *
+ * The key's own rate limit is enforced here: every response carries the
+ * IETF `RateLimit-Policy`/`RateLimit` headers, and a 429 also `Retry-After`.
+ */
+function authenticate (gate, options = {}) {
+  if (!(gate instanceof Gate)) throw invalid('authenticate(gate, options): gate must come from `await Gate.open(...)`')
+  if (options === null || typeof options !== 'object') throw invalid('authenticate: options must be an object')
+  for (const name in options) {
+    if (!AUTHENTICATE_OPTIONS.has(name)) throw invalid(`authenticate: unknown option ${JSON.stringify(name)}`)
+  }
+  // Parsed and checked against the policy's catalogue now, so a typo fails at start-up.
+  const requirement = gate.requirement({ scopes: options.scopes, anyScopes: options.anyScopes })
+  const { resource, credentials, optional = false } = options
+  if (resource !== undefined && typeof resource !== 'string' && typeof resource !== 'function') {
+    throw invalid('authenticate: resource must be a string or a function of the request')
+  }
+  if (credentials !== undefined && typeof credentials !== 'function') {
+    throw invalid('authenticate: credentials must be a function of the request')
+  }
+  return function gatepassAuthenticate (req, res, next) {
+    let credential, resourceValue
+    try {
+      credential = credentials ? credentials(req) : req.headers.authorization
+      resourceValue = typeof resource === 'function' ? resource(req) : resource
+    } catch (e) {
+      return next(e)
+    }
+    gate.verify(credential, { requirement, resource: resourceValue }).then((v) => {
+      if (!v.ok && optional && v.code === 'missing_credentials') return next()
+      setHeaders(res, v.headers)
+      if (!v.ok) return next(AuthError.from(v))
+      req.gatepass = { key: v.key, verification: v, gate }
+      next()
+    }, next)
+  }
+}
+
+function scopeMiddleware (what, requirement) {
+  const checked = new WeakSet()
+  return function gatepassRequireScopes (req, res, next) {
+    const context = req.gatepass
+    if (!context || !(context.gate instanceof Gate)) {
+      return next(new ConfigError(`${what} needs authenticate(gate) earlier in the route's middleware`, 'config_error'))
+    }
+    try {
+      if (!checked.has(context.gate)) {
+        context.gate.checkRequirement(requirement)
+        checked.add(context.gate)
+      }
+      const v = context.gate.authorize(context.verification, { requirement })
+      if (!v.ok) {
+        setHeaders(res, v.headers)
+        return next(AuthError.from(v))
+      }
+      next()
+    } catch (e) {
+      next(e)
+    }
+  }
+}
+
+function scopeArgs (what, args) {
+  const list = args.flat()
+  if (list.length === 0 || list.some((s) => typeof s !== 'string')) {
+    throw invalid(`${what}: give one or more scope strings`)
+  }
+  return list
+}
+
+/**
+ * After `authenticate`: the key must hold every listed scope. A single
+ * string is an expression (`requireScopes('bots:read and (channels:write or admin)')`),
+ * a single scope being the simplest one.
+ */
+function requireScopes (...scopes) {
+  const list = scopeArgs('requireScopes', scopes)
+  const spec = list.length === 1 && typeof scopes[0] === 'string' ? list[0] : list
+  return scopeMiddleware('requireScopes()', parseRequirement({ scopes: spec }))
+}
+
+/** After `authenticate`: the key must hold at least one of the scopes. */
+function requireAnyScope (...scopes) {
+  return scopeMiddleware('requireAnyScope()', parseRequirement({ anyScopes: scopeArgs('requireAnyScope', scopes) }))
+}
+
+/** After `authenticate`: the key must satisfy an `and`/`or` expression. */
+function requireScopeExpression (expression) {
+  if (typeof expression !== 'string') throw invalid('requireScopeExpression: give an expression string')
+  return scopeMiddleware('requireScopeExpression()', parseRequirement({ scopes: expression }))
+}
+
+function requestUrl (req) {
+  return `${req.protocol}://${req.get('host')}${req.originalUrl}`
+}
+
+function hasBody (req) {
+  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
+}
+
+/**
+ * Verifies a webhook and sets `req.gatepassWebhook` to `{ scheme, id, timestamp }`.
+ * Needs the raw body: mount `express.raw({ type: '*\/*' })` on the route.
+ * `options.url` (string or `req => string`) is the URL `twilio` signed;
+ * by default `protocol://host/originalUrl` (set Express's `trust proxy`
+ * behind a proxy).
+ */
+function verifyWebhook (verifier, options = {}) {
+  if (!(verifier instanceof WebhookVerifier)) throw invalid('verifyWebhook(verifier): verifier must be a WebhookVerifier')
+  const url = options.url
+  if (url !== undefined && typeof url !== 'string' && typeof url !== 'function') {
+    throw invalid('verifyWebhook: url must be a string or a function of the request')
+  }
+  const needsUrl = verifier.scheme === 'twilio'
+  return function gatepassVerifyWebhook (req, res, next) {
+    let body = req.body
+    if (body === undefined) {
+      return next(new ConfigError(
+        'verifyWebhook() found no request body: mount express.raw({ type: \'*/*\' }) on this route before it ' +
+        '(webhook signatures are over the raw bytes)', 'config_error'))
+    }
+    if (!Buffer.isBuffer(body) && typeof body !== 'string') {
+      if (typeof body === 'object' && body !== null && Object.keys(body).length === 0 && !hasBody(req)) {
+        // Express 4's parsers leave `{}` for a request without a body.
+        body = Buffer.alloc(0)
+      } else {
+        return next(new ConfigError(
+          'verifyWebhook() got req.body already parsed into an object (express.json() or another body parser ran first). ' +
+          'Webhook signatures are over the exact bytes sent, so re-serialised JSON cannot be verified: ' +
+          'mount express.raw({ type: \'*/*\' }) on the webhook route, before any JSON parser, and JSON.parse(req.body) after verifying.',
+          'config_error'))
+      }
+    }
+    try {
+      const target = !needsUrl ? undefined : typeof url === 'function' ? url(req) : url ?? requestUrl(req)
+      req.gatepassWebhook = verifier.verify(body, req.headers, { url: target })
+    } catch (e) {
+      return next(e)
+    }
+    next()
+  }
+}
+
+/**
+ * An error handler that answers gatepass errors with their status, headers
+ * and an `application/problem+json` body (RFC 9457); other errors pass on.
+ */
+function problemDetails () {
+  return function gatepassProblemDetails (err, req, res, next) {
+    if (!(err instanceof GatepassError) || !err.problem || res.headersSent) return next(err)
+    res.status(err.status)
+    setHeaders(res, err.headers)
+    res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE)
+    res.end(JSON.stringify(err.problem))
+  }
+}
+
+module.exports = {
+  authenticate,
+  requireScopes,
+  requireAnyScope,
+  requireScopeExpression,
+  verifyWebhook,
+  problemDetails
+}

@@ -1,0 +1,604 @@
+'use strict'
+// gatepass for Node: API tokens, scopes and webhook signatures.
+//
+// A thin layer over the native addon (native.js loads it): argument checks
+// and normalisation (Dates, durations), error classes, secret hygiene
+// (tokens never show in util.inspect / JSON / spreading) and flushing usage
+// counts at exit. Every rule lives in the Rust core.
+
+const { inspect } = require('node:util')
+const native = require('./native.js')
+const errors = require('./errors.js')
+
+const { fromNative, AuthError, ConfigError } = errors
+
+/** Used when `Gate.open()` gets no URL and `$GATEPASS_STORE` is unset. */
+const DEFAULT_STORE_URL = 'sqlite://gatepass.db'
+
+function defaultStoreUrl () {
+  return process.env.GATEPASS_STORE || DEFAULT_STORE_URL
+}
+
+function invalid (message) {
+  const e = new TypeError(message)
+  e.code = 'invalid_argument'
+  return e
+}
+
+function checkOptions (what, options, allowed) {
+  if (options === undefined || options === null) return {}
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw invalid(`${what}: options must be an object`)
+  }
+  for (const name in options) {
+    if (!allowed.has(name)) {
+      throw invalid(`${what}: unknown option ${JSON.stringify(name)} (expected one of ${[...allowed].join(', ')})`)
+    }
+  }
+  return options
+}
+
+function checkId (what, id) {
+  if (typeof id !== 'string') throw invalid(`${what}: the key id must be a string`)
+  return id
+}
+
+/** Unix milliseconds from a Date or a number of milliseconds. */
+function toMillis (field, value) {
+  if (value instanceof Date) return value.getTime()
+  if (typeof value === 'number') return value
+  throw invalid(`${field} must be a Date or Unix milliseconds`)
+}
+
+/** A duration as the addon takes it: "90d"-style text or milliseconds. */
+function toDuration (field, value) {
+  if (typeof value === 'string' || typeof value === 'number') return value
+  throw invalid(`${field} must be a duration such as "90d" or a number of milliseconds`)
+}
+
+function optional (value, convert) {
+  return value === undefined || value === null ? undefined : convert(value)
+}
+
+// ----- flushing usage at exit -------------------------------------------------
+
+// Usage counts are batched in memory; write them when the process ends
+// normally. (On SIGINT/SIGTERM, call `gate.close()` from your handler.)
+const liveGates = new Set()
+let exitHooked = false
+
+function flushAtExit () {
+  for (const ref of liveGates) {
+    const handle = ref.deref()
+    if (!handle) {
+      liveGates.delete(ref)
+      continue
+    }
+    try {
+      handle.flushSync()
+    } catch (e) {
+      process.emitWarning(`gatepass: usage counts could not be written at exit: ${e.message}`)
+    }
+  }
+}
+
+function track (handle) {
+  if (!exitHooked) {
+    process.on('beforeExit', flushAtExit)
+    process.on('exit', flushAtExit)
+    exitHooked = true
+  }
+  const ref = new WeakRef(handle)
+  liveGates.add(ref)
+  return ref
+}
+
+// ----- results ----------------------------------------------------------------
+
+/**
+ * A newly issued or rotated key. The token is shown once: it is readable
+ * (`issued.token`, destructuring), but is not enumerable, so it stays out of
+ * `console.log`, `util.inspect`, `JSON.stringify` and `{ ...issued }`.
+ */
+class Issued {
+  constructor (raw) {
+    Object.defineProperty(this, 'token', { value: raw.token, enumerable: false })
+    this.key = raw.key
+  }
+
+  toString () {
+    return `[Issued ${this.key.start}…]`
+  }
+
+  [inspect.custom] (depth, options, inspectFn = inspect) {
+    return `Issued ${inspectFn({ token: `${this.key.start}… (redacted)`, key: this.key }, options)}`
+  }
+}
+
+let handleOf
+
+/** The outcome of `gate.verify`: `{ ok, code, status, headers, key, missingScopes, problem }`. */
+class Verification {
+  #handle
+
+  constructor (raw) {
+    this.ok = raw.ok
+    this.code = raw.code
+    this.status = raw.status
+    this.headers = raw.headers
+    this.key = raw.key
+    this.missingScopes = raw.missingScopes
+    this.problem = raw.problem
+    this.#handle = raw.handle
+  }
+
+  static {
+    handleOf = (v) => {
+      if (!(v instanceof Verification)) throw invalid('expected a Verification from gate.verify()')
+      return v.#handle
+    }
+  }
+}
+
+// ----- scope requirements -----------------------------------------------------
+
+/**
+ * Parses a route's requirement (syntax only): `scopes` is an array (all of
+ * them) or a string (an expression); `anyScopes` an array (any of them).
+ * `gate.requirement()` also checks the policy's catalogue.
+ */
+function parseRequirement ({ scopes, anyScopes } = {}) {
+  try {
+    return native.parseRequirement(scopes ?? null, anyScopes ?? null)
+  } catch (e) {
+    throw fromNative(e)
+  }
+}
+
+function requirementKey (scopes, anyScopes) {
+  const plain = (v) => v === undefined || v === null || typeof v === 'string' || (Array.isArray(v) && v.every((s) => typeof s === 'string'))
+  return plain(scopes) && plain(anyScopes) ? JSON.stringify([scopes ?? null, anyScopes ?? null]) : null
+}
+
+const MAX_CACHED_REQUIREMENTS = 1000
+
+// ----- Gate -------------------------------------------------------------------
+
+const ISSUE_OPTIONS = new Set(['name', 'kind', 'scopes', 'subject', 'resource', 'metadata', 'expiresIn', 'expiresAt', 'rateLimit', 'remaining'])
+const UPDATE_OPTIONS = new Set(['name', 'scopes', 'metadata', 'expiresIn', 'expiresAt', 'rateLimit', 'remaining'])
+const LIST_OPTIONS = new Set(['subject', 'kind', 'status', 'after', 'limit'])
+const VERIFY_OPTIONS = new Set(['scopes', 'anyScopes', 'resource', 'requirement'])
+const REQUIREMENT_OPTIONS = new Set(['scopes', 'anyScopes'])
+const OPEN_OPTIONS = new Set(['policy'])
+const ROTATE_OPTIONS = new Set(['grace'])
+
+/**
+ * Key lifecycle and request verification over a store. Open with
+ * `await Gate.open(url, { policy })`; store work runs off the main thread.
+ */
+class Gate {
+  #native
+  #requirements = new Map()
+
+  constructor (handle) {
+    if (!(handle instanceof native.Gate)) {
+      throw invalid('use `await Gate.open(url, { policy })` to make a Gate')
+    }
+    this.#native = handle
+    track(handle)
+  }
+
+  /**
+   * Opens the store at `url` (`memory://`, `sqlite:///abs/path.db`,
+   * `sqlite://relative.db`; default `$GATEPASS_STORE`, else
+   * `sqlite://gatepass.db`). `policy` is a policy document object or TOML text.
+   */
+  static async open (url, options) {
+    if (url !== undefined && url !== null && typeof url === 'object' && options === undefined) {
+      options = url
+      url = undefined
+    }
+    if (url !== undefined && url !== null && typeof url !== 'string') throw invalid('Gate.open: url must be a string')
+    const o = checkOptions('Gate.open', options, OPEN_OPTIONS)
+    try {
+      return new Gate(await native.openGate(url ?? defaultStoreUrl(), o.policy ?? null))
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  get closed () {
+    return this.#native.closed
+  }
+
+  async issue (options) {
+    const o = checkOptions('issue', options, ISSUE_OPTIONS)
+    if (typeof o.name !== 'string') throw invalid('issue: `name` is required')
+    const request = {
+      name: o.name,
+      kind: o.kind ?? undefined,
+      scopes: o.scopes ?? undefined,
+      subject: o.subject ?? undefined,
+      resource: o.resource ?? undefined,
+      metadata: o.metadata ?? undefined,
+      expiresIn: optional(o.expiresIn, (v) => toDuration('expiresIn', v)),
+      expiresAt: optional(o.expiresAt, (v) => toMillis('expiresAt', v)),
+      rateLimit: o.rateLimit ?? undefined,
+      remaining: o.remaining ?? undefined
+    }
+    try {
+      return new Issued(await this.#native.issue(request))
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  async get (id) {
+    checkId('get', id)
+    try {
+      return await this.#native.get(id)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** One page of keys, oldest first; pass `page.next` as `after` for the next. */
+  async list (options) {
+    const o = checkOptions('list', options, LIST_OPTIONS)
+    try {
+      return await this.#native.list({
+        subject: o.subject ?? undefined,
+        kind: o.kind ?? undefined,
+        status: o.status ?? undefined,
+        after: o.after ?? undefined,
+        limit: o.limit ?? undefined
+      })
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** Changes settings; `null` clears `expiresAt`, `rateLimit` or `remaining`. */
+  async update (id, options) {
+    checkId('update', id)
+    const o = checkOptions('update', options, UPDATE_OPTIONS)
+    const change = {
+      name: o.name ?? undefined,
+      scopes: o.scopes ?? undefined,
+      metadata: o.metadata ?? undefined,
+      expiresIn: optional(o.expiresIn, (v) => toDuration('expiresIn', v)),
+      expiresAt: optional(o.expiresAt, (v) => toMillis('expiresAt', v)),
+      clearExpiry: o.expiresAt === null,
+      rateLimit: o.rateLimit ?? undefined,
+      clearRateLimit: o.rateLimit === null,
+      remaining: o.remaining ?? undefined,
+      clearRemaining: o.remaining === null
+    }
+    try {
+      return await this.#native.update(id, change)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  async deactivate (id) {
+    checkId('deactivate', id)
+    try {
+      return await this.#native.deactivate(id)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  async activate (id) {
+    checkId('activate', id)
+    try {
+      return await this.#native.activate(id)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  async revoke (id) {
+    checkId('revoke', id)
+    try {
+      return await this.#native.revoke(id)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** A new secret for the same key; the old one keeps working for `grace` (default 0). */
+  async rotate (id, options) {
+    checkId('rotate', id)
+    const o = checkOptions('rotate', options, ROTATE_OPTIONS)
+    try {
+      return new Issued(await this.#native.rotate(id, optional(o.grace, (v) => toDuration('grace', v)) ?? null))
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  async delete (id) {
+    checkId('delete', id)
+    try {
+      await this.#native.delete(id)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /**
+   * A route's requirement, parsed and checked against the policy's
+   * catalogue: build it once, when the route is declared.
+   */
+  requirement (options) {
+    const o = checkOptions('requirement', options, REQUIREMENT_OPTIONS)
+    try {
+      return this.#native.requirement(o.scopes ?? null, o.anyScopes ?? null)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** Checks a requirement from `parseRequirement` against the catalogue. */
+  checkRequirement (requirement) {
+    try {
+      this.#native.checkRequirement(requirement)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  #requirementFor (o) {
+    if (o.requirement !== undefined && o.requirement !== null) return o.requirement
+    const key = requirementKey(o.scopes, o.anyScopes)
+    let r = key === null ? undefined : this.#requirements.get(key)
+    if (r === undefined) {
+      r = this.requirement({ scopes: o.scopes, anyScopes: o.anyScopes })
+      if (key !== null) {
+        if (this.#requirements.size >= MAX_CACHED_REQUIREMENTS) this.#requirements.clear()
+        this.#requirements.set(key, r)
+      }
+    }
+    return r
+  }
+
+  /**
+   * Verifies an `Authorization` header value (or a bare token) for a route.
+   * Resolves to a `Verification` for every request outcome; rejects only
+   * for programmer errors and store failures.
+   */
+  async verify (credential, options) {
+    const o = checkOptions('verify', options, VERIFY_OPTIONS)
+    if (credential !== undefined && credential !== null && typeof credential !== 'string') {
+      throw invalid('verify: the credential must be a string (an Authorization header value or a token)')
+    }
+    const requirement = this.#requirementFor(o)
+    try {
+      return new Verification(await this.#native.verify(credential ?? null, requirement, o.resource ?? null))
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** `verify` on the calling thread (the store may be touched: prefer `verify`). */
+  verifySync (credential, options) {
+    const o = checkOptions('verifySync', options, VERIFY_OPTIONS)
+    if (credential !== undefined && credential !== null && typeof credential !== 'string') {
+      throw invalid('verifySync: the credential must be a string (an Authorization header value or a token)')
+    }
+    const requirement = this.#requirementFor(o)
+    try {
+      return new Verification(this.#native.verifySync(credential ?? null, requirement, o.resource ?? null))
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** Like `verify`, but resolves to the key and rejects with an `AuthError`. */
+  async authenticate (credential, options) {
+    const v = await this.verify(credential, options)
+    if (!v.ok) throw AuthError.from(v)
+    return v.key
+  }
+
+  /**
+   * Checks a verification from `verify` against a further requirement
+   * (`{ scopes, anyScopes }` or `{ requirement }`) without counting usage
+   * or the rate limit again.
+   */
+  authorize (verification, options) {
+    const o = checkOptions('authorize', options, VERIFY_OPTIONS)
+    const requirement = this.#requirementFor(o)
+    try {
+      return new Verification(this.#native.authorize(handleOf(verification), requirement))
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** Writes usage counted in this process to the store. */
+  async flush () {
+    try {
+      await this.#native.flush()
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  flushSync () {
+    try {
+      this.#native.flushSync()
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** Flushes usage and releases the store; later calls reject with code `closed`. */
+  async close () {
+    try {
+      await this.#native.close()
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  [inspect.custom] () {
+    return `Gate { closed: ${this.closed} }`
+  }
+}
+
+// ----- webhooks ---------------------------------------------------------------
+
+const VERIFIER_OPTIONS = new Set(['secrets', 'secret', 'tolerance', 'allowSha1', 'replayGuard', 'now'])
+const SIGN_OPTIONS = new Set(['id', 'timestamp', 'url'])
+const DEFAULT_REPLAY_CAPACITY = 100000
+
+/** The raw body as a Buffer; anything else is a programmer error, said plainly. */
+function rawBody (body) {
+  if (Buffer.isBuffer(body)) return body
+  if (typeof body === 'string') return Buffer.from(body, 'utf8')
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  if (body instanceof ArrayBuffer) return Buffer.from(body)
+  const got = body === null ? 'null' : body === undefined ? 'undefined' : typeof body === 'object' ? 'an already-parsed object' : typeof body
+  throw new ConfigError(
+    `webhook verification needs the raw body bytes (a Buffer or string), got ${got}. ` +
+    'Signatures are computed over the exact bytes sent; re-serialised JSON does not match. ' +
+    "In Express, use express.raw({ type: '*/*' }) on the webhook route instead of express.json().",
+    'config_error'
+  )
+}
+
+function headerObject (headers) {
+  if (headers === null || typeof headers !== 'object') throw invalid('webhook headers must be an object such as req.headers')
+  if (typeof headers.entries === 'function' && !Array.isArray(headers) && Object.getPrototypeOf(headers) !== Object.prototype) {
+    // A Map or a fetch Headers.
+    return Object.fromEntries(headers.entries())
+  }
+  return headers
+}
+
+/** Verifies incoming webhooks of one scheme against one or more secrets. */
+class WebhookVerifier {
+  #native
+
+  /**
+   * `scheme`: standard | stripe | github | slack | shopify | twilio | token.
+   * `options.secrets` (or `secret`); `tolerance` ("5m" or ms; `null` turns the
+   * window off; default 5 minutes); `allowSha1` (GitHub legacy header);
+   * `replayGuard` (true, or how many ids to remember); `now` (a Date or Unix
+   * ms: a fixed clock, for tests and replaying recorded requests).
+   */
+  constructor (scheme, options) {
+    if (typeof scheme !== 'string') throw invalid('WebhookVerifier: scheme must be a string')
+    const o = checkOptions('WebhookVerifier', options, VERIFIER_OPTIONS)
+    let secrets = o.secrets ?? (o.secret === undefined ? undefined : [o.secret])
+    if (typeof secrets === 'string') secrets = [secrets]
+    if (!Array.isArray(secrets) || secrets.some((s) => typeof s !== 'string')) {
+      throw invalid('WebhookVerifier: `secrets` must be an array of strings')
+    }
+    const replay = o.replayGuard
+    try {
+      this.#native = new native.WebhookVerifier(scheme, {
+        secrets,
+        tolerance: optional(o.tolerance, (v) => toDuration('tolerance', v)),
+        noTolerance: o.tolerance === null,
+        allowSha1: o.allowSha1 === true,
+        replayGuard: replay === true ? DEFAULT_REPLAY_CAPACITY : typeof replay === 'number' ? replay : undefined,
+        now: optional(o.now, (v) => toMillis('now', v))
+      })
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  get scheme () {
+    return this.#native.scheme
+  }
+
+  /**
+   * Verifies the raw body against the request headers; `twilio` also needs
+   * the full request URL (`verify(body, headers, { url })`). Returns
+   * `{ scheme, id, timestamp }`; throws a `WebhookError` with a stable `code`.
+   */
+  verify (body, headers, options) {
+    const url = typeof options === 'string' ? options : options?.url
+    const bytes = rawBody(body)
+    try {
+      return this.#native.verify(bytes, headerObject(headers), url ?? null)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  [inspect.custom] () {
+    return `WebhookVerifier { scheme: '${this.scheme}' }`
+  }
+}
+
+/** Signs outgoing webhooks with one secret. */
+class WebhookSigner {
+  #native
+
+  constructor (scheme, secret) {
+    if (typeof scheme !== 'string') throw invalid('WebhookSigner: scheme must be a string')
+    if (typeof secret !== 'string') throw invalid('WebhookSigner: secret must be a string')
+    try {
+      this.#native = new native.WebhookSigner(scheme, secret)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  get scheme () {
+    return this.#native.scheme
+  }
+
+  /**
+   * The headers to send with `body`. Options: `id`, `timestamp` (a Date or
+   * Unix seconds; default now), `url` (`twilio`).
+   */
+  sign (body, options) {
+    const o = checkOptions('sign', options, SIGN_OPTIONS)
+    let timestamp = o.timestamp ?? undefined
+    if (timestamp instanceof Date) timestamp = Math.floor(timestamp.getTime() / 1000)
+    else if (timestamp !== undefined && !Number.isSafeInteger(timestamp)) throw invalid('sign: timestamp must be a Date or integer Unix seconds')
+    try {
+      return this.#native.sign(rawBody(body), { id: o.id ?? undefined, timestamp, url: o.url ?? undefined })
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  [inspect.custom] () {
+    return `WebhookSigner { scheme: '${this.scheme}' }`
+  }
+}
+
+/** A new random secret in the scheme's usual shape (`whsec_…` for standard). */
+function generateSecret (scheme) {
+  if (typeof scheme !== 'string') throw invalid('generateSecret: scheme must be a string')
+  try {
+    return native.generateSecret(scheme)
+  } catch (e) {
+    throw fromNative(e)
+  }
+}
+
+/** Every webhook scheme name. */
+const webhookSchemes = Object.freeze(native.webhookSchemes())
+
+module.exports = {
+  Gate,
+  Issued,
+  Verification,
+  WebhookVerifier,
+  WebhookSigner,
+  generateSecret,
+  parseRequirement,
+  webhookSchemes,
+  DEFAULT_STORE_URL,
+  ...errors
+}
+delete module.exports.fromNative

@@ -1,0 +1,374 @@
+//! `Gate`: key lifecycle and request verification over a store. Store work
+//! runs on the libuv pool and returns Promises; `verifySync`/`flushSync` are
+//! the synchronous twins for callers that cannot await (process exit).
+
+use std::sync::{Arc, RwLock};
+
+use gatepass_core::gate::IssueRequest;
+use gatepass_core::key::{KeyUpdate, Status};
+use gatepass_core::policy::{Policy, PolicyDocument};
+use gatepass_core::ratelimit::RateLimit;
+use gatepass_core::scope::parse_list;
+use gatepass_core::Gate as CoreGate;
+use napi::bindgen_prelude::{AsyncTask, ToNapiValue, TypeName};
+use napi_derive::napi;
+
+use crate::duration::{self, DurationArg};
+use crate::error::{NodeError, OrThrow, Thrown, CLOSED};
+use crate::key::{IssuedKey, Key, KeyPage};
+use crate::outcome::{Verification, VerificationHandle};
+use crate::scope::{self, Requirement, ScopesArg};
+use crate::task::Job;
+
+/// Default page size of `list`.
+const DEFAULT_PAGE: u32 = 100;
+
+#[napi(object)]
+pub struct IssueOptions {
+    pub name: String,
+    pub kind: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub subject: Option<String>,
+    pub resource: Option<String>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub expires_in: Option<DurationArg>,
+    /// Unix milliseconds.
+    pub expires_at: Option<f64>,
+    pub rate_limit: Option<String>,
+    pub remaining: Option<f64>,
+}
+
+/// `null` in the public API clears a field; `index.js` turns it into the
+/// matching `clear…` flag because napi reads `null` and `undefined` alike.
+#[napi(object)]
+pub struct UpdateOptions {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub expires_in: Option<DurationArg>,
+    pub expires_at: Option<f64>,
+    pub clear_expiry: Option<bool>,
+    pub rate_limit: Option<String>,
+    pub clear_rate_limit: Option<bool>,
+    pub remaining: Option<f64>,
+    pub clear_remaining: Option<bool>,
+}
+
+#[napi(object)]
+pub struct ListOptions {
+    pub subject: Option<String>,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub after: Option<String>,
+    pub limit: Option<u32>,
+}
+
+#[napi]
+pub struct Gate {
+    inner: RwLock<Option<Arc<CoreGate>>>,
+}
+
+fn credits(field: &str, n: f64) -> Result<u64, NodeError> {
+    if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= 9.0e15 {
+        Ok(n as u64)
+    } else {
+        Err(NodeError::invalid_argument(format!(
+            "{field} must be a non-negative integer"
+        )))
+    }
+}
+
+fn rate_limit(text: &str) -> Result<RateLimit, NodeError> {
+    Ok(text.parse::<RateLimit>()?)
+}
+
+fn policy_of(value: serde_json::Value) -> Result<Policy, NodeError> {
+    Ok(match value {
+        serde_json::Value::String(toml) => Policy::from_toml(&toml)?,
+        other => {
+            let doc: PolicyDocument = serde_json::from_value(other)
+                .map_err(|e| NodeError::new("config_error", format!("policy: {e}")))?;
+            Policy::from_document(doc)?
+        }
+    })
+}
+
+fn issue_request(o: IssueOptions) -> Result<IssueRequest, NodeError> {
+    Ok(IssueRequest {
+        name: o.name,
+        kind: o.kind,
+        scopes: parse_list(&o.scopes.unwrap_or_default())?,
+        subject: o.subject,
+        resource: o.resource,
+        metadata: o.metadata.unwrap_or_default(),
+        expires_in: o
+            .expires_in
+            .as_ref()
+            .map(|d| duration::parse("expiresIn", d))
+            .transpose()?,
+        expires_at: o
+            .expires_at
+            .map(|t| duration::millis("expiresAt", t))
+            .transpose()?,
+        rate_limit: o.rate_limit.as_deref().map(rate_limit).transpose()?,
+        remaining: o.remaining.map(|n| credits("remaining", n)).transpose()?,
+    })
+}
+
+fn key_update(o: UpdateOptions, now: i64) -> Result<KeyUpdate, NodeError> {
+    let expires_at = if o.clear_expiry == Some(true) {
+        Some(None)
+    } else if let Some(at) = o.expires_at {
+        Some(Some(duration::millis("expiresAt", at)?))
+    } else if let Some(d) = &o.expires_in {
+        let d = duration::parse("expiresIn", d)?;
+        Some(Some(
+            now.saturating_add(gatepass_core::duration::as_millis(d)),
+        ))
+    } else {
+        None
+    };
+    Ok(KeyUpdate {
+        name: o.name,
+        scopes: o.scopes.as_deref().map(parse_list).transpose()?,
+        metadata: o.metadata,
+        expires_at,
+        rate_limit: if o.clear_rate_limit == Some(true) {
+            Some(None)
+        } else {
+            o.rate_limit
+                .as_deref()
+                .map(rate_limit)
+                .transpose()?
+                .map(Some)
+        },
+        remaining: if o.clear_remaining == Some(true) {
+            Some(None)
+        } else {
+            o.remaining
+                .map(|n| credits("remaining", n))
+                .transpose()?
+                .map(Some)
+        },
+    })
+}
+
+/// Opens the store at `url` with an optional policy (a JS object in the
+/// policy document's shape, or TOML text).
+#[napi(catch_unwind)]
+pub fn open_gate(url: String, policy: Option<serde_json::Value>) -> AsyncTask<Job<Gate>> {
+    Job::new(move || {
+        let policy = policy.map(policy_of).transpose()?;
+        let gate = CoreGate::open(&url, policy)?;
+        Ok(Gate {
+            inner: RwLock::new(Some(Arc::new(gate))),
+        })
+    })
+}
+
+impl Gate {
+    fn core(&self) -> Result<Arc<CoreGate>, NodeError> {
+        let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        guard
+            .as_ref()
+            .map(Arc::clone)
+            .ok_or_else(|| NodeError::new(CLOSED, "the gate is closed"))
+    }
+
+    /// A job on the gate; a closed gate rejects.
+    fn job<T, F>(&self, work: F) -> AsyncTask<Job<T>>
+    where
+        T: ToNapiValue + TypeName + Send + 'static,
+        F: FnOnce(&CoreGate) -> Result<T, NodeError> + Send + 'static,
+    {
+        let gate = self.core();
+        Job::new(move || {
+            let gate = gate?;
+            work(&gate)
+        })
+    }
+}
+
+#[napi]
+impl Gate {
+    #[napi(catch_unwind)]
+    pub fn issue(&self, options: IssueOptions) -> AsyncTask<Job<IssuedKey>> {
+        let request = issue_request(options);
+        self.job(move |g| Ok(g.issue(request?)?.into()))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn get(&self, id: String) -> AsyncTask<Job<Key>> {
+        self.job(move |g| Ok(Key::from(&g.get(&id)?)))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn list(&self, options: Option<ListOptions>) -> AsyncTask<Job<KeyPage>> {
+        self.job(move |g| {
+            let o = options.unwrap_or(ListOptions {
+                subject: None,
+                kind: None,
+                status: None,
+                after: None,
+                limit: None,
+            });
+            let status = o
+                .status
+                .as_deref()
+                .map(|s| s.parse::<Status>().map_err(NodeError::invalid_argument))
+                .transpose()?;
+            let limit = o.limit.unwrap_or(DEFAULT_PAGE) as usize;
+            Ok(
+                g.list(o.subject, o.kind, status, o.after.as_deref(), limit)?
+                    .into(),
+            )
+        })
+    }
+
+    #[napi(catch_unwind)]
+    pub fn update(&self, id: String, options: UpdateOptions) -> AsyncTask<Job<Key>> {
+        self.job(move |g| {
+            let update = key_update(options, g.now())?;
+            Ok(Key::from(&g.update(&id, update)?))
+        })
+    }
+
+    #[napi(catch_unwind)]
+    pub fn deactivate(&self, id: String) -> AsyncTask<Job<Key>> {
+        self.job(move |g| Ok(Key::from(&g.deactivate(&id)?)))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn activate(&self, id: String) -> AsyncTask<Job<Key>> {
+        self.job(move |g| Ok(Key::from(&g.activate(&id)?)))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn revoke(&self, id: String) -> AsyncTask<Job<Key>> {
+        self.job(move |g| Ok(Key::from(&g.revoke(&id)?)))
+    }
+
+    /// A new secret for the same key; the old one keeps working for `grace`.
+    #[napi(catch_unwind)]
+    pub fn rotate(&self, id: String, grace: Option<DurationArg>) -> AsyncTask<Job<IssuedKey>> {
+        let grace = grace
+            .as_ref()
+            .map(|d| duration::parse("grace", d))
+            .transpose();
+        self.job(move |g| Ok(g.rotate(&id, grace?.unwrap_or_default())?.into()))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn delete(&self, id: String) -> AsyncTask<Job<()>> {
+        self.job(move |g| Ok(g.delete(&id)?))
+    }
+
+    /// Parses `scopes`/`anyScopes` and checks them against the policy's
+    /// catalogue, so a typo fails when the route is declared.
+    #[napi(catch_unwind)]
+    pub fn requirement(
+        &self,
+        scopes: Option<ScopesArg>,
+        any_scopes: Option<Vec<String>>,
+    ) -> Result<Requirement, Thrown> {
+        let gate = self.core().or_throw()?;
+        let requirement = scope::parse(scopes, any_scopes).or_throw()?;
+        gate.check_requirement(&requirement).or_throw()?;
+        Ok(Requirement {
+            inner: Arc::new(requirement),
+        })
+    }
+
+    /// Checks a route's requirement against the policy's catalogue.
+    #[napi(catch_unwind)]
+    pub fn check_requirement(&self, requirement: &Requirement) -> Result<(), Thrown> {
+        let gate = self.core().or_throw()?;
+        gate.check_requirement(&requirement.inner).or_throw()
+    }
+
+    /// Checks a verified request against a further requirement without
+    /// verifying (and counting usage) again.
+    #[napi(catch_unwind)]
+    pub fn authorize(
+        &self,
+        verified: &VerificationHandle,
+        requirement: &Requirement,
+    ) -> Result<Verification, Thrown> {
+        let gate = self.core().or_throw()?;
+        Ok(Verification::from(
+            gate.authorize(&verified.inner, &requirement.inner),
+        ))
+    }
+
+    /// Verifies an `Authorization` header value (or a bare token). Rejects
+    /// only when the store fails; every request outcome is a `Verification`.
+    #[napi(catch_unwind)]
+    pub fn verify(
+        &self,
+        credential: Option<String>,
+        requirement: &Requirement,
+        resource: Option<String>,
+    ) -> AsyncTask<Job<Verification>> {
+        let requirement = Arc::clone(&requirement.inner);
+        self.job(move |g| {
+            let v = g.verify(
+                credential.as_deref().map(str::as_bytes),
+                &requirement,
+                resource.as_deref(),
+            )?;
+            Ok(Verification::from(v))
+        })
+    }
+
+    #[napi(catch_unwind)]
+    pub fn verify_sync(
+        &self,
+        credential: Option<String>,
+        requirement: &Requirement,
+        resource: Option<String>,
+    ) -> Result<Verification, Thrown> {
+        let gate = self.core().or_throw()?;
+        let v = gate
+            .verify(
+                credential.as_deref().map(str::as_bytes),
+                &requirement.inner,
+                resource.as_deref(),
+            )
+            .or_throw()?;
+        Ok(Verification::from(v))
+    }
+
+    /// Writes usage counted in this process to the store.
+    #[napi(catch_unwind)]
+    pub fn flush(&self) -> AsyncTask<Job<()>> {
+        self.job(|g| Ok(g.flush()?))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn flush_sync(&self) -> Result<(), Thrown> {
+        match self.core() {
+            Ok(gate) => gate.flush().or_throw(),
+            // Closing flushed already.
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Flushes usage and releases the store; later calls reject with `closed`.
+    /// Closing twice is not an error.
+    #[napi(catch_unwind)]
+    pub fn close(&self) -> AsyncTask<Job<()>> {
+        let taken = self.inner.write().unwrap_or_else(|p| p.into_inner()).take();
+        Job::new(move || match taken {
+            Some(gate) => Ok(gate.flush()?),
+            None => Ok(()),
+        })
+    }
+
+    #[napi(getter, catch_unwind)]
+    pub fn closed(&self) -> bool {
+        self.inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+    }
+}

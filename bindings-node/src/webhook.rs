@@ -1,0 +1,196 @@
+//! Webhooks: verify what arrives, sign what is sent, make secrets. Pure CPU
+//! work on a few kilobytes, so these are synchronous; keys are derived once,
+//! in the constructor. No secret is kept on the JavaScript side.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use gatepass_core::clock::ManualClock;
+use gatepass_core::webhook::{
+    self, Headers, MemoryReplayGuard, ReplayGuard, Scheme, SignOptions as CoreSignOptions,
+    VerifierOptions as CoreVerifierOptions,
+};
+use napi::bindgen_prelude::{BufferSlice, Either, Env, JsObjectValue, Object};
+use napi_derive::napi;
+
+use crate::duration::{self, DurationArg};
+use crate::error::{NodeError, OrThrow, Thrown};
+
+#[napi(object)]
+pub struct VerifierOptions {
+    /// One or more secrets (several during rotation).
+    pub secrets: Vec<String>,
+    /// Timestamp window in either direction: `"5m"` or milliseconds.
+    pub tolerance: Option<DurationArg>,
+    /// Turns the timestamp window off (`tolerance: null` in the public API).
+    pub no_tolerance: Option<bool>,
+    /// Accept GitHub's legacy `X-Hub-Signature: sha1=…`.
+    pub allow_sha1: Option<bool>,
+    /// Refuse a second delivery of a message id within the window, in memory;
+    /// the number is how many ids to remember.
+    pub replay_guard: Option<u32>,
+    /// A fixed clock, Unix milliseconds: for tests and for replaying
+    /// recorded requests. Absent: the system clock.
+    pub now: Option<f64>,
+}
+
+#[napi(object, use_nullable = true)]
+pub struct VerifiedWebhook {
+    pub scheme: String,
+    /// Message id when the scheme carries one.
+    pub id: Option<String>,
+    /// The signed timestamp (`standard`, `stripe`, `slack`).
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+#[napi(object)]
+pub struct SignOptions {
+    pub id: Option<String>,
+    /// Unix seconds (`index.js` turns a `Date` into them).
+    pub timestamp: Option<i64>,
+    /// The full request URL (`twilio` only; required there).
+    pub url: Option<String>,
+}
+
+fn scheme(name: &str) -> Result<Scheme, Thrown> {
+    name.parse::<Scheme>().or_throw()
+}
+
+#[napi]
+pub struct WebhookVerifier {
+    inner: webhook::WebhookVerifier,
+}
+
+#[napi]
+impl WebhookVerifier {
+    #[napi(constructor, catch_unwind)]
+    pub fn new(scheme_name: String, options: VerifierOptions) -> Result<Self, Thrown> {
+        let tolerance = if options.no_tolerance == Some(true) {
+            None
+        } else {
+            match &options.tolerance {
+                Some(d) => Some(duration::parse("tolerance", d).or_throw()?),
+                None => Some(webhook::DEFAULT_TOLERANCE),
+            }
+        };
+        let replay_guard = options.replay_guard.map(|capacity| {
+            Arc::new(MemoryReplayGuard::new(capacity as usize)) as Arc<dyn ReplayGuard>
+        });
+        let mut core_options = CoreVerifierOptions {
+            tolerance,
+            allow_sha1: options.allow_sha1.unwrap_or(false),
+            replay_guard,
+            ..CoreVerifierOptions::default()
+        };
+        if let Some(now) = options.now {
+            core_options.clock = ManualClock::new(duration::millis("now", now).or_throw()?);
+        }
+        let inner =
+            webhook::WebhookVerifier::new(scheme(&scheme_name)?, &options.secrets, core_options)
+                .or_throw()?;
+        Ok(Self { inner })
+    }
+
+    #[napi(getter, catch_unwind)]
+    pub fn scheme(&self) -> &'static str {
+        self.inner.scheme().as_str()
+    }
+
+    /// Verifies the raw body bytes against the request headers (a Node
+    /// `req.headers`-shaped object: names in any case, values strings or
+    /// arrays of strings). Throws an `Error` with the failure's `code`.
+    #[napi(catch_unwind)]
+    pub fn verify(
+        &self,
+        body: BufferSlice,
+        headers: Object,
+        url: Option<String>,
+    ) -> Result<VerifiedWebhook, Thrown> {
+        let headers = headers_of(&headers).or_throw()?;
+        let v = self
+            .inner
+            .verify(&body, &headers, url.as_deref())
+            .or_throw()?;
+        Ok(VerifiedWebhook {
+            scheme: v.scheme.as_str().to_owned(),
+            id: v.id,
+            timestamp: v.timestamp.and_then(|t| DateTime::from_timestamp(t, 0)),
+        })
+    }
+}
+
+/// Reads every header of a JS object into the core's case-insensitive view.
+fn headers_of(object: &Object) -> Result<Headers, NodeError> {
+    let mut headers = Headers::new();
+    for name in Object::keys(object)? {
+        match object.get::<Either<String, Vec<String>>>(&name) {
+            Ok(Some(Either::A(value))) => headers.append(&name, value.as_bytes()),
+            Ok(Some(Either::B(values))) => {
+                for value in values {
+                    headers.append(&name, value.as_bytes());
+                }
+            }
+            // Absent, or not text (a number set by hand): no scheme reads it as text.
+            Ok(None) | Err(_) => {}
+        }
+    }
+    Ok(headers)
+}
+
+#[napi]
+pub struct WebhookSigner {
+    inner: webhook::WebhookSigner,
+}
+
+#[napi]
+impl WebhookSigner {
+    #[napi(constructor, catch_unwind)]
+    pub fn new(scheme_name: String, secret: String) -> Result<Self, Thrown> {
+        let inner = webhook::WebhookSigner::new(
+            scheme(&scheme_name)?,
+            &secret,
+            gatepass_core::clock::system(),
+        )
+        .or_throw()?;
+        Ok(Self { inner })
+    }
+
+    #[napi(getter, catch_unwind)]
+    pub fn scheme(&self) -> &'static str {
+        self.inner.scheme().as_str()
+    }
+
+    /// The headers to send with `body`, in the order and spelling the
+    /// scheme's senders use.
+    #[napi(catch_unwind, ts_return_type = "Record<string, string>")]
+    pub fn sign<'env>(
+        &self,
+        env: &'env Env,
+        body: BufferSlice,
+        options: Option<SignOptions>,
+    ) -> Result<Object<'env>, Thrown> {
+        let opts = options.map_or_else(CoreSignOptions::default, |o| CoreSignOptions {
+            id: o.id,
+            timestamp: o.timestamp,
+            url: o.url,
+        });
+        let pairs = self.inner.sign(&body, opts).or_throw()?;
+        let mut out = Object::new(env).or_throw()?;
+        for (name, value) in pairs {
+            out.set_named_property(&name, value).or_throw()?;
+        }
+        Ok(out)
+    }
+}
+
+/// A new random secret in the scheme's usual shape.
+#[napi(catch_unwind)]
+pub fn generate_secret(scheme_name: String) -> Result<String, Thrown> {
+    webhook::generate_secret(scheme(&scheme_name)?).or_throw()
+}
+
+/// Every scheme name, in documentation order.
+#[napi(catch_unwind)]
+pub fn webhook_schemes() -> Vec<&'static str> {
+    Scheme::ALL.iter().map(|s| s.as_str()).collect()
+}
