@@ -1,0 +1,5 @@
+"""``python -m gatepass`` runs the command line."""
+
+from .cli import entrypoint
+
+entrypoint()
