@@ -1,0 +1,48 @@
+// Type declarations for `gatepass/express`, including the `req.gatepass`
+// augmentation of Express's Request (Express 4 and 5 typings alike).
+
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express'
+import type { Gate, Key, Requirement, Scopes, Verification, VerifiedWebhook, WebhookVerifier } from './index'
+
+/** What `authenticate` sets on `req.gatepass`. */
+export interface GatepassContext {
+  key: Key
+  verification: Verification
+  gate: Gate
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by `authenticate(gate)` once the request's key is verified. */
+      gatepass?: GatepassContext
+      /** Set by `verifyWebhook(verifier)` once the webhook is verified. */
+      gatepassWebhook?: VerifiedWebhook
+    }
+  }
+}
+
+export interface AuthenticateOptions {
+  scopes?: Scopes
+  anyScopes?: readonly string[]
+  /** The resource the request acts on: keys bound to another one fail with 403. */
+  resource?: string | ((req: Request) => string | undefined)
+  /** Where the credential is; default `req.headers.authorization`. */
+  credentials?: (req: Request) => string | undefined
+  /** Let requests without credentials through (without `req.gatepass`). */
+  optional?: boolean
+}
+
+export interface VerifyWebhookOptions {
+  /** The URL `twilio` signed; default `protocol://host/originalUrl`. */
+  url?: string | ((req: Request) => string)
+}
+
+export declare function authenticate (gate: Gate, options?: AuthenticateOptions): RequestHandler
+export declare function requireScopes (...scopes: Array<string | readonly string[]>): RequestHandler
+export declare function requireAnyScope (...scopes: Array<string | readonly string[]>): RequestHandler
+export declare function requireScopeExpression (expression: string): RequestHandler
+export declare function verifyWebhook (verifier: WebhookVerifier, options?: VerifyWebhookOptions): RequestHandler
+export declare function problemDetails (): ErrorRequestHandler
+export type { Requirement }

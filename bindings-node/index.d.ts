@@ -1,0 +1,312 @@
+// Type declarations for `gatepass` (hand-written; checked with `tsc --noEmit`
+// in tests/node/types). The addon's own generated declarations are in
+// native.d.ts after a build; this file is the public contract.
+
+/// <reference types="node" />
+
+/** A duration: text such as `"90d"`, `"1h 30m"`, or a number of milliseconds. */
+export type Duration = string | number
+
+/** `scopes`: an array means all of them; a string is an expression (`"bots:read and (channels:write or admin)"`). */
+export type Scopes = string | readonly string[]
+
+export type KeyStatus = 'active' | 'inactive' | 'revoked'
+
+export type OutcomeCode =
+  | 'valid'
+  | 'missing_credentials'
+  | 'invalid_request'
+  | 'malformed_token'
+  | 'unknown_key'
+  | 'inactive'
+  | 'revoked'
+  | 'expired'
+  | 'forbidden_resource'
+  | 'insufficient_scope'
+  | 'rate_limited'
+  | 'usage_exceeded'
+
+export type WebhookScheme = 'standard' | 'stripe' | 'github' | 'slack' | 'shopify' | 'twilio' | 'token'
+
+export type WebhookErrorCode =
+  | 'missing_header'
+  | 'invalid_header'
+  | 'timestamp_too_old'
+  | 'timestamp_too_new'
+  | 'invalid_signature'
+  | 'replayed'
+  | 'replay_guard_failed'
+
+/** Codes of errors thrown by lifecycle calls and configuration. */
+export type ErrorCode =
+  | 'not_found'
+  | 'invalid_state'
+  | 'invalid_argument'
+  | 'unknown_kind'
+  | 'lifetime_exceeded'
+  | 'invalid_scope'
+  | 'invalid_scope_expression'
+  | 'unknown_scope'
+  | 'scope_not_allowed'
+  | 'config_error'
+  | 'store_unavailable'
+  | 'store_corrupt'
+  | 'closed'
+  | 'internal_error'
+
+/** One key. Never carries its secret. */
+export interface Key {
+  /** Public id, `key_…`: safe for URLs and logs. */
+  id: string
+  name: string
+  kind: string
+  /** Prefix and first characters of the token, e.g. `gp_aB3x`. */
+  start: string
+  scopes: string[]
+  /** Owner: an agent, user or workspace id. */
+  subject: string | null
+  /** Optional binding to one resource, e.g. `channel:ch_123`. */
+  resource: string | null
+  metadata: Record<string, unknown>
+  status: KeyStatus
+  createdAt: Date
+  updatedAt: Date
+  expiresAt: Date | null
+  revokedAt: Date | null
+  lastUsedAt: Date | null
+  usageCount: number
+  /** e.g. `1000/hour`; `null` falls back to the kind's default. */
+  rateLimit: string | null
+  /** Remaining credits; `null` means unlimited. */
+  remaining: number | null
+}
+
+/** A newly issued or rotated key. `token` is shown once and hidden from inspect/JSON. */
+export declare class Issued {
+  private constructor ()
+  readonly token: string
+  readonly key: Key
+}
+
+export interface KeyPage {
+  keys: Key[]
+  /** Pass back as `after` for the next page; `null` on the last page. */
+  next: string | null
+}
+
+/** An RFC 9457 problem details body (`application/problem+json`). */
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  code: string
+  /** Wire name shared with the Python package. */
+  missing_scopes?: string[]
+}
+
+/** The outcome of `gate.verify`. */
+export declare class Verification {
+  private constructor ()
+  readonly ok: boolean
+  readonly code: OutcomeCode
+  /** HTTP status to answer with (200 when valid). */
+  readonly status: number
+  /** `WWW-Authenticate`, `Retry-After`, `RateLimit-Policy`, `RateLimit`. */
+  readonly headers: Record<string, string>
+  /** The key, once it was found (also on most failures after lookup). */
+  readonly key: Key | null
+  readonly missingScopes: string[]
+  /** The problem body; `null` when valid. */
+  readonly problem: Problem | null
+}
+
+/** A parsed route requirement (opaque). */
+export interface Requirement {
+  toString(): string
+  readonly isEmpty: boolean
+}
+
+/** A policy document (snake_case, the same document as TOML or a Python dict). */
+export interface PolicyDocument {
+  realm?: string
+  schemes?: string[]
+  scopes?: string[]
+  implications?: Record<string, string[]>
+  kinds?: Record<string, {
+    prefix: string
+    scopes?: string[]
+    default_lifetime?: string
+    max_lifetime?: string
+    rate_limit?: string
+    description?: string
+  }>
+  default_kind?: string
+}
+
+export interface OpenOptions {
+  /** A policy document, or its TOML text. */
+  policy?: PolicyDocument | string
+}
+
+export interface IssueOptions {
+  name: string
+  kind?: string
+  scopes?: readonly string[]
+  subject?: string
+  resource?: string
+  metadata?: Record<string, unknown>
+  expiresIn?: Duration
+  expiresAt?: Date | number
+  /** e.g. `1000/hour`, `10/second`, `500/15m`. */
+  rateLimit?: string
+  remaining?: number
+}
+
+export interface UpdateOptions {
+  name?: string
+  scopes?: readonly string[]
+  metadata?: Record<string, unknown>
+  expiresIn?: Duration
+  /** `null` removes the expiry (subject to the kind's maximum). */
+  expiresAt?: Date | number | null
+  rateLimit?: string | null
+  remaining?: number | null
+}
+
+export interface ListOptions {
+  subject?: string
+  kind?: string
+  status?: KeyStatus
+  after?: string
+  limit?: number
+}
+
+export interface RequirementOptions {
+  scopes?: Scopes
+  anyScopes?: readonly string[]
+}
+
+export interface VerifyOptions extends RequirementOptions {
+  /** The resource this request acts on; keys bound to another resource fail. */
+  resource?: string
+  /** A requirement built once with `gate.requirement()` (instead of scopes). */
+  requirement?: Requirement
+}
+
+/** Key lifecycle and request verification over a store. */
+export declare class Gate {
+  private constructor ()
+  /**
+   * Opens the store at `url` (`memory://`, `sqlite:///abs/path.db`,
+   * `sqlite://relative.db`; default `$GATEPASS_STORE`, else `sqlite://gatepass.db`).
+   */
+  static open (url?: string, options?: OpenOptions): Promise<Gate>
+  static open (options: OpenOptions): Promise<Gate>
+  readonly closed: boolean
+  issue (options: IssueOptions): Promise<Issued>
+  get (id: string): Promise<Key>
+  list (options?: ListOptions): Promise<KeyPage>
+  update (id: string, options: UpdateOptions): Promise<Key>
+  deactivate (id: string): Promise<Key>
+  activate (id: string): Promise<Key>
+  revoke (id: string): Promise<Key>
+  rotate (id: string, options?: { grace?: Duration }): Promise<Issued>
+  delete (id: string): Promise<void>
+  requirement (options?: RequirementOptions): Requirement
+  checkRequirement (requirement: Requirement): void
+  verify (credential: string | null | undefined, options?: VerifyOptions): Promise<Verification>
+  verifySync (credential: string | null | undefined, options?: VerifyOptions): Verification
+  /** Resolves to the key; rejects with an `AuthError` subclass. */
+  authenticate (credential: string | null | undefined, options?: VerifyOptions): Promise<Key>
+  authorize (verification: Verification, options: RequirementOptions | { requirement: Requirement }): Verification
+  flush (): Promise<void>
+  flushSync (): void
+  close (): Promise<void>
+}
+
+export interface VerifierOptions {
+  secrets?: readonly string[]
+  secret?: string
+  /** Timestamp window either way (default 5 minutes); `null` turns it off. */
+  tolerance?: Duration | null
+  /** Accept GitHub's legacy `X-Hub-Signature: sha1=…`. */
+  allowSha1?: boolean
+  /** Refuse repeated message ids within the window: `true` or how many ids to remember. */
+  replayGuard?: boolean | number
+  /** A fixed clock (Date or Unix ms), for tests and replaying recorded requests. */
+  now?: Date | number
+}
+
+export type WebhookBody = Buffer | Uint8Array | ArrayBuffer | string
+
+export type WebhookHeaders =
+  | Record<string, string | readonly string[] | undefined>
+  | Map<string, string>
+  | { entries(): IterableIterator<[string, string]> }
+
+export interface VerifiedWebhook {
+  scheme: WebhookScheme
+  /** Message id when the scheme carries one. */
+  id: string | null
+  /** The signed timestamp (`standard`, `stripe`, `slack`). */
+  timestamp: Date | null
+}
+
+export declare class WebhookVerifier {
+  constructor (scheme: WebhookScheme, options: VerifierOptions)
+  readonly scheme: WebhookScheme
+  /** Throws a `WebhookError`; `twilio` needs `{ url }`. */
+  verify (body: WebhookBody, headers: WebhookHeaders, options?: { url?: string } | string): VerifiedWebhook
+}
+
+export interface SignOptions {
+  id?: string
+  /** A Date or Unix seconds; default now. */
+  timestamp?: Date | number
+  /** The full request URL (`twilio` only). */
+  url?: string
+}
+
+export declare class WebhookSigner {
+  constructor (scheme: WebhookScheme, secret: string)
+  readonly scheme: WebhookScheme
+  sign (body: WebhookBody, options?: SignOptions): Record<string, string>
+}
+
+export declare function generateSecret (scheme: WebhookScheme): string
+export declare function parseRequirement (options?: RequirementOptions): Requirement
+export declare const webhookSchemes: readonly WebhookScheme[]
+export declare const DEFAULT_STORE_URL: string
+export declare const PROBLEM_CONTENT_TYPE: 'application/problem+json'
+
+export declare class GatepassError extends Error {
+  code: ErrorCode | WebhookErrorCode | OutcomeCode
+}
+export declare class ConfigError extends GatepassError {
+  code: 'config_error'
+}
+export declare class AuthError extends GatepassError {
+  code: Exclude<OutcomeCode, 'valid'>
+  status: number
+  statusCode: number
+  headers: Record<string, string>
+  problem: Problem
+  key: Key | null
+  missingScopes: string[]
+  expose: boolean
+  toJSON (): Problem
+  static from (verification: Verification): AuthError
+}
+export declare class Unauthorized extends AuthError {}
+export declare class Forbidden extends AuthError {}
+export declare class RateLimited extends AuthError {}
+export declare class WebhookError extends GatepassError {
+  code: WebhookErrorCode
+  status: number
+  statusCode: number
+  headers: Record<string, string>
+  problem: Problem
+  expose: boolean
+  toJSON (): Problem
+}

@@ -1,0 +1,68 @@
+// Compiled with `tsc --noEmit` by tests/node/types.test.js: the public
+// typings must accept what the docs show and reject obvious misuse.
+import express from 'express'
+import {
+  Gate,
+  WebhookVerifier,
+  WebhookSigner,
+  generateSecret,
+  AuthError,
+  WebhookError,
+  type Key,
+  type Verification,
+  type OutcomeCode
+} from 'gatepass'
+import { authenticate, requireScopes, requireAnyScope, requireScopeExpression, verifyWebhook, problemDetails } from 'gatepass/express'
+
+async function main (): Promise<void> {
+  const gate = await Gate.open('sqlite://gatepass.db', { policy: { scopes: ['bots:read'] } })
+  const { token, key } = await gate.issue({ name: 'x', scopes: ['bots:read'], expiresIn: '90d', expiresAt: new Date() })
+  const t: string = token
+  const id: string = key.id
+  const when: Date | null = key.expiresAt
+  const v: Verification = await gate.verify(`Bearer ${t}`, { scopes: ['bots:read'] })
+  const code: OutcomeCode = v.code
+  const headers: Record<string, string> = v.headers
+  const k: Key | null = v.key
+  await gate.update(id, { expiresAt: null, rateLimit: null })
+  await gate.rotate(id, { grace: '1h' })
+  const page = await gate.list({ subject: 'agent_42', status: 'active' })
+  for (const item of page.keys) item.usageCount.toFixed()
+  try {
+    await gate.authenticate(undefined)
+  } catch (e) {
+    if (e instanceof AuthError) console.log(e.status, e.headers, e.problem.code)
+  }
+  const secret = generateSecret('standard')
+  const signer = new WebhookSigner('standard', secret)
+  const signed: Record<string, string> = signer.sign('{}', { timestamp: new Date() })
+  const verifier = new WebhookVerifier('standard', { secrets: [secret], tolerance: '5m' })
+  try {
+    const msg = verifier.verify(Buffer.from('{}'), signed)
+    console.log(msg.id, msg.timestamp)
+  } catch (e) {
+    if (e instanceof WebhookError) console.log(e.code)
+  }
+
+  const app = express()
+  app.get('/v1/bots', authenticate(gate), requireScopes('bots:read'), (req, res) => {
+    const key: Key | undefined = req.gatepass?.key
+    res.json({ id: key?.id })
+  })
+  app.get('/any', authenticate(gate, { resource: (req) => `channel:${String(req.params.id)}` }), requireAnyScope('a:b', 'c:d'), requireScopeExpression('a:b or c:d'), (req, res) => {
+    res.end()
+  })
+  app.post('/hooks', express.raw({ type: '*/*' }), verifyWebhook(verifier), (req, res) => {
+    res.json({ id: req.gatepassWebhook?.id })
+  })
+  app.use(problemDetails())
+  console.log(code, headers, k, when)
+  await gate.close()
+}
+
+// @ts-expect-error: scheme names are checked
+new WebhookVerifier('svix2', { secrets: [] })
+// @ts-expect-error: issue needs a name
+void Gate.open().then(async (g) => await g.issue({ scopes: [] }))
+
+void main()
