@@ -1,0 +1,135 @@
+"""View decorators: ``@require(...)`` for API keys, ``@webhook(...)`` for signed webhooks."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Optional, Sequence, TypeVar, Union
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest
+
+from .. import Gate, Requirement, WebhookVerifier
+from .._http import ResourceArg, resolve_resource
+from ..exceptions import WebhookError, auth_error
+from .conf import get_gate
+from .responses import problem_response
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def authorization_header(request: HttpRequest) -> Optional[str]:
+    return request.META.get("HTTP_AUTHORIZATION")
+
+
+class _RouteRequirement:
+    """A route's requirement, checked against the catalogue of whichever gate
+    is current (at declaration when settings are ready, again if they change)."""
+
+    def __init__(self, scopes: Any, any_scopes: Optional[Sequence[str]]) -> None:
+        self.requirement = Requirement(scopes, list(any_scopes) if any_scopes is not None else None)
+        self._checked_for: Optional[Gate] = None
+        from django.conf import settings
+
+        if settings.configured:
+            self.for_gate(get_gate())
+
+    def for_gate(self, gate: Gate) -> Requirement:
+        if self._checked_for is not gate:
+            self.requirement = gate.check_requirement(self.requirement)
+            self._checked_for = gate
+        return self.requirement
+
+
+def verify_request(request: HttpRequest, route: Optional[_RouteRequirement], resource: Optional[str]) -> Any:
+    """Verifies the request; returns ``None`` (and sets ``request.gatepass_key``)
+    when it may proceed, else the problem response."""
+    gate = get_gate()
+    requirement = route.for_gate(gate) if route is not None else None
+    v = gate.verify(authorization_header(request), requirement, None, resource)
+    if not v.ok:
+        return problem_response(auth_error(v))
+    request.gatepass_key = v.key  # type: ignore[attr-defined]
+    request.gatepass = v  # type: ignore[attr-defined]
+    return None
+
+
+def require(
+    scopes: Union[str, Sequence[str], None] = None,
+    *,
+    any_scopes: Optional[Sequence[str]] = None,
+    resource: ResourceArg = None,
+) -> Callable[[F], F]:
+    """The view needs a valid key with these scopes (list: all of; string: an
+    expression; ``any_scopes``: any of). ``resource`` is a string or a
+    callable given ``(request, *args, **kwargs)``. The key is ``request.gatepass_key``."""
+    route = _RouteRequirement(scopes, any_scopes)
+
+    def decorate(view: F) -> F:
+        if iscoroutinefunction(view):
+
+            async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                failed = verify_request(request, route, resolve_resource(resource, request, *args, **kwargs))
+                if failed is not None:
+                    return failed
+                return await view(request, *args, **kwargs)
+
+            wrapper: Any = functools.wraps(view)(async_wrapper)
+            markcoroutinefunction(wrapper)
+        else:
+
+            def sync_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                failed = verify_request(request, route, resolve_resource(resource, request, *args, **kwargs))
+                if failed is not None:
+                    return failed
+                return view(request, *args, **kwargs)
+
+            wrapper = functools.wraps(view)(sync_wrapper)
+        wrapper.gatepass_requirement = route.requirement
+        return wrapper  # type: ignore[no-any-return]
+
+    return decorate
+
+
+def _verify_webhook(verifier: WebhookVerifier, request: HttpRequest) -> Any:
+    try:
+        msg = verifier.verify(request.body, request.headers, url=request.build_absolute_uri())
+    except WebhookError as e:
+        return problem_response(e)
+    request.gatepass_webhook = msg  # type: ignore[attr-defined]
+    return None
+
+
+def webhook(
+    scheme: Union[str, WebhookVerifier],
+    secrets: Union[str, Sequence[str], None] = None,
+    **options: Any,
+) -> Callable[[F], F]:
+    """The request must be a genuine webhook; reads the raw ``request.body``.
+    Combine with ``@csrf_exempt``. The result is ``request.gatepass_webhook``."""
+    if isinstance(scheme, WebhookVerifier):
+        verifier = scheme
+    else:
+        if secrets is None:
+            raise TypeError("webhook() needs secrets= (or a WebhookVerifier)")
+        verifier = WebhookVerifier(scheme, secrets, **options)
+
+    def decorate(view: F) -> F:
+        if iscoroutinefunction(view):
+
+            async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                failed = _verify_webhook(verifier, request)
+                return failed if failed is not None else await view(request, *args, **kwargs)
+
+            wrapper: Any = functools.wraps(view)(async_wrapper)
+            markcoroutinefunction(wrapper)
+        else:
+
+            def sync_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                failed = _verify_webhook(verifier, request)
+                return failed if failed is not None else view(request, *args, **kwargs)
+
+            wrapper = functools.wraps(view)(sync_wrapper)
+        wrapper.csrf_exempt = getattr(view, "csrf_exempt", False)
+        return wrapper  # type: ignore[no-any-return]
+
+    return decorate

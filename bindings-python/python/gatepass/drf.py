@@ -1,0 +1,215 @@
+"""Django REST framework integration.
+
+``settings.py``::
+
+    REST_FRAMEWORK = {
+        "DEFAULT_AUTHENTICATION_CLASSES": ["gatepass.drf.GatepassAuthentication"],
+        "DEFAULT_PERMISSION_CLASSES": ["gatepass.drf.HasScopes"],
+        "EXCEPTION_HANDLER": "gatepass.drf.exception_handler",
+    }
+
+Views::
+
+    class BotViewSet(viewsets.ModelViewSet):
+        required_scopes = {"GET": ["bots:read"], "POST": ["bots:write"]}   # or a list / an expression
+        ...
+
+    class ChannelView(APIView):
+        permission_classes = [ReadWriteScopes]
+        scope_resource = "channels"              # GET/HEAD/OPTIONS need channels:read, others channels:write
+
+The authentication class verifies the key once per request, with the view's
+whole requirement (so usage and rate limits count once): ``request.auth`` is
+the :class:`gatepass.Verification`, ``request.user`` a :class:`KeyUser`.
+401s carry the right ``WWW-Authenticate``; with the exception handler, every
+gatepass failure answers ``application/problem+json`` with its headers
+(``insufficient_scope`` challenge, ``Retry-After``, ``RateLimit``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
+
+from rest_framework import exceptions, permissions, throttling
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from . import KeyInfo, Requirement, Verification
+from ._http import PROBLEM_CONTENT_TYPE
+from .django.conf import get_gate
+from .exceptions import AuthError, auth_error
+
+__all__ = [
+    "GatepassAuthentication",
+    "HasScopes",
+    "ReadWriteScopes",
+    "KeyRateThrottle",
+    "KeyUser",
+    "exception_handler",
+]
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+_STASH = "_gatepass_error"
+
+
+class KeyUser:
+    """``request.user`` for a request authenticated by an API key."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, key: KeyInfo) -> None:
+        self.key = key
+        self.pk = self.id = key.subject or key.id
+        self.username = key.subject or key.id
+
+    def __str__(self) -> str:
+        return self.username
+
+    def __repr__(self) -> str:
+        return f"<KeyUser {self.username} key={self.key.id}>"
+
+    def get_username(self) -> str:
+        return self.username
+
+
+class GatepassAPIException(exceptions.APIException):
+    """An APIException carrying gatepass's status, code, problem and headers."""
+
+    def __init__(self, error: AuthError) -> None:
+        self.status_code = error.status
+        super().__init__(detail=error.message, code=error.code)
+        self.gatepass_error = error
+
+
+def _view_requirement(view: Any, method: str) -> Union[None, str, Sequence[str], Tuple[str, ...]]:
+    spec = getattr(view, "required_scopes", None)
+    if isinstance(spec, dict):
+        spec = spec.get(method, spec.get("*"))
+    if spec is None:
+        resource = getattr(view, "scope_resource", None)
+        if resource and any(isinstance(p, ReadWriteScopes) for p in _permissions(view)):
+            spec = [f"{resource}:{'read' if method in SAFE_METHODS else 'write'}"]
+    if spec is not None and not isinstance(spec, str):
+        spec = tuple(spec)
+    return spec
+
+
+def _permissions(view: Any) -> Sequence[Any]:
+    try:
+        return view.get_permissions()
+    except Exception:  # noqa: BLE001 - a view without permissions
+        return ()
+
+
+_requirement_cache: Dict[Tuple[int, Any, Any], Requirement] = {}
+
+
+def requirement_for(view: Any, method: str) -> Optional[Requirement]:
+    """The view's requirement for ``method``, built and checked once."""
+    spec = _view_requirement(view, method)
+    any_spec = getattr(view, "required_any_scopes", None)
+    if isinstance(any_spec, dict):
+        any_spec = any_spec.get(method, any_spec.get("*"))
+    if spec is None and any_spec is None:
+        return None
+    gate = get_gate()
+    key = (id(gate), spec, tuple(any_spec) if any_spec is not None else None)
+    found = _requirement_cache.get(key)
+    if found is None:
+        found = gate.check_requirement(list(spec) if isinstance(spec, tuple) else spec, list(any_spec) if any_spec else None)
+        if len(_requirement_cache) > 4096:
+            _requirement_cache.clear()
+        _requirement_cache[key] = found
+    return found
+
+
+def _uses_key_throttle(view: Any) -> bool:
+    return any(isinstance(t, type) and issubclass(t, KeyRateThrottle) for t in getattr(view, "throttle_classes", ()))
+
+
+class GatepassAuthentication:
+    """Authenticates ``Authorization: Bearer <token>`` (or ``Token``) with gatepass."""
+
+    def authenticate(self, request: Request) -> Optional[Tuple[KeyUser, Verification]]:
+        header = request._request.META.get("HTTP_AUTHORIZATION")
+        view = request.parser_context.get("view") if request.parser_context else None
+        requirement = requirement_for(view, request.method) if view is not None else None
+        gate = get_gate()
+        v = gate.verify(header, requirement, None, getattr(view, "gatepass_resource", None) if view else None)
+        request._gatepass_verification = v
+        if v.code == "missing_credentials":
+            return None  # let other authenticators try; 401 comes from permissions
+        if v.ok:
+            return KeyUser(v.key), v
+        if v.status in (403,):
+            # Authenticated but not allowed: raise with the challenge header.
+            raise GatepassAPIException(auth_error(v))
+        if v.status == 429 and view is not None and _uses_key_throttle(view):
+            return KeyUser(v.key), v  # KeyRateThrottle answers with Retry-After
+        raise GatepassAPIException(auth_error(v))
+
+    def authenticate_header(self, request: Request) -> str:
+        v = getattr(request, "_gatepass_verification", None)
+        if v is not None and "WWW-Authenticate" in v.headers:
+            return v.headers["WWW-Authenticate"]
+        return get_gate().verify(None).headers["WWW-Authenticate"]
+
+
+class HasScopes(permissions.BasePermission):
+    """Requires a gatepass key; the view's ``required_scopes`` (list, expression,
+    or a dict by HTTP method) and ``required_any_scopes`` were already checked
+    by :class:`GatepassAuthentication` in the same verification."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        v = request.auth
+        if not isinstance(v, Verification):
+            return False  # → 401 with the challenge, via authenticate_header
+        return v.ok or v.status == 429
+
+
+class ReadWriteScopes(HasScopes):
+    """Method-aware: with ``scope_resource = "bots"`` on the view, safe methods
+    need ``bots:read`` and the others ``bots:write``."""
+
+
+class KeyRateThrottle(throttling.BaseThrottle):
+    """Per-key throttle from the key's (or its kind's) rate limit, enforced by
+    core during verification; this class turns the outcome into DRF's 429."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        v = request.auth
+        self._v = v if isinstance(v, Verification) else None
+        return not (self._v is not None and self._v.status == 429)
+
+    def wait(self) -> Optional[float]:
+        if self._v is None:
+            return None
+        retry = self._v.headers.get("Retry-After")
+        return float(retry) if retry is not None else None
+
+
+def exception_handler(exc: Exception, context: Dict[str, Any]) -> Optional[Response]:
+    """DRF's handler, plus gatepass problem bodies and headers."""
+    request = context.get("request")
+    error: Optional[AuthError] = getattr(exc, "gatepass_error", None)
+    if isinstance(exc, AuthError):
+        error = exc
+    v = getattr(request, "_gatepass_verification", None) if request is not None else None
+    if error is None and v is not None and not v.ok:
+        if isinstance(exc, exceptions.NotAuthenticated) and v.code == "missing_credentials":
+            error = auth_error(v)
+        elif isinstance(exc, exceptions.Throttled) and v.status == 429:
+            error = auth_error(v)
+    if error is None:
+        # Imported here: rest_framework.views imports the settings that name this module.
+        from rest_framework.views import exception_handler as drf_exception_handler
+
+        return drf_exception_handler(exc, context)
+    response = Response(error.problem, status=error.status, content_type=PROBLEM_CONTENT_TYPE)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
