@@ -2,6 +2,7 @@
 //! a store, a policy, a rate limiter and a clock.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,10 +65,30 @@ struct CachedKey {
     secret_expires_at: Option<Millis>,
 }
 
+/// Hashes a [`TokenDigest`] by its leading bytes. A SHA-256 output is already
+/// uniform, so SipHash would only add cost; and since only digests of keys
+/// that exist in the store enter the cache, a client cannot pick colliding
+/// entries to degrade it.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut word = [0u8; 8];
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        self.0 = self.0.rotate_left(5) ^ u64::from_ne_bytes(word);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[derive(Debug, Default)]
 struct Cache {
     epoch: Option<u64>,
-    entries: HashMap<TokenDigest, Arc<CachedKey>>,
+    entries: HashMap<TokenDigest, Arc<CachedKey>, BuildHasherDefault<DigestHasher>>,
 }
 
 #[derive(Debug, Default)]
@@ -112,7 +133,11 @@ impl Gate {
     pub fn new(store: Arc<dyn Store>, policy: Policy) -> Self {
         let challenge = Arc::new(Challenge {
             realm: policy.realm.clone(),
-            schemes: policy.schemes.clone(),
+            schemes: policy
+                .schemes
+                .iter()
+                .map(|s| Arc::from(s.as_str()))
+                .collect(),
         });
         Self {
             store,
@@ -403,7 +428,14 @@ impl Gate {
             key: None,
             missing_scopes: Vec::new(),
             rate: None,
-            scheme: scheme.map(str::to_owned),
+            // The client's spelling is irrelevant: name the policy's scheme.
+            scheme: scheme.and_then(|s| {
+                self.challenge
+                    .schemes
+                    .iter()
+                    .find(|c| c.eq_ignore_ascii_case(s))
+                    .cloned()
+            }),
             challenge: Arc::clone(&self.challenge),
         }
     }
@@ -581,9 +613,14 @@ impl Gate {
     fn record_usage(&self, id: &str, now: Millis) -> Result<(), GateError> {
         let due = {
             let mut usage = self.usage.lock();
-            let slot = usage.deltas.entry(id.to_owned()).or_insert((0, now));
-            slot.0 += 1;
-            slot.1 = slot.1.max(now);
+            // get_mut first: the hot path for a key already in the batch
+            // allocates nothing.
+            if let Some(slot) = usage.deltas.get_mut(id) {
+                slot.0 += 1;
+                slot.1 = slot.1.max(now);
+            } else {
+                usage.deltas.insert(id.to_owned(), (1, now));
+            }
             usage.total += 1;
             usage.total >= USAGE_FLUSH_BATCH || now - usage.last_flush >= USAGE_FLUSH_INTERVAL_MS
         };

@@ -105,7 +105,7 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
     pub realm: String,
-    pub schemes: Vec<String>,
+    pub schemes: Vec<Arc<str>>,
 }
 
 /// The result of one `verify`.
@@ -119,7 +119,7 @@ pub struct Verification {
     pub missing_scopes: Vec<Scope>,
     pub rate: Option<RateDecision>,
     /// The accepted scheme the client used, if any (`Bearer`, `Token`).
-    pub scheme: Option<String>,
+    pub scheme: Option<Arc<str>>,
     pub challenge: Arc<Challenge>,
 }
 
@@ -199,7 +199,7 @@ impl Verification {
                     let scheme = self
                         .scheme
                         .as_deref()
-                        .or(self.challenge.schemes.first().map(String::as_str))
+                        .or(self.challenge.schemes.first().map(|s| &**s))
                         .unwrap_or("Bearer");
                     let mut value = format!("{scheme} realm={realm}, error=\"{error}\"");
                     if o == Outcome::InsufficientScope {

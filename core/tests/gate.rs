@@ -1,6 +1,6 @@
 //! Lifecycle and verification, on `memory://` and on a real SQLite file.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::time::Duration;

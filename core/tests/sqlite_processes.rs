@@ -2,7 +2,7 @@
 //! process on its very next verify, and concurrent usage counting loses
 //! nothing. The test binary re-runs itself as the child process.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};

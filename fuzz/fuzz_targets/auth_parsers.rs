@@ -1,0 +1,32 @@
+//! The request-side parsers: Authorization header, token form, scopes and
+//! scope expressions, and the whole verify pipeline on an in-memory gate.
+//! The property is "no panic, no hang" on any bytes.
+
+#![no_main]
+
+use std::sync::OnceLock;
+
+use gatepass_core::header::parse_authorization;
+use gatepass_core::scope::{Expr, Scope};
+use gatepass_core::token::ParsedToken;
+use gatepass_core::{Gate, Requirement};
+use libfuzzer_sys::fuzz_target;
+
+fn gate() -> &'static Gate {
+    static GATE: OnceLock<Gate> = OnceLock::new();
+    GATE.get_or_init(|| match Gate::open("memory://", None) {
+        Ok(g) => g,
+        Err(e) => panic!("memory gate: {e}"),
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let _ = parse_authorization(Some(data), &["Bearer", "Token"]);
+    let _ = gate().verify(Some(data), &Requirement::none(), Some("channel:ch_1"));
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = ParsedToken::parse(text);
+        let _ = Scope::parse(text);
+        let _ = Expr::parse(text);
+        let _ = Requirement::expr(text);
+    }
+});
