@@ -13,7 +13,7 @@ use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
 use super::parse::{self, Candidates};
 use super::secret::{raw_secret, HmacSha1, HmacSha256, MacKey};
-use super::verifier::{Checked, Ctx};
+use super::verifier::{Checked, Ctx, ReplayToken};
 
 pub(crate) const HEADER_256: &str = "x-hub-signature-256";
 pub(crate) const HEADER_SHA1: &str = "x-hub-signature";
@@ -78,8 +78,8 @@ pub(crate) fn verify(
     let id = parse::optional(headers, HEADER_ID)?
         .map(|v| parse::message_id(v, HEADER_ID))
         .transpose()?;
-    let found = |replay: String| Checked {
-        replay_token: Some(id.clone().unwrap_or(replay)),
+    let found = |mac: ReplayToken| Checked {
+        replay: ReplayToken::id_or(id.as_ref(), mac),
         id: id.clone(),
         timestamp: None,
     };
@@ -90,7 +90,7 @@ pub(crate) fn verify(
             for key in keys {
                 let expected = mac256(&key.sha256, body);
                 if bool::from(c.matches(&expected)) {
-                    return Ok(found(hex::encode(expected)));
+                    return Ok(found(ReplayToken::Mac256(expected)));
                 }
             }
             Err(WebhookError::InvalidSignature)
@@ -102,7 +102,7 @@ pub(crate) fn verify(
             for key in keys.iter().filter_map(|k| k.sha1.as_ref()) {
                 let expected = mac1(key, body);
                 if bool::from(c.matches(&expected)) {
-                    return Ok(found(hex::encode(expected)));
+                    return Ok(found(ReplayToken::Mac160(expected)));
                 }
             }
             Err(WebhookError::InvalidSignature)

@@ -11,7 +11,7 @@ use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
 use super::parse::{self, Candidates};
 use super::secret::{raw_secret, HmacSha256, MacKey};
-use super::verifier::{Checked, Ctx};
+use super::verifier::{Checked, Ctx, ReplayToken};
 
 pub(crate) const HEADER: &str = "x-shopify-hmac-sha256";
 pub(crate) const HEADER_ID: &str = "x-shopify-webhook-id";
@@ -45,7 +45,7 @@ pub(crate) fn verify(
         let expected = mac(key, body);
         if bool::from(c.matches(&expected)) {
             return Ok(Checked {
-                replay_token: Some(id.clone().unwrap_or_else(|| hex::encode(expected))),
+                replay: ReplayToken::id_or(id.as_ref(), ReplayToken::Mac256(expected)),
                 id,
                 timestamp: None,
             });

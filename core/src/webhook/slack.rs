@@ -11,7 +11,7 @@ use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
 use super::parse::{self, Candidates};
 use super::secret::{raw_secret, HmacSha256, MacKey};
-use super::verifier::{Checked, Ctx};
+use super::verifier::{Checked, Ctx, ReplayToken};
 
 pub(crate) const HEADER_SIG: &str = "x-slack-signature";
 pub(crate) const HEADER_TS: &str = "x-slack-request-timestamp";
@@ -54,7 +54,7 @@ pub(crate) fn verify(
             return Ok(Checked {
                 id: None,
                 timestamp: Some(ts),
-                replay_token: Some(hex::encode(expected)),
+                replay: ReplayToken::Mac256(expected),
             });
         }
     }

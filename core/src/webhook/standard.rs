@@ -13,7 +13,7 @@ use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
 use super::parse::{self, Candidates, Decoded};
 use super::secret::{decode_standard_secret, HmacSha256, MacKey};
-use super::verifier::{Checked, Ctx};
+use super::verifier::{Checked, Ctx, ReplayToken};
 
 /// One header family: the unbranded names and Svix's.
 struct Family {
@@ -116,7 +116,7 @@ pub(crate) fn verify(
         let expected = mac(key, id_raw, ts_raw, body);
         if bool::from(candidates.matches(&expected)) {
             return Ok(Checked {
-                replay_token: Some(id.clone()),
+                replay: ReplayToken::Id,
                 id: Some(id),
                 timestamp: Some(ts),
             });

@@ -12,7 +12,7 @@ use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
 use super::parse::{self, Candidates, Decoded};
 use super::secret::{raw_secret, HmacSha256, MacKey};
-use super::verifier::{Checked, Ctx};
+use super::verifier::{Checked, Ctx, ReplayToken};
 
 pub(crate) const HEADER: &str = "stripe-signature";
 /// Canonical spelling a signer emits.
@@ -95,7 +95,7 @@ pub(crate) fn verify(
             return Ok(Checked {
                 id: None,
                 timestamp: Some(p.ts),
-                replay_token: Some(hex::encode(expected)),
+                replay: ReplayToken::Mac256(expected),
             });
         }
     }

@@ -17,7 +17,7 @@ use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
 use super::parse;
 use super::secret::{raw_secret, TokenDigest};
-use super::verifier::{Checked, Ctx};
+use super::verifier::{Checked, Ctx, ReplayToken};
 
 pub(crate) const HEADER: &str = "authorization";
 
@@ -56,7 +56,7 @@ pub(crate) fn verify(
         Ok(Checked {
             id: None,
             timestamp: None,
-            replay_token: None,
+            replay: ReplayToken::Skip,
         })
     } else {
         Err(WebhookError::InvalidSignature)

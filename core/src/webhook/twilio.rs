@@ -25,7 +25,7 @@ use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
 use super::parse::{self, Candidates, Decoded};
 use super::secret::{raw_secret, HmacSha1, MacKey};
-use super::verifier::{Checked, Ctx};
+use super::verifier::{Checked, Ctx, ReplayToken};
 
 pub(crate) const HEADER: &str = "x-twilio-signature";
 pub(crate) const HEADER_ID: &str = "i-twilio-idempotency-token";
@@ -170,7 +170,7 @@ pub(crate) fn verify(
             let expected = mac(key, &variant, &params);
             if bool::from(c.matches(&expected)) {
                 return Ok(Checked {
-                    replay_token: Some(id.clone().unwrap_or_else(|| hex::encode(expected))),
+                    replay: ReplayToken::id_or(id.as_ref(), ReplayToken::Mac160(expected)),
                     id,
                     timestamp: None,
                 });

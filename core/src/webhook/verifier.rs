@@ -1,5 +1,6 @@
 //! `WebhookVerifier`: one scheme, one or more secrets, one policy.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,8 +88,33 @@ pub(crate) struct Ctx<'a> {
 pub(crate) struct Checked {
     pub(crate) id: Option<String>,
     pub(crate) timestamp: Option<i64>,
-    /// What the replay guard keys on (id, else the signature); `None` = skip.
-    pub(crate) replay_token: Option<String>,
+    /// What the replay guard keys on; built into a string only when a guard
+    /// is configured, so plain verification allocates nothing for it.
+    pub(crate) replay: ReplayToken,
+}
+
+/// The replay guard's key material for one verified message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ReplayToken {
+    /// The scheme cannot be replay-guarded (shared token).
+    Skip,
+    /// Key on `Checked::id`.
+    Id,
+    /// Key on the verified HMAC-SHA256 (schemes or requests without an id).
+    Mac256([u8; 32]),
+    /// Key on the verified HMAC-SHA1.
+    Mac160([u8; 20]),
+}
+
+impl ReplayToken {
+    /// `Id` when the request carried an id, else the MAC.
+    pub(crate) fn id_or(id: Option<&String>, mac: ReplayToken) -> Self {
+        if id.is_some() {
+            ReplayToken::Id
+        } else {
+            mac
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -199,7 +225,17 @@ impl WebhookVerifier {
             Keys::Twilio(k) => twilio::verify(k, body, headers, &ctx),
             Keys::Token(k) => token::verify(k, body, headers, &ctx),
         }?;
-        if let (Some(guard), Some(token)) = (&self.options.replay_guard, &checked.replay_token) {
+        let token =
+            self.options
+                .replay_guard
+                .as_ref()
+                .and_then(|_| match (checked.replay, &checked.id) {
+                    (ReplayToken::Id, Some(id)) => Some(Cow::Borrowed(id.as_str())),
+                    (ReplayToken::Mac256(m), _) => Some(Cow::Owned(hex::encode(m))),
+                    (ReplayToken::Mac160(m), _) => Some(Cow::Owned(hex::encode(m))),
+                    (ReplayToken::Skip | ReplayToken::Id, _) => None,
+                });
+        if let (Some(guard), Some(token)) = (&self.options.replay_guard, token) {
             let ttl = replay_ttl(checked.timestamp, now, tolerance);
             let key = format!("{}:{token}", self.scheme.as_str());
             if !guard.check_and_remember(&key, now, ttl)? {
@@ -305,6 +341,23 @@ mod tests {
             v.verify(body, &h, None).unwrap_err().code(),
             "timestamp_too_old"
         );
+    }
+
+    #[test]
+    fn replay_guard_keys_on_the_mac_without_an_id() {
+        let clock = ManualClock::new(1_700_000_000_000);
+        let options = VerifierOptions {
+            clock: clock.clone(),
+            replay_guard: Some(Arc::new(MemoryReplayGuard::new(100))),
+            ..VerifierOptions::default()
+        };
+        let v = WebhookVerifier::new(Scheme::Stripe, &["whsec_x"], options).unwrap();
+        let s = WebhookSigner::new(Scheme::Stripe, "whsec_x", clock.clone()).unwrap();
+        let h1 = Headers::from_pairs(s.sign(b"a", SignOptions::default()).unwrap());
+        let h2 = Headers::from_pairs(s.sign(b"b", SignOptions::default()).unwrap());
+        assert!(v.verify(b"a", &h1, None).is_ok());
+        assert!(v.verify(b"b", &h2, None).is_ok());
+        assert_eq!(v.verify(b"a", &h1, None).unwrap_err().code(), "replayed");
     }
 
     #[test]
