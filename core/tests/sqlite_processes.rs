@@ -163,3 +163,41 @@ fn processes_hammering_one_key_lose_no_usage() {
     let key = gate.get(&issued.key.id).unwrap();
     assert_eq!(key.usage_count, 3 * HAMMER_COUNT);
 }
+
+#[test]
+fn threads_sharing_one_gate_and_file_lose_no_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("threads.db").display());
+    let gate = std::sync::Arc::new(Gate::open(&url, None).unwrap());
+    let second = std::sync::Arc::new(Gate::open(&url, None).unwrap());
+    let issued = gate
+        .issue(IssueRequest {
+            name: "threads".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let header = format!("Bearer {}", issued.token.expose());
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let g = if i % 2 == 0 {
+                gate.clone()
+            } else {
+                second.clone()
+            };
+            let header = header.clone();
+            std::thread::spawn(move || {
+                for _ in 0..1_000 {
+                    let v = g
+                        .verify(Some(header.as_bytes()), &Requirement::none(), None)
+                        .unwrap();
+                    assert_eq!(v.outcome, Outcome::Valid);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    second.flush().unwrap();
+    assert_eq!(gate.get(&issued.key.id).unwrap().usage_count, 4_000);
+}
