@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use gatepass_core::clock;
+use gatepass_core::clock::{self, ManualClock};
 use gatepass_core::webhook::{
     generate_secret as core_generate_secret, Headers, MemoryReplayGuard, ReplayGuard, Scheme,
     SignOptions, VerifiedWebhook as CoreVerified, VerifierOptions, WebhookSigner as CoreSigner,
@@ -63,12 +63,13 @@ pub struct WebhookVerifier {
 
 #[pymethods]
 impl WebhookVerifier {
-    /// `WebhookVerifier(scheme, secrets, *, tolerance="5m", allow_sha1=False, replay_guard=False)`.
+    /// `WebhookVerifier(scheme, secrets, *, tolerance="5m", allow_sha1=False, replay_guard=False, now=None)`.
     ///
     /// `secrets` is one secret or a list (rotation). `tolerance` is the
     /// timestamp window both ways; `None` turns the timestamp check off.
     /// `replay_guard=True` (or a capacity) refuses a second delivery of the
-    /// same message inside the window, in this process.
+    /// same message inside the window, in this process. `now` fixes the
+    /// clock (Unix seconds) for tests and for re-checking archived deliveries.
     #[new]
     #[pyo3(signature = (scheme, secrets, **options))]
     fn py_new(
@@ -95,6 +96,13 @@ impl WebhookVerifier {
                     };
                 }
                 "allow_sha1" => opts.allow_sha1 = value.is_truthy()?,
+                "now" => {
+                    // A fixed clock: for tests and for re-checking archived deliveries.
+                    let secs: i64 = value
+                        .extract()
+                        .map_err(|_| PyTypeError::new_err("now must be Unix seconds (int)"))?;
+                    opts.clock = ManualClock::new(secs.saturating_mul(1000));
+                }
                 "replay_guard" => {
                     let capacity = if value.is_instance_of::<PyBool>() || value.is_none() {
                         value

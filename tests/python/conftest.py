@@ -69,7 +69,7 @@ def tokens_for_every_outcome(gate: gatepass.Gate) -> Dict[str, str]:
     no_scope = gate.issue("noscope", scopes=["channels:read"])
     limited = gate.issue("limited", scopes=["bots:read"], rate_limit="1/hour")
     assert gate.verify(limited.token, scopes=["bots:read"]).ok
-    credits = gate.issue("credits", scopes=["bots:read"], remaining=1)
+    credits = gate.issue("credits", scopes=["bots:read"], remaining=1, rate_limit="100/hour")
     assert gate.verify(credits.token, scopes=["bots:read"]).ok
     time.sleep(0.35)
     body = good.token.split("_", 1)[1]
@@ -137,5 +137,8 @@ def check_response_for(code: str, status: int, headers, body: dict) -> None:
         assert int(headers["Retry-After"]) > 0
         assert headers["RateLimit-Policy"] == '"key";q=1;w=3600'
         assert headers["RateLimit"].startswith('"key";r=0;t=')
+    if code == "usage_exceeded":
+        assert "Retry-After" not in headers
+        assert headers["RateLimit-Policy"] == '"key";q=100;w=3600'
     if code == "revoked":
         assert www.startswith("Token ")
