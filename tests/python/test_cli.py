@@ -53,8 +53,20 @@ def test_console_script_is_installed():
 def test_keys_lifecycle_end_to_end(cli):
     issued = as_json(
         cli(
-            "keys", "issue", "Production Server", "--scope", "bots:read,channels:write", "--subject", "agent_42",
-            "--expires-in", "90d", "--rate-limit", "100/minute", "--metadata", '{"team":"core"}', "--json",
+            "keys",
+            "issue",
+            "Production Server",
+            "--scope",
+            "bots:read,channels:write",
+            "--subject",
+            "agent_42",
+            "--expires-in",
+            "90d",
+            "--rate-limit",
+            "100/minute",
+            "--metadata",
+            '{"team":"core"}',
+            "--json",
         )
     )
     token, key = issued["token"], issued["key"]
@@ -77,7 +89,9 @@ def test_keys_lifecycle_end_to_end(cli):
 
     v = as_json(cli("verify", f"Bearer {token}", "--scopes", "bots:read", "--json"))
     assert v["ok"] is True and v["code"] == "valid" and v["key"]["id"] == key["id"]
-    v = as_json(cli("verify", "--scopes", "admin or bots:write", "--json", expect=1, extra_env={"GATEPASS_TOKEN": token}))
+    v = as_json(
+        cli("verify", "--scopes", "admin or bots:write", "--json", expect=1, extra_env={"GATEPASS_TOKEN": token})
+    )
     assert v["code"] == "insufficient_scope" and v["status"] == 403
     assert v["headers"]["WWW-Authenticate"].startswith("Bearer realm")
     v = as_json(cli("verify", "-", "--any-scopes", "channels:read,admin", "--json", input=token.encode() + b"\n"))
@@ -101,7 +115,10 @@ def test_keys_lifecycle_end_to_end(cli):
 def test_exit_codes(cli, tmp_path):
     err = as_json(cli("keys", "show", "key_AAAAAAAAAAAAAAAA", "--json", expect=3))
     assert err["error"]["code"] == "not_found"
-    assert as_json(cli("keys", "issue", "x", "--scope", "Bad Scope", "--json", expect=4))["error"]["code"] == "invalid_scope"
+    assert (
+        as_json(cli("keys", "issue", "x", "--scope", "Bad Scope", "--json", expect=4))["error"]["code"]
+        == "invalid_scope"
+    )
     cli("keys", "issue", "x", "--expires-in", "soon", expect=4)
     kid = as_json(cli("keys", "issue", "x", "--json"))["key"]["id"]
     cli("keys", "revoke", kid)
@@ -147,13 +164,26 @@ def test_webhook_secret_sign_verify(cli, tmp_path, scheme):
         "headers"
     ]
     hargs = [a for k, v in headers.items() for a in ("-H", f"{k}: {v}")]
-    ok = as_json(cli("webhook", "verify", scheme, "--json", *hargs, *url, input=body, extra_env={"GATEPASS_WEBHOOK_SECRET": secret}))
+    ok = as_json(
+        cli(
+            "webhook",
+            "verify",
+            scheme,
+            "--json",
+            *hargs,
+            *url,
+            input=body,
+            extra_env={"GATEPASS_WEBHOOK_SECRET": secret},
+        )
+    )
     assert ok["ok"] is True and ok["scheme"] == scheme
     if scheme == "token":  # the shared token does not sign the body; a wrong token must fail
         wrong = as_json(cli("webhook", "secret", scheme, "--json"))["secret"]
         bad = as_json(cli("webhook", "verify", scheme, "--secret", wrong, "--json", *hargs, input=body, expect=1))
     else:
-        bad = as_json(cli("webhook", "verify", scheme, "--secret", secret, "--json", *hargs, *url, input=body + b"x", expect=1))
+        bad = as_json(
+            cli("webhook", "verify", scheme, "--secret", secret, "--json", *hargs, *url, input=body + b"x", expect=1)
+        )
     assert bad["ok"] is False and bad["code"] == "invalid_signature"
     assert secret not in json.dumps(bad)
 

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from conftest import EXPECTED_STATUS, check_response_for, tokens_for_every_outcome
 
 django = pytest.importorskip("django")
@@ -185,8 +186,9 @@ def test_management_commands(tmp_path):
 
 @pytest.fixture
 def django_server():
-    from django.core.handlers.wsgi import WSGIHandler
     from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from django.core.handlers.wsgi import WSGIHandler
 
     class Quiet(WSGIRequestHandler):
         def log_message(self, *args):
@@ -202,7 +204,9 @@ def django_server():
 
 def test_every_outcome_over_a_real_server(fresh_gate, django_server):
     for code, header in tokens_for_every_outcome(fresh_gate).items():
-        req = urllib.request.Request(f"{django_server}/drf/channel-bots", headers={"Authorization": header} if header else {})
+        req = urllib.request.Request(
+            f"{django_server}/drf/channel-bots", headers={"Authorization": header} if header else {}
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 status, headers, body = r.status, r.headers, r.read()

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+
 from conftest import EXPECTED_STATUS, check_response_for, tokens_for_every_outcome
 
 fastapi = pytest.importorskip("fastapi")

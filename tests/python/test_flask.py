@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+
 from conftest import EXPECTED_STATUS, check_response_for, tokens_for_every_outcome
 
 flask = pytest.importorskip("flask")
@@ -77,7 +78,9 @@ def test_expression_and_any_of(gate):
 def test_two_authorization_headers_are_an_invalid_request(gate):
     app, _ = make_app(gate)
     token = gate.issue("t", scopes=["admin"]).token
-    r = app.test_client().get("/v1/admin", headers=[("Authorization", f"Bearer {token}"), ("Authorization", "Bearer x")])
+    r = app.test_client().get(
+        "/v1/admin", headers=[("Authorization", f"Bearer {token}"), ("Authorization", "Bearer x")]
+    )
     assert r.status_code == 400 and r.get_json(force=True)["code"] == "invalid_request"
 
 

@@ -10,9 +10,9 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import EXPECTED_STATUS, check_response_for, foreign_token, tokens_for_every_outcome
 
 import gatepass
+from conftest import EXPECTED_STATUS, check_response_for, foreign_token, tokens_for_every_outcome
 from gatepass.exceptions import CLASS_BY_CODE
 
 

@@ -8,9 +8,9 @@ import os
 from typing import Any, Dict
 
 import pytest
-from conftest import EXPECTED_STATUS, VECTORS, load_vectors, tokens_for_every_outcome
 
 import gatepass
+from conftest import EXPECTED_STATUS, VECTORS, load_vectors, tokens_for_every_outcome
 
 EXPECTED_FILES = ["tokens", "headers", "scopes", "outcomes", "webhooks"]
 
@@ -26,7 +26,9 @@ def vectors(name: str) -> Dict[str, Any]:
 
 def test_every_vector_file_is_loaded_here():
     present = sorted(p.stem for p in VECTORS.glob("*.json"))
-    assert set(present) <= set(EXPECTED_FILES), f"new vector files need a Python test: {set(present) - set(EXPECTED_FILES)}"
+    assert set(present) <= set(EXPECTED_FILES), (
+        f"new vector files need a Python test: {set(present) - set(EXPECTED_FILES)}"
+    )
 
 
 # ----- tokens ---------------------------------------------------------------

@@ -41,9 +41,7 @@ def _policy_kwargs(policy: PolicyArg) -> Dict[str, str]:
         except (TypeError, ValueError) as e:
             raise ConfigError(f"policy is not JSON-serialisable: {e}", code="config_error") from None
     if isinstance(policy, os.PathLike) or (
-        isinstance(policy, str)
-        and "\n" not in policy
-        and policy.strip().lower().endswith((".toml", ".json"))
+        isinstance(policy, str) and "\n" not in policy and policy.strip().lower().endswith((".toml", ".json"))
     ):
         path = Path(policy)
         try:
@@ -58,7 +56,7 @@ def _policy_kwargs(policy: PolicyArg) -> Dict[str, str]:
     raise TypeError("policy must be a dict, TOML text, or a path to a .toml/.json file")
 
 
-_open_gates: "weakref.WeakSet[Gate]" = weakref.WeakSet()
+_open_gates: weakref.WeakSet[Gate] = weakref.WeakSet()
 _open_lock = threading.Lock()
 
 
@@ -238,7 +236,7 @@ class Gate:
         """Flushes usage. The gate stays usable; this is what exit does too."""
         self.flush()
 
-    def __enter__(self) -> "Gate":
+    def __enter__(self) -> Gate:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -219,9 +219,8 @@ def run_issue(gate: Gate, args: argparse.Namespace, o: Output) -> int:
 
 def _show_issued(issued: Any, o: Output, verb: str) -> int:
     key = issued.key
-    text = (
-        f"{verb} {key.id} ({key.name}).\n"
-        f"Token (shown once, store it now):\n\n    {issued.token}\n\n" + key_details(key)
+    text = f"{verb} {key.id} ({key.name}).\nToken (shown once, store it now):\n\n    {issued.token}\n\n" + key_details(
+        key
     )
     o.emit({"token": issued.token, "key": key_json(key)}, text)
     return EXIT_OK
@@ -388,7 +387,9 @@ def run_webhook_verify(args: argparse.Namespace, o: Output) -> int:
 def common_options() -> argparse.ArgumentParser:
     """--store/--policy/--json, accepted before or after the subcommand."""
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--store", default=argparse.SUPPRESS, help="store URL (default $GATEPASS_STORE or sqlite://gatepass.db)")
+    p.add_argument(
+        "--store", default=argparse.SUPPRESS, help="store URL (default $GATEPASS_STORE or sqlite://gatepass.db)"
+    )
     p.add_argument("--policy", default=argparse.SUPPRESS, help="policy file (.toml or .json)")
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
     return p
@@ -408,7 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
     keys = groups.add_parser("keys", help="issue and manage keys", parents=[common])
     keys_sub = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    def leaf(sub: Any, name: str, help: str, add: Optional[Callable[[argparse.ArgumentParser], None]], run: Any) -> None:
+    def leaf(
+        sub: Any, name: str, help: str, add: Optional[Callable[[argparse.ArgumentParser], None]], run: Any
+    ) -> None:
         p = sub.add_parser(name, help=help, parents=[common])
         if add is not None:
             add(p)
@@ -441,7 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_verify(p: argparse.ArgumentParser) -> None:
         add_secret(p)
-        p.add_argument("--secret", action="append", help="secret; repeat for rotation (default $GATEPASS_WEBHOOK_SECRET)")
+        p.add_argument(
+            "--secret", action="append", help="secret; repeat for rotation (default $GATEPASS_WEBHOOK_SECRET)"
+        )
         p.add_argument("-H", "--header", action="append", type=_header, metavar="'NAME: VALUE'", help="request header")
         p.add_argument("--body-file", metavar="FILE", help="raw body (default stdin)")
         p.add_argument("--url", help="full request URL (twilio)")

@@ -120,7 +120,9 @@ def requirement_for(view: Any, method: str) -> Optional[Requirement]:
     key = (id(gate), spec, tuple(any_spec) if any_spec is not None else None)
     found = _requirement_cache.get(key)
     if found is None:
-        found = gate.check_requirement(list(spec) if isinstance(spec, tuple) else spec, list(any_spec) if any_spec else None)
+        found = gate.check_requirement(
+            list(spec) if isinstance(spec, tuple) else spec, list(any_spec) if any_spec else None
+        )
         if len(_requirement_cache) > 4096:
             _requirement_cache.clear()
         _requirement_cache[key] = found

@@ -71,7 +71,7 @@ class AuthError(GatepassError):
 
     status: int
     headers: Dict[str, str]
-    verification: Optional["Verification"]
+    verification: Optional[Verification]
 
     def __init__(
         self,
@@ -81,7 +81,7 @@ class AuthError(GatepassError):
         status: int,
         headers: Optional[Mapping[str, str]] = None,
         problem: Optional[Mapping[str, Any]] = None,
-        verification: Optional["Verification"] = None,
+        verification: Optional[Verification] = None,
     ) -> None:
         super().__init__(message, code=code)
         self.status = status
@@ -239,7 +239,7 @@ def _error(code: str, message: str) -> GatepassError:
     return cls(message, code=code)
 
 
-def auth_error(verification: "Verification") -> AuthError:
+def auth_error(verification: Verification) -> AuthError:
     """The exception for a failed verification, with its status, headers and body."""
     cls = CLASS_BY_CODE.get(verification.code, AuthError)
     if not issubclass(cls, AuthError):  # pragma: no cover - table is exhaustive

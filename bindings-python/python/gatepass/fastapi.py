@@ -58,7 +58,9 @@ class GatepassHTTPException(HTTPException):
 
 def problem_response(exc: GatepassHTTPException) -> Response:
     headers = dict(exc.headers or {})
-    return Response(problem_body(exc.problem), status_code=exc.status_code, headers=headers, media_type=PROBLEM_CONTENT_TYPE)
+    return Response(
+        problem_body(exc.problem), status_code=exc.status_code, headers=headers, media_type=PROBLEM_CONTENT_TYPE
+    )
 
 
 async def _handler(_request: Request, exc: Exception) -> Response:
@@ -100,7 +102,7 @@ class GatepassSecurity(SecurityBase):
         *,
         any_scopes: Optional[Sequence[str]] = None,
         resource: Any = None,
-    ) -> "GatepassSecurity":
+    ) -> GatepassSecurity:
         """A dependency with a fixed requirement (an expression, any-of),
         checked against the policy's catalogue now. Scopes from an enclosing
         ``Security(..., scopes=[...])`` are required as well."""
