@@ -11,7 +11,7 @@ use crate::scope::ScopeError;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "unsupported store URL {0:?}: expected memory://, sqlite:///path or sqlite://relative/path"
+        "unsupported URL scheme {0:?}: expected memory://, sqlite:///abs/path, sqlite://relative/path, postgres://… or (for rate limits) redis://…"
     )]
     UnsupportedUrl(String),
     #[error("the store is unavailable: {0}")]

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,7 +88,8 @@ impl Hasher for DigestHasher {
 
 #[derive(Debug, Default)]
 struct Cache {
-    epoch: Option<u64>,
+    /// The (store epoch, local changes) the entries were filled under.
+    validity: Option<(u64, u64)>,
     entries: HashMap<TokenDigest, Arc<CachedKey>, BuildHasherDefault<DigestHasher>>,
 }
 
@@ -106,6 +108,10 @@ pub struct Gate {
     clock: Arc<dyn Clock>,
     limiter: Arc<dyn RateLimiter>,
     cache: Mutex<Cache>,
+    /// Bumped after each lifecycle change made through this gate, so its own
+    /// cache never waits for the store's epoch (a Postgres notification
+    /// arrives a moment after the commit).
+    local_changes: AtomicU64,
     usage: Mutex<PendingUsage>,
 }
 
@@ -146,6 +152,7 @@ impl Gate {
             clock: clock::system(),
             limiter: Arc::new(MemoryRateLimiter::new()),
             cache: Mutex::default(),
+            local_changes: AtomicU64::new(0),
             usage: Mutex::default(),
         }
     }
@@ -303,7 +310,7 @@ impl Gate {
             check_text("name", name, MAX_NAME_LEN)?;
         }
         let now = self.now();
-        self.store.modify(id, &mut |key| {
+        let key = self.store.modify(id, &mut |key| {
             let kind = self.kind(&key.kind)?;
             if key.status == Status::Revoked {
                 return Err(invalid_state(key, "update"));
@@ -329,7 +336,14 @@ impl Gate {
             }
             key.updated_at = now;
             Ok(())
-        })
+        })?;
+        self.changed();
+        Ok(key)
+    }
+
+    /// Invalidates this gate's cache after a change it made itself.
+    fn changed(&self) {
+        self.local_changes.fetch_add(1, Ordering::AcqRel);
     }
 
     fn set_status(
@@ -339,7 +353,7 @@ impl Gate {
         action: &'static str,
     ) -> Result<KeyRecord, GateError> {
         let now = self.now();
-        self.store.modify(id, &mut |key| {
+        let key = self.store.modify(id, &mut |key| {
             match (key.status, to) {
                 (Status::Revoked, Status::Revoked) => return Ok(()),
                 (Status::Revoked, _) => return Err(invalid_state(key, action)),
@@ -351,7 +365,9 @@ impl Gate {
                 key.revoked_at = Some(now);
             }
             Ok(())
-        })
+        })?;
+        self.changed();
+        Ok(key)
     }
 
     /// Reversibly stops a key; it fails with `inactive` from the next verify on.
@@ -396,12 +412,14 @@ impl Gate {
                 key.updated_at = now;
                 Ok(())
             })?;
+        self.changed();
         Ok(Issued { token, key })
     }
 
     pub fn delete(&self, id: &str) -> Result<(), GateError> {
         self.flush()?;
         if self.store.delete(id)? {
+            self.changed();
             Ok(())
         } else {
             Err(GateError::NotFound(id.to_owned()))
@@ -571,16 +589,20 @@ impl Gate {
     }
 
     /// Finds the key for a digest through the cache. The cache is emptied
-    /// whenever the store's epoch moves, so a change committed anywhere is
-    /// seen on the next call; the epoch is read before the store so a change
-    /// racing with the fill is caught by the next call's epoch check.
+    /// whenever the store's epoch or this gate's own change counter moves, so
+    /// a change committed anywhere is seen on the next call; both are read
+    /// before the store, so a change racing with the fill is caught by the
+    /// next call's check.
     fn lookup(&self, digest: &TokenDigest) -> Result<Option<Arc<CachedKey>>, GateError> {
-        let epoch = self.store.epoch()?;
+        let validity = Some((
+            self.store.epoch()?,
+            self.local_changes.load(Ordering::Acquire),
+        ));
         {
             let mut cache = self.cache.lock();
-            if cache.epoch != Some(epoch) {
+            if cache.validity != validity {
                 cache.entries.clear();
-                cache.epoch = Some(epoch);
+                cache.validity = validity;
             }
             if let Some(hit) = cache.entries.get(digest) {
                 return Ok(Some(Arc::clone(hit)));
@@ -601,7 +623,7 @@ impl Gate {
             key,
         });
         let mut cache = self.cache.lock();
-        if cache.epoch == Some(epoch) {
+        if cache.validity == validity {
             if cache.entries.len() >= MAX_CACHED_KEYS {
                 cache.entries.clear();
             }

@@ -14,6 +14,8 @@ pub mod key;
 pub mod outcome;
 pub mod policy;
 pub mod ratelimit;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod scope;
 pub mod store;
 pub mod token;

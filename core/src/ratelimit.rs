@@ -181,6 +181,30 @@ impl RateLimiter for MemoryRateLimiter {
     }
 }
 
+/// Opens a limiter by URL: `memory://` (this process only) or `redis://…`.
+pub fn open(url: &str) -> Result<std::sync::Arc<dyn RateLimiter>, StoreError> {
+    if url == "memory://" {
+        return Ok(std::sync::Arc::new(MemoryRateLimiter::new()));
+    }
+    #[cfg(feature = "redis")]
+    if url.starts_with("redis://")
+        || url.starts_with("rediss://")
+        || url.starts_with("redis+unix://")
+    {
+        return Ok(std::sync::Arc::new(crate::redis::RedisRateLimiter::open(
+            url,
+        )?));
+    }
+    Err(StoreError::UnsupportedUrl(
+        url.split("://")
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(16)
+            .collect(),
+    ))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use gatepass_core::clock::ManualClock;
 use gatepass_core::key::KeyUpdate;
-use gatepass_core::store::{MemoryStore, SqliteStore, Store};
+use gatepass_core::store::{self, MemoryStore, SqliteStore, Store};
 use gatepass_core::{Gate, IssueRequest, Issued, Outcome, Policy, Requirement, Scope, Status};
+
+mod common;
 
 const T0: i64 = 1_800_000_000_000;
 const HOUR: i64 = 3_600_000;
@@ -35,13 +37,19 @@ struct Fixture {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// Every store: memory, a real SQLite file, and a fresh schema on the real
+/// Postgres server when `scripts/services.sh` started one.
 fn fixtures() -> Vec<(&'static str, Fixture)> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("gp.db")).unwrap());
-    vec![
+    let mut all = vec![
         ("memory", fixture(Arc::new(MemoryStore::new()), None)),
         ("sqlite", fixture(sqlite, Some(dir))),
-    ]
+    ];
+    if let Some(url) = common::fresh_postgres_schema() {
+        all.push(("postgres", fixture(store::open(&url).unwrap(), None)));
+    }
+    all
 }
 
 fn fixture(store: Arc<dyn Store>, dir: Option<tempfile::TempDir>) -> Fixture {

@@ -16,6 +16,9 @@ use crate::key::{KeyRecord, ListQuery};
 use crate::token::TokenDigest;
 
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+mod row;
 pub mod sqlite;
 
 pub use memory::MemoryStore;
@@ -84,8 +87,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 }
 
 /// Opens a store from its URL: `memory://`, `sqlite:///abs/path.db`,
-/// `sqlite://relative.db` or `sqlite::memory:`-style are not accepted (use
-/// `memory://`).
+/// `sqlite://relative/path.db`, `postgres://user:pass@host/db`.
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url == "memory://" || url == "memory:" {
         return Ok(Arc::new(MemoryStore::new()));
@@ -96,5 +98,17 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         }
         return Ok(Arc::new(SqliteStore::open(path)?));
     }
-    Err(StoreError::UnsupportedUrl(url.chars().take(64).collect()))
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(postgres::PostgresStore::open(url)?));
+    }
+    // Never echo the URL: it may carry a password.
+    Err(StoreError::UnsupportedUrl(
+        url.split("://")
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(16)
+            .collect(),
+    ))
 }

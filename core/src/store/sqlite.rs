@@ -11,6 +11,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
+use super::row::{key_columns_of, to_i64, KeyRow, KEY_COLUMNS, KEY_COLUMN_COUNT};
 use super::{Change, Found, Store, UsageDelta};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
@@ -50,9 +51,6 @@ CREATE TABLE IF NOT EXISTS gatepass_secrets (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS gatepass_secrets_key ON gatepass_secrets (key_id);
 ";
-
-const KEY_COLUMNS: &str = "id, name, kind, start, scopes, subject, resource, metadata, status, \
-    created_at, updated_at, expires_at, revoked_at, last_used_at, usage_count, rate_limit, remaining";
 
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -115,75 +113,52 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        0,
-        rusqlite::types::Type::Text,
-        format!("{what}: {e}").into(),
-    )
-}
-
-fn row_to_key(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
-    let scopes: String = row.get(4)?;
-    let metadata: String = row.get(7)?;
-    let status: String = row.get(8)?;
-    let rate_limit: Option<String> = row.get(15)?;
-    let usage: i64 = row.get(14)?;
-    let remaining: Option<i64> = row.get(16)?;
-    Ok(KeyRecord {
+fn read_row(row: &Row<'_>) -> rusqlite::Result<KeyRow> {
+    Ok(KeyRow {
         id: row.get(0)?,
         name: row.get(1)?,
         kind: row.get(2)?,
         start: row.get(3)?,
-        scopes: serde_json::from_str(&scopes).map_err(|e| corrupt("scopes", e))?,
+        scopes: row.get(4)?,
         subject: row.get(5)?,
         resource: row.get(6)?,
-        metadata: serde_json::from_str(&metadata).map_err(|e| corrupt("metadata", e))?,
-        status: status.parse().map_err(|e: String| corrupt("status", e))?,
+        metadata: row.get(7)?,
+        status: row.get(8)?,
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
         expires_at: row.get(11)?,
         revoked_at: row.get(12)?,
         last_used_at: row.get(13)?,
-        usage_count: u64::try_from(usage).unwrap_or(0),
-        rate_limit: rate_limit
-            .map(|r| r.parse().map_err(|e| corrupt("rate_limit", e)))
-            .transpose()?,
-        remaining: remaining.map(|r| u64::try_from(r).unwrap_or(0)),
+        usage_count: row.get(14)?,
+        rate_limit: row.get(15)?,
+        remaining: row.get(16)?,
     })
 }
 
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn json<T: serde::Serialize>(v: &T) -> Result<String, GateError> {
-    serde_json::to_string(v).map_err(|e| GateError::InvalidArgument(e.to_string()))
-}
-
-fn insert_key(conn: &Connection, key: &KeyRecord) -> Result<(), GateError> {
+fn insert_key(conn: &Connection, key: &KeyRecord) -> Result<(), StoreError> {
+    let r = KeyRow::from_record(key)?;
     conn.prepare_cached(&format!(
         "INSERT INTO gatepass_keys ({KEY_COLUMNS}) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
     ))?
     .execute(params![
-        key.id,
-        key.name,
-        key.kind,
-        key.start,
-        json(&key.scopes)?,
-        key.subject,
-        key.resource,
-        json(&key.metadata)?,
-        key.status.as_str(),
-        key.created_at,
-        key.updated_at,
-        key.expires_at,
-        key.revoked_at,
-        key.last_used_at,
-        to_i64(key.usage_count),
-        key.rate_limit.map(|r| r.to_string()),
-        key.remaining.map(to_i64),
+        r.id,
+        r.name,
+        r.kind,
+        r.start,
+        r.scopes,
+        r.subject,
+        r.resource,
+        r.metadata,
+        r.status,
+        r.created_at,
+        r.updated_at,
+        r.expires_at,
+        r.revoked_at,
+        r.last_used_at,
+        r.usage_count,
+        r.rate_limit,
+        r.remaining,
     ])?;
     Ok(())
 }
@@ -191,27 +166,28 @@ fn insert_key(conn: &Connection, key: &KeyRecord) -> Result<(), GateError> {
 /// Writes a changed key back. `usage_count` and `last_used_at` are left out:
 /// only `add_usage` changes them, additively, so a lifecycle change can never
 /// overwrite counts added by another process.
-fn update_key(conn: &Connection, key: &KeyRecord) -> Result<(), GateError> {
+fn update_key(conn: &Connection, key: &KeyRecord) -> Result<(), StoreError> {
+    let r = KeyRow::from_record(key)?;
     conn.prepare_cached(
         "UPDATE gatepass_keys SET name = ?2, kind = ?3, start = ?4, scopes = ?5, subject = ?6, \
          resource = ?7, metadata = ?8, status = ?9, updated_at = ?10, expires_at = ?11, \
          revoked_at = ?12, rate_limit = ?13, remaining = ?14 WHERE id = ?1",
     )?
     .execute(params![
-        key.id,
-        key.name,
-        key.kind,
-        key.start,
-        json(&key.scopes)?,
-        key.subject,
-        key.resource,
-        json(&key.metadata)?,
-        key.status.as_str(),
-        key.updated_at,
-        key.expires_at,
-        key.revoked_at,
-        key.rate_limit.map(|r| r.to_string()),
-        key.remaining.map(to_i64),
+        r.id,
+        r.name,
+        r.kind,
+        r.start,
+        r.scopes,
+        r.subject,
+        r.resource,
+        r.metadata,
+        r.status,
+        r.updated_at,
+        r.expires_at,
+        r.revoked_at,
+        r.rate_limit,
+        r.remaining,
     ])?;
     Ok(())
 }
@@ -230,12 +206,14 @@ impl SqliteStore {
         })
     }
 
-    fn read_key(conn: &Connection, id: &str) -> rusqlite::Result<Option<KeyRecord>> {
+    fn read_key(conn: &Connection, id: &str) -> Result<Option<KeyRecord>, StoreError> {
         conn.prepare_cached(&format!(
             "SELECT {KEY_COLUMNS} FROM gatepass_keys WHERE id = ?1"
         ))?
-        .query_row([id], row_to_key)
-        .optional()
+        .query_row([id], read_row)
+        .optional()?
+        .map(KeyRow::into_record)
+        .transpose()
     }
 
     fn modify_in(
@@ -258,10 +236,7 @@ impl Store for SqliteStore {
     fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), StoreError> {
         let mut conn = self.write.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        insert_key(&tx, key).map_err(|e| match e {
-            GateError::Store(s) => s,
-            other => StoreError::Corrupt(other.to_string()),
-        })?;
+        insert_key(&tx, key)?;
         tx.prepare_cached("INSERT INTO gatepass_secrets (digest, key_id, created_at, expires_at) VALUES (?1, ?2, ?3, NULL)")?
             .execute(params![&digest.as_bytes()[..], key.id, key.created_at])?;
         tx.commit()?;
@@ -269,29 +244,29 @@ impl Store for SqliteStore {
     }
 
     fn get(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
-        Ok(Self::read_key(&self.read.lock(), id)?)
+        Self::read_key(&self.read.lock(), id)
     }
 
     fn find(&self, digest: &TokenDigest) -> Result<Option<Found>, StoreError> {
         let conn = self.read.lock();
-        let columns = KEY_COLUMNS
-            .split(", ")
-            .map(|c| format!("k.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let found = conn
             .prepare_cached(&format!(
-                "SELECT {columns}, s.expires_at FROM gatepass_secrets s \
-                 JOIN gatepass_keys k ON k.id = s.key_id WHERE s.digest = ?1"
+                "SELECT {}, s.expires_at FROM gatepass_secrets s \
+                 JOIN gatepass_keys k ON k.id = s.key_id WHERE s.digest = ?1",
+                key_columns_of("k")
             ))?
             .query_row([&digest.as_bytes()[..]], |row| {
-                Ok(Found {
-                    key: Arc::new(row_to_key(row)?),
-                    secret_expires_at: row.get(17)?,
-                })
+                Ok((read_row(row)?, row.get(KEY_COLUMN_COUNT)?))
             })
             .optional()?;
-        Ok(found)
+        found
+            .map(|(row, secret_expires_at)| {
+                Ok(Found {
+                    key: Arc::new(row.into_record()?),
+                    secret_expires_at,
+                })
+            })
+            .transpose()
     }
 
     fn list(&self, q: &ListQuery) -> Result<Vec<KeyRecord>, StoreError> {
@@ -314,9 +289,10 @@ impl Store for SqliteStore {
                 after_id,
                 i64::try_from(q.limit).unwrap_or(i64::MAX)
             ],
-            row_to_key,
+            read_row,
         )?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        rows.map(|r| r.map_err(StoreError::from).and_then(KeyRow::into_record))
+            .collect()
     }
 
     fn modify(&self, id: &str, change: Change<'_>) -> Result<KeyRecord, GateError> {

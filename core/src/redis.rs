@@ -1,0 +1,199 @@
+//! `redis://…`: rate limits and the webhook replay guard shared by many
+//! processes and machines.
+//!
+//! The limiter runs GCRA in one Lua script, so the read-modify-write of a
+//! bucket is atomic on the server, and it reads the server's clock (`TIME`),
+//! so machines with skewed clocks still share one timeline. The script only
+//! stores the new arrival time; the decision is computed from the same inputs
+//! by [`crate::ratelimit::gcra`], so memory and Redis limiters agree exactly.
+//! Failures are errors, never a silent "allow": callers fail closed.
+
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::clock::Millis;
+use crate::error::StoreError;
+use crate::ratelimit::{gcra, RateDecision, RateLimit, RateLimiter};
+use crate::webhook::{ReplayGuard, ReplayGuardError};
+
+const TIMEOUT: Duration = Duration::from_secs(2);
+/// Idle connections kept for reuse.
+const MAX_IDLE: usize = 16;
+
+/// GCRA, mirroring `ratelimit::gcra` line for line. ARGV[3] is the time in
+/// ms, or empty to use the server's clock. Returns `{stored_tat or -1, now}`.
+const GCRA_SCRIPT: &str = r"
+local limit = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local now
+if ARGV[3] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+else
+  now = tonumber(ARGV[3])
+end
+local interval = math.max(math.floor(period / limit), 1)
+local stored = redis.call('GET', KEYS[1])
+local tat = now
+if stored then tat = math.max(tonumber(stored), now) end
+local new_tat = tat + interval
+if new_tat - period <= now then
+  redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.max(new_tat - now, 1))
+end
+if stored then return {tonumber(stored), now} end
+return {-1, now}
+";
+
+/// A few reusable connections; a broken one is dropped, not returned.
+struct Connections {
+    client: redis::Client,
+    idle: Mutex<Vec<redis::Connection>>,
+}
+
+impl std::fmt::Debug for Connections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The connection info may hold a password.
+        f.write_str("Connections(redis)")
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(format!("redis: {}", e.category()))
+}
+
+impl Connections {
+    fn open(url: &str) -> Result<Self, StoreError> {
+        let client =
+            redis::Client::open(url).map_err(|_| StoreError::UnsupportedUrl("redis://…".into()))?;
+        let this = Self {
+            client,
+            idle: Mutex::new(Vec::new()),
+        };
+        // Fail at start-up, not on the first request, when Redis is not there.
+        this.with(|c| redis::cmd("PING").query::<String>(c))?;
+        Ok(this)
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.idle.lock().pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = self
+                    .client
+                    .get_connection_with_timeout(TIMEOUT)
+                    .map_err(unavailable)?;
+                c.set_read_timeout(Some(TIMEOUT)).map_err(unavailable)?;
+                c.set_write_timeout(Some(TIMEOUT)).map_err(unavailable)?;
+                c
+            }
+        };
+        let result = f(&mut conn).map_err(unavailable)?;
+        let mut idle = self.idle.lock();
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+        Ok(result)
+    }
+}
+
+/// GCRA buckets in Redis under `gatepass:rl:<bucket>`.
+pub struct RedisRateLimiter {
+    conns: Connections,
+    script: redis::Script,
+    /// Use this process's clock instead of the server's (tests only).
+    fixed_clock: bool,
+}
+
+impl std::fmt::Debug for RedisRateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisRateLimiter")
+            .field("fixed_clock", &self.fixed_clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisRateLimiter {
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        Ok(Self {
+            conns: Connections::open(url)?,
+            script: redis::Script::new(GCRA_SCRIPT),
+            fixed_clock: false,
+        })
+    }
+
+    /// Makes `check` use the `now` it is given rather than Redis's clock, so a
+    /// test can compare the script with [`gcra`] step by step.
+    pub fn with_caller_clock(mut self) -> Self {
+        self.fixed_clock = true;
+        self
+    }
+}
+
+impl RateLimiter for RedisRateLimiter {
+    fn check(
+        &self,
+        bucket: &str,
+        limit: &RateLimit,
+        now: Millis,
+    ) -> Result<RateDecision, StoreError> {
+        let now_arg = if self.fixed_clock {
+            now.to_string()
+        } else {
+            String::new()
+        };
+        let (stored, server_now): (i64, i64) = self.conns.with(|c| {
+            self.script
+                .key(format!("gatepass:rl:{bucket}"))
+                .arg(limit.limit)
+                .arg(limit.period_ms)
+                .arg(&now_arg)
+                .invoke(c)
+        })?;
+        let stored = (stored >= 0).then_some(stored);
+        Ok(gcra(limit, stored, server_now).0)
+    }
+}
+
+/// Webhook replay guard in Redis: `SET gatepass:replay:<key> 1 NX EX ttl`,
+/// atomic across every process that shares the server.
+#[derive(Debug)]
+pub struct RedisReplayGuard {
+    conns: Connections,
+}
+
+impl RedisReplayGuard {
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        Ok(Self {
+            conns: Connections::open(url)?,
+        })
+    }
+}
+
+impl ReplayGuard for RedisReplayGuard {
+    fn check_and_remember(
+        &self,
+        key: &str,
+        _now_secs: i64,
+        ttl_secs: i64,
+    ) -> Result<bool, ReplayGuardError> {
+        let ttl = ttl_secs.max(1);
+        let set: Option<String> = self
+            .conns
+            .with(|c| {
+                redis::cmd("SET")
+                    .arg(format!("gatepass:replay:{key}"))
+                    .arg(1)
+                    .arg("NX")
+                    .arg("EX")
+                    .arg(ttl)
+                    .query(c)
+            })
+            .map_err(|e| ReplayGuardError::new(e.to_string()))?;
+        Ok(set.is_some())
+    }
+}
