@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod child;
+
 /// The URL of a test service, or `None` (with a loud message) when it is not
 /// running. Under `CI=true` a missing service fails the test instead.
 pub fn service_url(var: &str) -> Option<String> {

@@ -1,0 +1,114 @@
+//! A gate in a child process (this test binary run again), driven over
+//! stdin/stdout, for tests that need several processes on one store.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use gatepass_core::{Gate, Outcome, Requirement};
+
+/// The store URL handed to the child.
+const ENV_URL: &str = "GATEPASS_TEST_CHILD_STORE";
+
+pub fn unix_micros() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros()
+}
+
+/// Child: reads commands from stdin.
+/// `watch <token>`: verify until valid (cache warm), print READY, then verify
+/// in a tight loop until the outcome is not valid and print `SEEN <code> <µs>`.
+/// `check <token>`: print `OUTCOME <code>` for one verify (errors print `OUTCOME error`).
+pub fn serve() {
+    let Ok(url) = std::env::var(ENV_URL) else {
+        return;
+    };
+    let gate = Gate::open(&url, None).unwrap();
+    let mut out = std::io::stdout();
+    let verify = |token: &str| {
+        let header = format!("Bearer {token}");
+        gate.verify(Some(header.as_bytes()), &Requirement::none(), None)
+            .map(|v| v.outcome)
+    };
+    for line in std::io::stdin().lock().lines() {
+        let line = line.unwrap();
+        let mut parts = line.split_whitespace();
+        match (parts.next(), parts.next()) {
+            (Some("watch"), Some(token)) => {
+                while verify(token).ok() != Some(Outcome::Valid) {}
+                writeln!(out, "\nREADY").unwrap();
+                out.flush().unwrap();
+                let outcome = loop {
+                    match verify(token) {
+                        Ok(Outcome::Valid) | Err(_) => continue,
+                        Ok(other) => break other,
+                    }
+                };
+                writeln!(out, "\nSEEN {} {}", outcome.code(), unix_micros()).unwrap();
+            }
+            (Some("check"), Some(token)) => {
+                let code = verify(token).map_or("error", |o| o.code());
+                writeln!(out, "\nOUTCOME {code}").unwrap();
+            }
+            _ => break,
+        }
+        out.flush().unwrap();
+    }
+}
+
+pub struct ChildGate {
+    child: Child,
+    stdin: ChildStdin,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl ChildGate {
+    /// Spawns the calling test binary's `child_process` test, which must call [`serve`].
+    pub fn spawn(url: &str) -> Self {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_process",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(ENV_URL, url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    pub fn send(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// The rest of the next line that starts with `marker`.
+    pub fn expect(&mut self, marker: &str) -> String {
+        loop {
+            let line = self.lines.next().expect("child exited").unwrap();
+            if let Some(rest) = line.trim().strip_prefix(marker) {
+                return rest.trim().to_owned();
+            }
+        }
+    }
+
+    pub fn finish(mut self) {
+        self.send("quit");
+        drop(self.stdin);
+        assert!(self.child.wait().unwrap().success());
+    }
+}
