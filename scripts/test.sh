@@ -3,4 +3,18 @@
 # Python 3.11 + pip, Node 20 + npm). Each part installs what it needs itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Real PostgreSQL and Redis (Debian's packages) for the multi-process tests.
+# Under CI=true a failure to start them fails the run; elsewhere the tests
+# that need them skip with a loud message.
+if services=$(bash scripts/services.sh start); then
+  eval "$services"
+  trap 'bash scripts/services.sh stop' EXIT
+elif [ "${CI:-}" = true ]; then
+  echo "could not start PostgreSQL/Redis for the tests" >&2
+  exit 1
+else
+  echo "*** PostgreSQL/Redis could not be started: the tests that need them will be SKIPPED ***" >&2
+fi
+
 bash scripts/test-rust.sh
