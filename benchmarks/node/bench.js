@@ -1,0 +1,190 @@
+'use strict'
+// Benchmarks (not tests): gatepass against the alternatives, in one run,
+// printed as ratios. Webhook verification of a 1 KiB body against
+// standardwebhooks, svix, stripe, @octokit/webhooks-methods and a hand-rolled
+// node:crypto verify; then an Express server with authenticate+requireScopes
+// on sqlite:// against the same server with no auth (autocannon, loopback,
+// bounded duration).
+//
+//   node benchmarks/node/bench.js            # everything
+//   BENCH_SECONDS=3 node benchmarks/node/bench.js --webhooks-only
+
+const crypto = require('node:crypto')
+const path = require('node:path')
+const os = require('node:os')
+const fs = require('node:fs')
+const { fork } = require('node:child_process')
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
+const TARGET_MS = 1500
+
+function body1k () {
+  const base = { type: 'message.created', conversation: 'conv_123', text: '' }
+  let s = JSON.stringify(base)
+  base.text = 'x'.repeat(1024 - s.length)
+  s = JSON.stringify(base)
+  return s
+}
+
+/** Median ns/op over several timed rounds of a sync function. */
+function timeSync (fn) {
+  for (let i = 0; i < 2000; i++) fn()
+  let n = 1000
+  for (;;) {
+    const t = process.hrtime.bigint()
+    for (let i = 0; i < n; i++) fn()
+    const ms = Number(process.hrtime.bigint() - t) / 1e6
+    if (ms > 100) break
+    n *= 2
+  }
+  const rounds = []
+  const deadline = Date.now() + TARGET_MS
+  while (Date.now() < deadline || rounds.length < 5) {
+    const t = process.hrtime.bigint()
+    for (let i = 0; i < n; i++) fn()
+    rounds.push(Number(process.hrtime.bigint() - t) / n)
+  }
+  rounds.sort((a, b) => a - b)
+  return rounds[rounds.length >> 1]
+}
+
+async function timeAsync (fn) {
+  for (let i = 0; i < 2000; i++) await fn()
+  const n = 20000
+  const rounds = []
+  const deadline = Date.now() + TARGET_MS
+  while (Date.now() < deadline || rounds.length < 5) {
+    const t = process.hrtime.bigint()
+    for (let i = 0; i < n; i++) await fn()
+    rounds.push(Number(process.hrtime.bigint() - t) / n)
+  }
+  rounds.sort((a, b) => a - b)
+  return rounds[rounds.length >> 1]
+}
+
+const fmt = (ns) => (ns / 1000).toFixed(2).padStart(7) + ' µs'
+
+async function webhooks () {
+  const { WebhookVerifier, WebhookSigner, generateSecret } = require('gatepass')
+  const payload = body1k()
+  const buf = Buffer.from(payload)
+  const results = []
+
+  // standard: gatepass vs standardwebhooks vs svix
+  const stdSecret = generateSecret('standard')
+  const stdHeaders = new WebhookSigner('standard', stdSecret).sign(buf, { id: 'msg_bench' })
+  const gpStd = new WebhookVerifier('standard', { secret: stdSecret })
+  const { Webhook: StdWebhook } = require('standardwebhooks')
+  const std = new StdWebhook(stdSecret)
+  const { Webhook: SvixWebhook } = require('svix')
+  const svix = new SvixWebhook(stdSecret)
+  const svixHeaders = { 'svix-id': stdHeaders['webhook-id'], 'svix-timestamp': stdHeaders['webhook-timestamp'], 'svix-signature': stdHeaders['webhook-signature'] }
+  const g = timeSync(() => gpStd.verify(buf, stdHeaders))
+  results.push(['standard', 'gatepass', g], ['standard', 'standardwebhooks', timeSync(() => std.verify(payload, stdHeaders))])
+  results.push(['standard', 'svix', timeSync(() => svix.verify(payload, svixHeaders))])
+
+  // stripe: gatepass vs stripe's verifyHeader
+  const Stripe = require('stripe')
+  const stripe = new Stripe('sk_test_not_used_offline')
+  const stripeSecret = generateSecret('stripe')
+  const stripeHeader = stripe.webhooks.generateTestHeaderString({ payload, secret: stripeSecret })
+  const gpStripe = new WebhookVerifier('stripe', { secret: stripeSecret })
+  results.push(['stripe', 'gatepass', timeSync(() => gpStripe.verify(buf, { 'stripe-signature': stripeHeader }))])
+  results.push(['stripe', 'stripe verifyHeader', timeSync(() => stripe.webhooks.signature.verifyHeader(payload, stripeHeader, stripeSecret))])
+
+  // github: gatepass vs octokit vs hand-rolled node:crypto
+  const ghSecret = generateSecret('github')
+  const octokit = await import('@octokit/webhooks-methods')
+  const ghSig = await octokit.sign(ghSecret, payload)
+  const gpGh = new WebhookVerifier('github', { secret: ghSecret })
+  const ghHeaders = { 'x-hub-signature-256': ghSig }
+  results.push(['github', 'gatepass', timeSync(() => gpGh.verify(buf, ghHeaders))])
+  results.push(['github', '@octokit/webhooks-methods (await)', await timeAsync(() => octokit.verify(ghSecret, payload, ghSig))])
+  const handRolled = () => {
+    const expected = Buffer.from('sha256=' + crypto.createHmac('sha256', ghSecret).update(buf).digest('hex'))
+    const got = Buffer.from(ghHeaders['x-hub-signature-256'])
+    return got.length === expected.length && crypto.timingSafeEqual(got, expected)
+  }
+  results.push(['github', 'hand-rolled node:crypto', timeSync(handRolled)])
+
+  console.log('\nWebhook verify, 1 KiB body (median per call):')
+  const ours = Object.fromEntries(results.filter((r) => r[1] === 'gatepass').map((r) => [r[0], r[2]]))
+  for (const [scheme, lib, ns] of results) {
+    const ratio = lib === 'gatepass' ? '' : `  gatepass is ${(ns / ours[scheme]).toFixed(1)}× faster`
+    console.log(`  ${scheme.padEnd(9)} ${lib.padEnd(34)} ${fmt(ns)}${ratio}`)
+  }
+  return results
+}
+
+// ----- Express throughput ----------------------------------------------------
+
+function server (mode, dbUrl, token) {
+  return new Promise((resolve, reject) => {
+    const child = fork(__filename, ['--server', mode], { env: { ...process.env, BENCH_DB: dbUrl, BENCH_TOKEN: token }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    child.once('message', (port) => resolve({ child, port }))
+    child.once('error', reject)
+  })
+}
+
+async function runServer (mode) {
+  const express = require('express')
+  const app = express()
+  if (mode === 'auth') {
+    const { Gate } = require('gatepass')
+    const { authenticate, requireScopes, problemDetails } = require('gatepass/express')
+    const gate = await Gate.open(process.env.BENCH_DB)
+    app.get('/v1/bots', authenticate(gate), requireScopes('bots:read'), (req, res) => res.json({ bots: [], key: req.gatepass.key.id }))
+    app.use(problemDetails())
+  } else {
+    app.get('/v1/bots', (req, res) => res.json({ bots: [], key: 'key_none' }))
+  }
+  const s = app.listen(0, '127.0.0.1', () => process.send(s.address().port))
+  process.on('disconnect', () => process.exit(0))
+}
+
+async function throughput (port, token) {
+  const autocannon = require('autocannon')
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/v1/bots`,
+    connections: 16,
+    duration: SECONDS,
+    headers: { authorization: `Bearer ${token}` }
+  })
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`bench server answered ${result.non2xx} non-2xx, ${result.errors} errors`)
+  return result.requests.average
+}
+
+async function express () {
+  const { Gate } = require('gatepass')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatepass-bench-'))
+  const dbUrl = `sqlite://${path.join(dir, 'bench.db')}`
+  const gate = await Gate.open(dbUrl)
+  const { token } = await gate.issue({ name: 'bench', scopes: ['bots:write'] })
+  await gate.close()
+  const rows = []
+  for (const mode of ['none', 'auth', 'none', 'auth']) {
+    const { child, port } = await server(mode, dbUrl, token)
+    await throughput(port, token).catch(() => {}) // warm-up round, discarded
+    rows.push([mode, await throughput(port, token)])
+    child.disconnect()
+  }
+  const avg = (m) => rows.filter((r) => r[0] === m).reduce((a, r) => a + r[1], 0) / 2
+  const none = avg('none')
+  const auth = avg('auth')
+  console.log(`\nExpress GET /v1/bots, autocannon 16 connections × ${SECONDS} s, loopback (mean req/s of two runs):`)
+  console.log(`  no auth                                    ${none.toFixed(0).padStart(7)} req/s`)
+  console.log(`  authenticate + requireScopes (sqlite://)   ${auth.toFixed(0).padStart(7)} req/s  = ${(100 * auth / none).toFixed(1)}% of no auth`)
+  fs.rmSync(dir, { recursive: true, force: true })
+}
+
+async function main () {
+  if (process.argv[2] === '--server') return runServer(process.argv[3])
+  console.log(`gatepass Node benchmarks — node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`)
+  await webhooks()
+  if (!process.argv.includes('--webhooks-only')) await express()
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
