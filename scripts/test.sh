@@ -18,3 +18,4 @@ else
 fi
 
 bash scripts/test-rust.sh
+bash scripts/test-node.sh
