@@ -18,15 +18,12 @@ use crate::outcome::{Challenge, Outcome, Verification};
 use crate::policy::{Kind, Policy};
 use crate::ratelimit::{MemoryRateLimiter, RateLimit, RateLimiter};
 use crate::scope::{Requirement, Scope, ScopeSet};
-use crate::store::{self, Found, Store, UsageDelta};
+use crate::store::{self, Found, Store};
 use crate::token::{self, ParsedToken, Token, TokenDigest};
+use crate::usage::UsageRecorder;
 
 /// Cached key records are dropped wholesale past this many entries.
 const MAX_CACHED_KEYS: usize = 100_000;
-/// Pending usage is written at least this often…
-const USAGE_FLUSH_INTERVAL_MS: Millis = 1_000;
-/// …or once this many requests have been counted.
-const USAGE_FLUSH_BATCH: u64 = 1_000;
 /// Largest page `list` returns.
 pub const MAX_PAGE_SIZE: usize = 1_000;
 const MAX_NAME_LEN: usize = 200;
@@ -93,13 +90,6 @@ struct Cache {
     entries: HashMap<TokenDigest, Arc<CachedKey>, BuildHasherDefault<DigestHasher>>,
 }
 
-#[derive(Debug, Default)]
-struct PendingUsage {
-    deltas: HashMap<String, (u64, Millis)>,
-    total: u64,
-    last_flush: Millis,
-}
-
 #[derive(Debug)]
 pub struct Gate {
     store: Arc<dyn Store>,
@@ -112,7 +102,7 @@ pub struct Gate {
     /// cache never waits for the store's epoch (a Postgres notification
     /// arrives a moment after the commit).
     local_changes: AtomicU64,
-    usage: Mutex<PendingUsage>,
+    usage: Arc<UsageRecorder>,
 }
 
 fn check_text(field: &str, value: &str, max: usize) -> Result<(), GateError> {
@@ -146,6 +136,7 @@ impl Gate {
                 .collect(),
         });
         Self {
+            usage: UsageRecorder::start(Arc::clone(&store)),
             store,
             policy: Arc::new(policy),
             challenge,
@@ -153,7 +144,6 @@ impl Gate {
             limiter: Arc::new(MemoryRateLimiter::new()),
             cache: Mutex::default(),
             local_changes: AtomicU64::new(0),
-            usage: Mutex::default(),
         }
     }
 
@@ -554,7 +544,7 @@ impl Gate {
                 }
             }
         }
-        self.record_usage(&key.id, now)?;
+        self.usage.record(&key.id, now)?;
         let mut v = self.outcome(Outcome::Valid, "", scheme);
         v.key = Some(key);
         v.rate = rate;
@@ -632,68 +622,11 @@ impl Gate {
         Ok(Some(entry))
     }
 
-    fn record_usage(&self, id: &str, now: Millis) -> Result<(), GateError> {
-        let due = {
-            let mut usage = self.usage.lock();
-            // get_mut first: the hot path for a key already in the batch
-            // allocates nothing.
-            if let Some(slot) = usage.deltas.get_mut(id) {
-                slot.0 += 1;
-                slot.1 = slot.1.max(now);
-            } else {
-                usage.deltas.insert(id.to_owned(), (1, now));
-            }
-            usage.total += 1;
-            usage.total >= USAGE_FLUSH_BATCH || now - usage.last_flush >= USAGE_FLUSH_INTERVAL_MS
-        };
-        if due {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    /// Writes usage counted in this process to the store. Called on a timer by
-    /// `verify`, before reads, and on drop, so a clean shutdown loses nothing.
-    /// On failure the counts are kept for the next attempt.
+    /// Writes usage counted in this process to the store. Also done on an
+    /// interval, when the batch is large, before reads and when the gate is
+    /// dropped, so a clean shutdown loses nothing.
     pub fn flush(&self) -> Result<(), GateError> {
-        let (batch, now) = {
-            let mut usage = self.usage.lock();
-            let now = self.clock.now_ms();
-            usage.last_flush = now;
-            if usage.deltas.is_empty() {
-                return Ok(());
-            }
-            usage.total = 0;
-            (std::mem::take(&mut usage.deltas), now)
-        };
-        let deltas: Vec<UsageDelta> = batch
-            .iter()
-            .map(|(id, &(count, last))| UsageDelta {
-                key_id: id.clone(),
-                count,
-                last_used_at: last,
-            })
-            .collect();
-        if let Err(e) = self.store.add_usage(&deltas) {
-            let mut usage = self.usage.lock();
-            for (id, (count, last)) in batch {
-                let slot = usage.deltas.entry(id).or_insert((0, last));
-                slot.0 += count;
-                slot.1 = slot.1.max(last);
-                usage.total += count;
-            }
-            usage.last_flush = now;
-            return Err(e.into());
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Gate {
-    fn drop(&mut self) {
-        // Nothing can be reported from drop; callers who need the error call
-        // `flush` themselves before dropping.
-        let _ = self.flush();
+        Ok(self.usage.flush()?)
     }
 }
 

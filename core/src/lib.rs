@@ -19,6 +19,7 @@ pub mod redis;
 pub mod scope;
 pub mod store;
 pub mod token;
+pub mod usage;
 pub mod webhook;
 
 pub use error::{GateError, StoreError};

@@ -201,3 +201,31 @@ fn threads_sharing_one_gate_and_file_lose_no_usage() {
     second.flush().unwrap();
     assert_eq!(gate.get(&issued.key.id).unwrap().usage_count, 4_000);
 }
+
+#[test]
+fn usage_reaches_the_store_while_the_process_is_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("idle.db").display());
+    let gate = Gate::open(&url, None).unwrap();
+    let reader = Gate::open(&url, None).unwrap();
+    let issued = gate
+        .issue(IssueRequest {
+            name: "idle".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let header = format!("Bearer {}", issued.token.expose());
+    for _ in 0..3 {
+        let v = gate
+            .verify(Some(header.as_bytes()), &Requirement::none(), None)
+            .unwrap();
+        assert_eq!(v.outcome, Outcome::Valid);
+    }
+    // No flush, no further request: the background flush must write them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while reader.get(&issued.key.id).unwrap().usage_count < 3 {
+        assert!(std::time::Instant::now() < deadline, "usage never flushed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(reader.get(&issued.key.id).unwrap().usage_count, 3);
+}
