@@ -14,6 +14,8 @@ pub enum StoreError {
         "unsupported URL scheme {0:?}: expected memory://, sqlite:///abs/path, sqlite://relative/path, postgres://… or (for rate limits) redis://…"
     )]
     UnsupportedUrl(String),
+    #[error("invalid {0} URL")]
+    InvalidUrl(&'static str),
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
     #[error("the store holds data gatepass cannot read: {0}")]
@@ -25,9 +27,22 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// For a URL no backend accepts. Only the scheme is kept: the rest of
+    /// the URL may carry a password.
+    pub fn unsupported_url(url: &str) -> Self {
+        Self::UnsupportedUrl(
+            url.split("://")
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(16)
+                .collect(),
+        )
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
-            Self::UnsupportedUrl(_) => "config_error",
+            Self::UnsupportedUrl(_) | Self::InvalidUrl(_) => "config_error",
             Self::Unavailable(_) => "store_unavailable",
             Self::Corrupt(_) | Self::SchemaTooNew { .. } => "store_corrupt",
         }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -22,6 +22,8 @@ use crate::store::{self, Found, Store};
 use crate::token::{self, ParsedToken, Token, TokenDigest};
 use crate::usage::UsageRecorder;
 
+/// Longest a cached key record is trusted without reading the store again.
+pub const CACHE_TTL: Duration = Duration::from_secs(30);
 /// Cached key records are dropped wholesale past this many entries.
 const MAX_CACHED_KEYS: usize = 100_000;
 /// Largest page `list` returns.
@@ -57,6 +59,9 @@ pub struct Issued {
 /// A key as the verification path needs it, computed once per cache fill.
 #[derive(Debug)]
 struct CachedKey {
+    /// Entries older than [`CACHE_TTL`] are read again even without an
+    /// invalidation: a bound on staleness should a notification ever be lost.
+    loaded_at: Instant,
     key: Arc<KeyRecord>,
     scopes: ScopeSet,
     rate_limit: Option<RateLimit>,
@@ -595,7 +600,9 @@ impl Gate {
                 cache.validity = validity;
             }
             if let Some(hit) = cache.entries.get(digest) {
-                return Ok(Some(Arc::clone(hit)));
+                if hit.loaded_at.elapsed() < CACHE_TTL {
+                    return Ok(Some(Arc::clone(hit)));
+                }
             }
         }
         let Some(Found {
@@ -607,6 +614,7 @@ impl Gate {
         };
         let kind = self.policy.kind(&key.kind);
         let entry = Arc::new(CachedKey {
+            loaded_at: Instant::now(),
             scopes: ScopeSet::effective(&key.scopes, &self.policy.implications),
             rate_limit: key.rate_limit.or(kind.and_then(|k| k.rate_limit)),
             secret_expires_at,

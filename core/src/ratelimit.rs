@@ -195,14 +195,7 @@ pub fn open(url: &str) -> Result<std::sync::Arc<dyn RateLimiter>, StoreError> {
             url,
         )?));
     }
-    Err(StoreError::UnsupportedUrl(
-        url.split("://")
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .take(16)
-            .collect(),
-    ))
+    Err(StoreError::unsupported_url(url))
 }
 
 #[cfg(test)]

@@ -64,8 +64,7 @@ fn unavailable(e: redis::RedisError) -> StoreError {
 
 impl Connections {
     fn open(url: &str) -> Result<Self, StoreError> {
-        let client =
-            redis::Client::open(url).map_err(|_| StoreError::UnsupportedUrl("redis://…".into()))?;
+        let client = redis::Client::open(url).map_err(|_| StoreError::InvalidUrl("redis"))?;
         let this = Self {
             client,
             idle: Mutex::new(Vec::new()),

@@ -103,12 +103,5 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         return Ok(Arc::new(postgres::PostgresStore::open(url)?));
     }
     // Never echo the URL: it may carry a password.
-    Err(StoreError::UnsupportedUrl(
-        url.split("://")
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .take(16)
-            .collect(),
-    ))
+    Err(StoreError::unsupported_url(url))
 }

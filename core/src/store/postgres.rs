@@ -188,7 +188,7 @@ impl PostgresStore {
     pub fn open(url: &str) -> Result<Self, StoreError> {
         let config: postgres::Config = url
             .parse()
-            .map_err(|_| StoreError::UnsupportedUrl("postgres://…".into()))?;
+            .map_err(|_| StoreError::InvalidUrl("postgres"))?;
         let manager = PostgresConnectionManager::new(config.clone(), NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(8)

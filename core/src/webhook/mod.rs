@@ -29,7 +29,7 @@ mod verifier;
 pub use error::{ReplayGuardError, WebhookConfigError, WebhookError};
 pub use headers::Headers;
 pub use parse::{MAX_HEADER_LEN, MAX_ID_LEN, MAX_SIGNATURES};
-pub use replay::{MemoryReplayGuard, ReplayGuard};
+pub use replay::{open as open_replay_guard, MemoryReplayGuard, ReplayGuard};
 pub use scheme::Scheme;
 pub use secret::generate_secret;
 pub use signer::{SignOptions, WebhookSigner};

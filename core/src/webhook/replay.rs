@@ -90,6 +90,21 @@ impl MemoryReplayGuard {
     }
 }
 
+/// Opens a replay guard by URL: `memory://` (this process only, default
+/// capacity) or `redis://…` (shared by every process using the server).
+pub fn open(url: &str) -> Result<std::sync::Arc<dyn ReplayGuard>, crate::error::StoreError> {
+    if url == "memory://" {
+        return Ok(std::sync::Arc::new(MemoryReplayGuard::default()));
+    }
+    #[cfg(feature = "redis")]
+    if url.starts_with("redis://") || url.starts_with("redis+unix://") {
+        return Ok(std::sync::Arc::new(crate::redis::RedisReplayGuard::open(
+            url,
+        )?));
+    }
+    Err(crate::error::StoreError::unsupported_url(url))
+}
+
 impl Default for MemoryReplayGuard {
     fn default() -> Self {
         Self::new(Self::DEFAULT_CAPACITY)
