@@ -7,7 +7,6 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "rest_framework",
-    "rest_framework_api_key",
     "gatepass.django",
 ]
 MIDDLEWARE = [
