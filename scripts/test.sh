@@ -19,3 +19,4 @@ fi
 
 bash scripts/test-rust.sh
 bash scripts/test-node.sh
+bash scripts/test-python.sh
