@@ -4,15 +4,72 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use gatepass_core::key::ListQuery;
+use gatepass_core::ratelimit::{MemoryRateLimiter, RateLimit, RateLimiter};
+use gatepass_core::redis::RedisRateLimiter;
 use gatepass_core::scope::{default_implications, parse_list, ScopeSet};
+use gatepass_core::store::{self, Change, Found, Store, UsageDelta};
+use gatepass_core::token::TokenDigest;
 use gatepass_core::token::{ParsedToken, Token};
-use gatepass_core::{Gate, IssueRequest, Outcome, Requirement, Scope};
+use gatepass_core::{
+    Gate, GateError, IssueRequest, KeyRecord, Outcome, Policy, Requirement, Scope, StoreError,
+};
+
+/// A store whose epoch moves on every call, so the gate's cache never hits:
+/// the cost of reading the store on every verify.
+#[derive(Debug)]
+struct Uncached(Arc<dyn Store>, AtomicU64);
+
+impl Store for Uncached {
+    fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), StoreError> {
+        self.0.insert(key, digest)
+    }
+    fn get(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        self.0.get(id)
+    }
+    fn find(&self, digest: &TokenDigest) -> Result<Option<Found>, StoreError> {
+        self.0.find(digest)
+    }
+    fn list(&self, query: &ListQuery) -> Result<Vec<KeyRecord>, StoreError> {
+        self.0.list(query)
+    }
+    fn modify(&self, id: &str, change: Change<'_>) -> Result<KeyRecord, GateError> {
+        self.0.modify(id, change)
+    }
+    fn rotate(
+        &self,
+        id: &str,
+        d: &TokenDigest,
+        until: i64,
+        change: Change<'_>,
+    ) -> Result<KeyRecord, GateError> {
+        self.0.rotate(id, d, until, change)
+    }
+    fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        self.0.delete(id)
+    }
+    fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError> {
+        self.0.add_usage(batch)
+    }
+    fn consume_credit(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        self.0.consume_credit(id)
+    }
+    fn epoch(&self) -> Result<u64, StoreError> {
+        Ok(self.1.fetch_add(1, Ordering::Relaxed))
+    }
+}
 
 fn gate_with_key(url: &str) -> (Gate, String) {
-    let gate = Gate::open(url, None).unwrap();
+    gate_on(store::open(url).unwrap())
+}
+
+fn gate_on(store: Arc<dyn Store>) -> (Gate, String) {
+    let gate = Gate::new(store, Policy::default());
     let issued = gate
         .issue(IssueRequest {
             name: "bench".into(),
@@ -31,11 +88,20 @@ fn verify(c: &mut Criterion) {
     let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let requirement = Requirement::expr("bots:read and (channels:read or admin)").unwrap();
     let mut group = c.benchmark_group("verify");
-    for (name, url) in [
-        ("memory", "memory://".to_owned()),
-        ("sqlite_warm", sqlite_url),
-    ] {
-        let (gate, header) = gate_with_key(&url);
+    let uncached = |url: &str| -> Arc<dyn Store> {
+        Arc::new(Uncached(store::open(url).unwrap(), AtomicU64::new(0)))
+    };
+    let mut gates = vec![
+        ("memory", gate_with_key("memory://")),
+        ("sqlite_warm", gate_with_key(&sqlite_url)),
+        ("sqlite_uncached", gate_on(uncached(&sqlite_url))),
+    ];
+    // The Postgres rows need the server from scripts/services.sh.
+    if let Ok(pg) = std::env::var("GATEPASS_TEST_POSTGRES_URL") {
+        gates.push(("postgres_warm", gate_with_key(&pg)));
+        gates.push(("postgres_uncached", gate_on(uncached(&pg))));
+    }
+    for (name, (gate, header)) in gates {
         // Warm the cache once; every later iteration is the steady state.
         assert_eq!(
             gate.verify(Some(header.as_bytes()), &requirement, None)
@@ -51,6 +117,22 @@ fn verify(c: &mut Criterion) {
                 debug_assert!(v.ok());
                 v
             })
+        });
+    }
+    group.finish();
+}
+
+fn limiters(c: &mut Criterion) {
+    let limit: RateLimit = "1000000/second".parse().unwrap();
+    let mut group = c.benchmark_group("ratelimit");
+    let memory = MemoryRateLimiter::new();
+    group.bench_function("memory", |b| {
+        b.iter(|| memory.check("bench", &limit, 0).unwrap())
+    });
+    if let Ok(url) = std::env::var("GATEPASS_TEST_REDIS_URL") {
+        let redis = RedisRateLimiter::open(&url).unwrap();
+        group.bench_function("redis", |b| {
+            b.iter(|| redis.check("bench", &limit, 0).unwrap())
         });
     }
     group.finish();
@@ -92,6 +174,6 @@ fn scopes(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = verify, token, scopes
+    targets = verify, limiters, token, scopes
 }
 criterion_main!(benches);

@@ -1,14 +1,16 @@
 //! Usage counting: every valid request adds one to its key's count and moves
-//! `last_used_at`. Counts are batched in memory and written additively, on an
-//! interval (also while the process is idle), when the batch is large, before
-//! reads, and at shutdown, so a clean shutdown loses none and processes never
-//! overwrite each other's counts.
+//! `last_used_at`. Counts are batched in memory and written additively by a
+//! background thread — every second (also while the process is idle) and at
+//! once when the batch grows large — and before reads and at shutdown, so a
+//! clean shutdown loses none, processes never overwrite each other's counts,
+//! and no request waits for the store's write.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::clock::Millis;
 use crate::error::StoreError;
@@ -40,15 +42,33 @@ impl Pending {
     }
 }
 
+/// Wakes the flusher thread early. Kept apart from the recorder so the
+/// thread can wait without keeping the recorder alive.
+#[derive(Debug, Default)]
+struct Wake {
+    requested: Mutex<bool>,
+    condvar: Condvar,
+}
+
+impl Wake {
+    fn request(&self) {
+        *self.requested.lock() = true;
+        self.condvar.notify_one();
+    }
+}
+
 #[derive(Debug)]
 pub struct UsageRecorder {
     store: Arc<dyn Store>,
     pending: Mutex<Pending>,
+    wake: Arc<Wake>,
+    /// False when no thread could be started: then requests flush inline.
+    threaded: AtomicBool,
 }
 
 impl UsageRecorder {
-    /// Creates the recorder and a background thread that flushes it every
-    /// [`FLUSH_INTERVAL`]; the thread ends once the recorder is dropped.
+    /// Creates the recorder and its flusher thread; the thread ends once the
+    /// recorder is dropped.
     pub fn start(store: Arc<dyn Store>) -> Arc<Self> {
         let recorder = Arc::new(Self {
             store,
@@ -57,24 +77,32 @@ impl UsageRecorder {
                 total: 0,
                 last_flush: Instant::now(),
             }),
+            wake: Arc::new(Wake::default()),
+            threaded: AtomicBool::new(false),
         });
-        let weak = Arc::downgrade(&recorder);
-        // Without the thread, counts still reach the store on the next busy
-        // request, on reads and at shutdown; only idle flushing is lost.
-        let _ = std::thread::Builder::new()
+        let (weak, wake) = (Arc::downgrade(&recorder), Arc::clone(&recorder.wake));
+        let spawned = std::thread::Builder::new()
             .name("gatepass-usage".into())
-            .spawn(move || flush_periodically(&weak));
+            .spawn(move || flush_in_background(&weak, &wake));
+        recorder.threaded.store(spawned.is_ok(), Ordering::Release);
         recorder
     }
 
-    /// Counts one request; writes the batch when it is due.
+    /// Counts one request.
     pub fn record(&self, id: &str, now: Millis) -> Result<(), StoreError> {
-        let due = {
+        let (large, stale) = {
             let mut pending = self.pending.lock();
             pending.add(id, 1, now);
-            pending.total >= FLUSH_BATCH || pending.last_flush.elapsed() >= FLUSH_INTERVAL
+            (
+                pending.total >= FLUSH_BATCH,
+                pending.last_flush.elapsed() >= FLUSH_INTERVAL,
+            )
         };
-        if due {
+        if self.threaded.load(Ordering::Acquire) {
+            if large {
+                self.wake.request();
+            }
+        } else if large || stale {
             self.flush()?;
         }
         Ok(())
@@ -109,9 +137,15 @@ impl UsageRecorder {
     }
 }
 
-fn flush_periodically(recorder: &Weak<UsageRecorder>) {
+fn flush_in_background(recorder: &Weak<UsageRecorder>, wake: &Wake) {
     loop {
-        std::thread::sleep(FLUSH_INTERVAL);
+        {
+            let mut requested = wake.requested.lock();
+            if !*requested {
+                wake.condvar.wait_for(&mut requested, FLUSH_INTERVAL);
+            }
+            *requested = false;
+        }
         let Some(recorder) = recorder.upgrade() else {
             return;
         };
@@ -125,5 +159,7 @@ impl Drop for UsageRecorder {
         // Nothing can be reported from drop; callers who need the error call
         // `flush` before dropping.
         let _ = self.flush();
+        // Let the thread see that the recorder is gone and exit now.
+        self.wake.request();
     }
 }
