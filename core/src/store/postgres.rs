@@ -14,7 +14,7 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls, Row, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 
-use super::row::{key_columns_of, to_i64, KeyRow, KEY_COLUMNS, KEY_COLUMN_COUNT};
+use super::row::{key_columns_of, read_key_row, to_i64, KeyRow, KEY_COLUMNS, KEY_COLUMN_COUNT};
 use super::{Change, Found, Store, UsageDelta};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
@@ -96,25 +96,7 @@ pub struct PostgresStore {
 }
 
 fn read_row(row: &Row) -> Result<KeyRow, postgres::Error> {
-    Ok(KeyRow {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        kind: row.try_get(2)?,
-        start: row.try_get(3)?,
-        scopes: row.try_get(4)?,
-        subject: row.try_get(5)?,
-        resource: row.try_get(6)?,
-        metadata: row.try_get(7)?,
-        status: row.try_get(8)?,
-        created_at: row.try_get(9)?,
-        updated_at: row.try_get(10)?,
-        expires_at: row.try_get(11)?,
-        revoked_at: row.try_get(12)?,
-        last_used_at: row.try_get(13)?,
-        usage_count: row.try_get(14)?,
-        rate_limit: row.try_get(15)?,
-        remaining: row.try_get(16)?,
-    })
+    Ok(read_key_row!(row, try_get))
 }
 
 fn migrate(client: &mut Client) -> Result<(), StoreError> {

@@ -21,6 +21,34 @@ pub(crate) fn key_columns_of(alias: &str) -> String {
         .join(", ")
 }
 
+/// Reads a [`KeyRow`] from a row selected with [`KEY_COLUMNS`], using the
+/// backend's fallible column getter (`get` for SQLite, `try_get` for
+/// Postgres), so the column order is written once for every store.
+macro_rules! read_key_row {
+    ($row:expr, $get:ident) => {
+        $crate::store::row::KeyRow {
+            id: $row.$get(0)?,
+            name: $row.$get(1)?,
+            kind: $row.$get(2)?,
+            start: $row.$get(3)?,
+            scopes: $row.$get(4)?,
+            subject: $row.$get(5)?,
+            resource: $row.$get(6)?,
+            metadata: $row.$get(7)?,
+            status: $row.$get(8)?,
+            created_at: $row.$get(9)?,
+            updated_at: $row.$get(10)?,
+            expires_at: $row.$get(11)?,
+            revoked_at: $row.$get(12)?,
+            last_used_at: $row.$get(13)?,
+            usage_count: $row.$get(14)?,
+            rate_limit: $row.$get(15)?,
+            remaining: $row.$get(16)?,
+        }
+    };
+}
+pub(crate) use read_key_row;
+
 #[derive(Debug, Clone)]
 pub(crate) struct KeyRow {
     pub id: String,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
-use super::row::{key_columns_of, to_i64, KeyRow, KEY_COLUMNS, KEY_COLUMN_COUNT};
+use super::row::{key_columns_of, read_key_row, to_i64, KeyRow, KEY_COLUMNS, KEY_COLUMN_COUNT};
 use super::{Change, Found, Store, UsageDelta};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
@@ -114,25 +114,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 fn read_row(row: &Row<'_>) -> rusqlite::Result<KeyRow> {
-    Ok(KeyRow {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        kind: row.get(2)?,
-        start: row.get(3)?,
-        scopes: row.get(4)?,
-        subject: row.get(5)?,
-        resource: row.get(6)?,
-        metadata: row.get(7)?,
-        status: row.get(8)?,
-        created_at: row.get(9)?,
-        updated_at: row.get(10)?,
-        expires_at: row.get(11)?,
-        revoked_at: row.get(12)?,
-        last_used_at: row.get(13)?,
-        usage_count: row.get(14)?,
-        rate_limit: row.get(15)?,
-        remaining: row.get(16)?,
-    })
+    Ok(read_key_row!(row, get))
 }
 
 fn insert_key(conn: &Connection, key: &KeyRecord) -> Result<(), StoreError> {

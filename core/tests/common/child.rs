@@ -23,6 +23,7 @@ pub fn unix_micros() -> u128 {
 /// `watch <token>`: verify until valid (cache warm), print READY, then verify
 /// in a tight loop until the outcome is not valid and print `SEEN <code> <µs>`.
 /// `check <token>`: print `OUTCOME <code>` for one verify (errors print `OUTCOME error`).
+/// `hammer <token> <n>`: verify `n` times, flush, print `HAMMERED <valid count>`.
 pub fn serve() {
     let Ok(url) = std::env::var(ENV_URL) else {
         return;
@@ -38,6 +39,14 @@ pub fn serve() {
         let line = line.unwrap();
         let mut parts = line.split_whitespace();
         match (parts.next(), parts.next()) {
+            (Some("hammer"), Some(token)) => {
+                let n: usize = parts.next().unwrap().parse().unwrap();
+                let valid = (0..n)
+                    .filter(|_| verify(token).ok() == Some(Outcome::Valid))
+                    .count();
+                gate.flush().unwrap();
+                writeln!(out, "\nHAMMERED {valid}").unwrap();
+            }
             (Some("watch"), Some(token)) => {
                 while verify(token).ok() != Some(Outcome::Valid) {}
                 writeln!(out, "\nREADY").unwrap();
