@@ -524,10 +524,7 @@ impl Gate {
         }
         let missing = requirement.missing(&cached.scopes);
         if !missing.is_empty() {
-            let mut v = fail(Outcome::InsufficientScope, "the key lacks a required scope");
-            v.detail = format!("the key lacks the required scope {}", list_scopes(&missing));
-            v.missing_scopes = missing;
-            return Ok(v);
+            return Ok(self.insufficient_scope(key, missing, scheme));
         }
         let rate = match &cached.rate_limit {
             Some(limit) => Some(self.limiter.check(&key.id, limit, now)?),
@@ -571,15 +568,21 @@ impl Gate {
         if missing.is_empty() {
             return verified.clone();
         }
+        let mut v = self.insufficient_scope(key, missing, verified.scheme.as_deref());
+        v.rate = verified.rate;
+        v
+    }
+
+    fn insufficient_scope(
+        &self,
+        key: &Arc<KeyRecord>,
+        missing: Vec<Scope>,
+        scheme: Option<&str>,
+    ) -> Verification {
         let detail = format!("the key lacks the required scope {}", list_scopes(&missing));
-        let mut v = self.outcome(
-            Outcome::InsufficientScope,
-            detail,
-            verified.scheme.as_deref(),
-        );
+        let mut v = self.outcome(Outcome::InsufficientScope, detail, scheme);
         v.key = Some(Arc::clone(key));
         v.missing_scopes = missing;
-        v.rate = verified.rate;
         v
     }
 
