@@ -10,6 +10,12 @@ pub struct DurationError {
     pub problem: String,
 }
 
+impl DurationError {
+    pub fn code(&self) -> &'static str {
+        "invalid_argument"
+    }
+}
+
 /// Parses `"90d"`, `"12h"`, `"1h 30m"`, `"3600s"`, `"2w"`.
 pub fn parse(text: &str) -> Result<Duration, DurationError> {
     let trimmed = text.trim();

@@ -84,7 +84,7 @@ impl GateError {
             Self::UnknownKind(_) => "unknown_kind",
             Self::LifetimeExceeded { .. } => "lifetime_exceeded",
             Self::Scope(e) => e.code(),
-            Self::Policy(_) => "config_error",
+            Self::Policy(e) => e.code(),
             Self::Store(e) => e.code(),
         }
     }

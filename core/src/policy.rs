@@ -20,6 +20,12 @@ pub struct PolicyError {
     pub problem: String,
 }
 
+impl PolicyError {
+    pub fn code(&self) -> &'static str {
+        "config_error"
+    }
+}
+
 fn problem(field: impl Into<String>, problem: impl Into<String>) -> PolicyError {
     PolicyError {
         field: field.into(),

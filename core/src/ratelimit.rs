@@ -25,6 +25,12 @@ pub struct RateLimit {
 #[error("invalid rate limit {0:?}: expected '<count>/<period>' such as '1000/hour', '10/second' or '500/15m'")]
 pub struct RateLimitParseError(pub String);
 
+impl RateLimitParseError {
+    pub fn code(&self) -> &'static str {
+        "invalid_argument"
+    }
+}
+
 impl RateLimit {
     pub fn new(limit: u32, period: Duration) -> Option<Self> {
         let period_ms = crate::duration::as_millis(period);
