@@ -34,15 +34,38 @@ echo "==> ruff"
 "$V/ruff" check bindings-python/python tests/python examples benchmarks/python
 "$V/ruff" format --check bindings-python/python tests/python examples benchmarks/python
 
+PIDS=()
+STARTED_SERVICES=0
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ "$STARTED_SERVICES" = 1 ]; then bash scripts/services.sh stop || true; fi
+}
+trap cleanup EXIT
+
+# Real PostgreSQL and Redis: scripts/test.sh has started them already; when
+# this script runs alone it starts its own instances, on ports and in a
+# directory of their own so it never stops servers someone else started
+# (CI=true: failing to start them is fatal).
+if [ -z "${GATEPASS_TEST_POSTGRES_URL:-}" ]; then
+  export GATEPASS_SERVICES_DIR=$WORK/services GATEPASS_PG_PORT=${GATEPASS_PY_PG_PORT:-54349}
+  export GATEPASS_REDIS_PORT=${GATEPASS_PY_REDIS_PORT:-63819}
+  if services=$(bash scripts/services.sh start); then
+    eval "$services"
+    STARTED_SERVICES=1
+  elif [ "${CI:-}" = true ]; then
+    echo "could not start PostgreSQL/Redis for the tests" >&2
+    exit 1
+  else
+    echo "*** PostgreSQL/Redis could not be started: their tests will be SKIPPED ***" >&2
+  fi
+fi
+
 echo "==> pytest"
 "$V/python" -m pytest tests/python -q -p no:cacheprovider
 
 echo "==> example apps from the installed wheel"
 SMOKE=$WORK/smoke
 mkdir -p "$SMOKE"
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; }
-trap cleanup EXIT
 export GATEPASS_STORE="sqlite://$SMOKE/gatepass.db"
 free_port() { "$V/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 FLASK_PORT=$(free_port)

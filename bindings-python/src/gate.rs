@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use gatepass_core::error::GateError;
 use gatepass_core::gate::{Gate as CoreGate, IssueRequest, Issued as CoreIssued};
 use gatepass_core::key::{KeyUpdate, Status};
 use gatepass_core::policy::Policy;
-use gatepass_core::ratelimit::RateLimit;
+use gatepass_core::ratelimit::{self, RateLimit};
 use gatepass_core::scope::{self, Requirement as CoreRequirement};
 use gatepass_core::token::Token;
 use pyo3::exceptions::PyTypeError;
@@ -141,12 +142,13 @@ fn scopes_arg(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Vec<scope::S
 #[pymethods]
 impl Gate {
     #[new]
-    #[pyo3(signature = (store, *, policy_toml=None, policy_json=None))]
+    #[pyo3(signature = (store, *, policy_toml=None, policy_json=None, rate_limiter=None))]
     fn py_new(
         py: Python<'_>,
         store: String,
         policy_toml: Option<String>,
         policy_json: Option<String>,
+        rate_limiter: Option<String>,
     ) -> PyResult<Self> {
         let policy = match (policy_toml, policy_json) {
             (Some(t), None) => Some(Policy::from_toml(&t).py_err(py)?),
@@ -158,7 +160,14 @@ impl Gate {
                 ))
             }
         };
-        let gate = detached(py, move || CoreGate::open(&store, policy))?.py_err(py)?;
+        let gate = detached(py, move || {
+            let gate = CoreGate::open(&store, policy)?;
+            Ok::<_, GateError>(match rate_limiter {
+                Some(url) => gate.with_limiter(ratelimit::open(&url)?),
+                None => gate,
+            })
+        })?
+        .py_err(py)?;
         Ok(Self {
             inner: Arc::new(gate),
         })

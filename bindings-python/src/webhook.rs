@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use gatepass_core::clock::{self, ManualClock};
 use gatepass_core::webhook::{
-    generate_secret as core_generate_secret, Headers, MemoryReplayGuard, ReplayGuard, Scheme,
-    SignOptions, VerifiedWebhook as CoreVerified, VerifierOptions, WebhookSigner as CoreSigner,
-    WebhookVerifier as CoreVerifier,
+    generate_secret as core_generate_secret, open_replay_guard, Headers, MemoryReplayGuard,
+    ReplayGuard, Scheme, SignOptions, VerifiedWebhook as CoreVerified, VerifierOptions,
+    WebhookSigner as CoreSigner, WebhookVerifier as CoreVerifier,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -15,6 +15,33 @@ use pyo3::types::{PyBool, PyDict, PyInt, PyString};
 
 use crate::convert::{body_bytes, duration_arg, header_pairs, millis_arg, string_list};
 use crate::error::{detached, IntoPyResult};
+
+/// `replay_guard=`: `True`/`False`, a capacity for the in-process guard, or a
+/// URL (`memory://`, `redis://…` to share it between processes).
+fn replay_guard_arg(
+    py: Python<'_>,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<Option<Arc<dyn ReplayGuard>>> {
+    if value.is_none() || value.is_instance_of::<PyBool>() {
+        return Ok(value.is_truthy()?.then(|| {
+            Arc::new(MemoryReplayGuard::new(MemoryReplayGuard::DEFAULT_CAPACITY))
+                as Arc<dyn ReplayGuard>
+        }));
+    }
+    if value.is_instance_of::<PyInt>() {
+        let capacity: usize = value.extract()?;
+        return Ok(Some(Arc::new(MemoryReplayGuard::new(capacity))));
+    }
+    if let Ok(url) = value.cast::<PyString>() {
+        let url = url.to_cow()?.into_owned();
+        return detached(py, move || open_replay_guard(&url))?
+            .py_err(py)
+            .map(Some);
+    }
+    Err(PyTypeError::new_err(
+        "replay_guard must be True/False, a capacity, or a URL such as redis://…",
+    ))
+}
 
 fn scheme_arg(py: Python<'_>, scheme: &str) -> PyResult<Scheme> {
     scheme.parse::<Scheme>().py_err(py)
@@ -103,21 +130,7 @@ impl WebhookVerifier {
                         .map_err(|_| PyTypeError::new_err("now must be Unix seconds (int)"))?;
                     opts.clock = ManualClock::new(secs.saturating_mul(1000));
                 }
-                "replay_guard" => {
-                    let capacity = if value.is_instance_of::<PyBool>() || value.is_none() {
-                        value
-                            .is_truthy()?
-                            .then_some(MemoryReplayGuard::DEFAULT_CAPACITY)
-                    } else if value.is_instance_of::<PyInt>() {
-                        Some(value.extract::<usize>()?)
-                    } else {
-                        return Err(PyTypeError::new_err(
-                            "replay_guard must be True/False or a capacity",
-                        ));
-                    };
-                    opts.replay_guard = capacity
-                        .map(|c| Arc::new(MemoryReplayGuard::new(c)) as Arc<dyn ReplayGuard>);
-                }
+                "replay_guard" => opts.replay_guard = replay_guard_arg(py, &value)?,
                 other => {
                     return Err(PyTypeError::new_err(format!(
                         "WebhookVerifier() got an unexpected keyword argument {other:?}"

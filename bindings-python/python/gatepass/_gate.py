@@ -16,7 +16,7 @@ from . import _native
 from ._native import Issued, KeyInfo, Page, Requirement, Verification
 from .exceptions import ConfigError, auth_error
 
-__all__ = ["Gate", "default_store_url", "DEFAULT_STORE_URL"]
+__all__ = ["Gate", "default_store_url", "default_rate_limiter_url", "DEFAULT_STORE_URL"]
 
 #: The embedded default: ``gatepass.db`` in the working directory.
 DEFAULT_STORE_URL = "sqlite://gatepass.db"
@@ -29,6 +29,11 @@ PolicyArg = Union[None, Mapping[str, Any], str, "os.PathLike[str]"]
 def default_store_url() -> str:
     """``$GATEPASS_STORE``, else ``sqlite://gatepass.db`` (``./gatepass.db``)."""
     return os.environ.get("GATEPASS_STORE") or DEFAULT_STORE_URL
+
+
+def default_rate_limiter_url() -> Optional[str]:
+    """``$GATEPASS_RATE_LIMITER`` (e.g. ``redis://…``), else in-process limits."""
+    return os.environ.get("GATEPASS_RATE_LIMITER") or None
 
 
 def _policy_kwargs(policy: PolicyArg) -> Dict[str, str]:
@@ -78,14 +83,19 @@ class Gate:
     ``store`` is a URL: ``memory://``, ``sqlite://relative.db`` or
     ``sqlite:///absolute/path.db``; by default ``$GATEPASS_STORE`` or
     ``./gatepass.db``. ``policy`` is a dict, TOML text, or a path to a
-    ``.toml``/``.json`` file.
+    ``.toml``/``.json`` file. ``rate_limiter`` is ``memory://`` (this process)
+    or ``redis://…`` (shared by every process); by default
+    ``$GATEPASS_RATE_LIMITER``, else ``memory://``.
     """
 
     __slots__ = ("_native", "_store_kind", "__weakref__")
 
-    def __init__(self, store: Optional[str] = None, policy: PolicyArg = None) -> None:
+    def __init__(
+        self, store: Optional[str] = None, policy: PolicyArg = None, *, rate_limiter: Optional[str] = None
+    ) -> None:
         url = store or default_store_url()
-        self._native = _native.Gate(url, **_policy_kwargs(policy))
+        limiter = rate_limiter or default_rate_limiter_url()
+        self._native = _native.Gate(url, rate_limiter=limiter, **_policy_kwargs(policy))
         # Keep only the scheme: a database URL may carry a password.
         self._store_kind = url.split(":", 1)[0]
         with _open_lock:

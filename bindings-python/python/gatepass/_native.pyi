@@ -115,7 +115,14 @@ class Verification:
     def __bool__(self) -> bool: ...
 
 class Gate:
-    def __init__(self, store: str, *, policy_toml: Optional[str] = None, policy_json: Optional[str] = None) -> None: ...
+    def __init__(
+        self,
+        store: str,
+        *,
+        policy_toml: Optional[str] = None,
+        policy_json: Optional[str] = None,
+        rate_limiter: Optional[str] = None,
+    ) -> None: ...
     @property
     def realm(self) -> str: ...
     @property
@@ -182,7 +189,7 @@ class WebhookVerifier:
         *,
         tolerance: Optional[Duration] = ...,
         allow_sha1: bool = False,
-        replay_guard: Union[bool, int] = False,
+        replay_guard: Union[bool, int, str] = False,
         now: Optional[int] = None,
     ) -> None: ...
     @property

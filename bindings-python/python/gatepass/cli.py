@@ -391,6 +391,11 @@ def common_options() -> argparse.ArgumentParser:
         "--store", default=argparse.SUPPRESS, help="store URL (default $GATEPASS_STORE or sqlite://gatepass.db)"
     )
     p.add_argument("--policy", default=argparse.SUPPRESS, help="policy file (.toml or .json)")
+    p.add_argument(
+        "--rate-limiter",
+        default=argparse.SUPPRESS,
+        help="rate limiter URL (default $GATEPASS_RATE_LIMITER or memory://), e.g. redis://127.0.0.1/",
+    )
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
     return p
 
@@ -475,7 +480,11 @@ def main(argv: Optional[Sequence[str]] = None, *, out: TextIO = sys.stdout, err:
     try:
         if args.group == "webhook":
             return args.run(args, o)
-        gate = Gate(getattr(args, "store", None) or default_store_url(), policy=getattr(args, "policy", None))
+        gate = Gate(
+            getattr(args, "store", None) or default_store_url(),
+            policy=getattr(args, "policy", None),
+            rate_limiter=getattr(args, "rate_limiter", None),
+        )
         try:
             return args.run(gate, args, o)
         finally:

@@ -17,7 +17,8 @@
         event = request.get_json()
 
 Configuration (``app.config``): ``GATEPASS_STORE`` (default ``$GATEPASS_STORE``,
-else ``sqlite://gatepass.db``), ``GATEPASS_POLICY`` (dict, TOML text or a path).
+else ``sqlite://gatepass.db``), ``GATEPASS_POLICY`` (dict, TOML text or a path),
+``GATEPASS_RATE_LIMITER`` (``redis://…`` to share limits between processes).
 
 Failures raise werkzeug HTTP exceptions (subclasses of ``Unauthorized``,
 ``Forbidden``, ``TooManyRequests``, ``BadRequest``) that carry gatepass's
@@ -98,10 +99,12 @@ class Gatepass:
         gate: Optional[Gate] = None,
         store: Optional[str] = None,
         policy: Any = None,
+        rate_limiter: Optional[str] = None,
     ) -> None:
         self._gate = gate
         self._store = store
         self._policy = policy
+        self._rate_limiter = rate_limiter
         self._pending: List[Requirement] = []
         self._requirements: Dict[Tuple[int, int], Requirement] = {}
         if app is not None:
@@ -111,7 +114,8 @@ class Gatepass:
         if self._gate is None:
             store = self._store or app.config.get("GATEPASS_STORE")
             policy = self._policy if self._policy is not None else app.config.get("GATEPASS_POLICY")
-            self._gate = Gate(store, policy=policy)
+            limiter = self._rate_limiter or app.config.get("GATEPASS_RATE_LIMITER")
+            self._gate = Gate(store, policy=policy, rate_limiter=limiter)
         # Routes declared before init_app are checked against the catalogue now.
         for requirement in self._pending:
             self._gate.check_requirement(requirement)

@@ -13,6 +13,7 @@ from .. import Gate
 DEFAULTS: Dict[str, Any] = {
     "STORE": None,  # $GATEPASS_STORE, else sqlite://gatepass.db
     "POLICY": None,
+    "RATE_LIMITER": None,  # $GATEPASS_RATE_LIMITER, else memory:// (redis://… for several processes)
     "PROTECT_PATHS": [],
 }
 
@@ -43,7 +44,11 @@ def get_gate() -> Gate:
             if _gate is None:
                 conf = gatepass_settings()
                 policy = conf["POLICY"]
-                _gate = Gate(conf["STORE"], policy=str(policy) if hasattr(policy, "__fspath__") else policy)
+                _gate = Gate(
+                    conf["STORE"],
+                    policy=str(policy) if hasattr(policy, "__fspath__") else policy,
+                    rate_limiter=conf["RATE_LIMITER"],
+                )
             gate = _gate
     return gate
 
