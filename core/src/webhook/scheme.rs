@@ -51,6 +51,33 @@ impl Scheme {
         }
     }
 
+    /// Every request header the scheme's verifier may read, lower-cased. A
+    /// binding can hand over just these instead of every request header; no
+    /// other header can change a verdict.
+    #[must_use]
+    pub const fn header_names(self) -> &'static [&'static str] {
+        match self {
+            Scheme::Standard => &[
+                "webhook-id",
+                "webhook-timestamp",
+                "webhook-signature",
+                "svix-id",
+                "svix-timestamp",
+                "svix-signature",
+            ],
+            Scheme::Stripe => &[super::stripe::HEADER],
+            Scheme::Github => &[
+                super::github::HEADER_256,
+                super::github::HEADER_SHA1,
+                super::github::HEADER_ID,
+            ],
+            Scheme::Slack => &[super::slack::HEADER_SIG, super::slack::HEADER_TS],
+            Scheme::Shopify => &[super::shopify::HEADER, super::shopify::HEADER_ID],
+            Scheme::Twilio => &[super::twilio::HEADER, super::twilio::HEADER_ID],
+            Scheme::Token => &[super::token::HEADER],
+        }
+    }
+
     /// Whether the scheme signs a timestamp that the tolerance window checks.
     #[must_use]
     pub const fn has_timestamp(self) -> bool {
@@ -93,6 +120,44 @@ mod tests {
             assert_eq!(scheme.to_string(), scheme.as_str());
         }
         assert_eq!("Stripe".parse::<Scheme>().unwrap(), Scheme::Stripe);
+    }
+
+    /// Signed requests verify with only the scheme's own headers, whatever
+    /// else arrived: `header_names` leaves out nothing a verifier reads.
+    #[test]
+    fn header_names_cover_what_verifiers_read() {
+        use crate::webhook::{
+            generate_secret, Headers, SignOptions, VerifierOptions, WebhookSigner, WebhookVerifier,
+        };
+        let body = br#"{"a":1}"#;
+        let url = "https://example.com/hook?x=1";
+        for scheme in Scheme::ALL {
+            let names = scheme.header_names();
+            assert!(names.iter().all(|n| *n == n.to_ascii_lowercase()));
+            let secret = generate_secret(scheme).unwrap();
+            let signer = WebhookSigner::new(scheme, &secret, crate::clock::system()).unwrap();
+            let options = SignOptions {
+                id: Some("msg_1".into()),
+                url: Some(url.into()),
+                ..SignOptions::default()
+            };
+            let signed = signer.sign(body, options).unwrap();
+            let mut only = Headers::new();
+            for (name, value) in &signed {
+                if let Some(n) = names.iter().find(|n| n.eq_ignore_ascii_case(name)) {
+                    only.append(n, value.as_bytes());
+                }
+            }
+            assert_eq!(
+                only.len(),
+                signed.len(),
+                "{scheme}: a signed header is not listed"
+            );
+            let verifier =
+                WebhookVerifier::new(scheme, &[secret], VerifierOptions::default()).unwrap();
+            let got = verifier.verify(body, &only, Some(url)).unwrap();
+            assert_eq!(got.scheme, scheme);
+        }
     }
 
     #[test]
