@@ -10,13 +10,20 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use gatepass_core::clock::ManualClock;
-use gatepass_core::webhook::{Headers, Scheme, SignOptions, VerifierOptions, WebhookSigner, WebhookVerifier};
+use gatepass_core::webhook::{
+    Headers, Scheme, SignOptions, VerifierOptions, WebhookSigner, WebhookVerifier,
+};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 const NOW: i64 = 1_700_000_000;
-const SIZES: [(usize, &str); 4] = [(100, "100B"), (1024, "1KiB"), (64 * 1024, "64KiB"), (1024 * 1024, "1MiB")];
+const SIZES: [(usize, &str); 4] = [
+    (100, "100B"),
+    (1024, "1KiB"),
+    (64 * 1024, "64KiB"),
+    (1024 * 1024, "1MiB"),
+];
 
 fn secret(scheme: Scheme) -> &'static str {
     match scheme {
@@ -27,12 +34,23 @@ fn secret(scheme: Scheme) -> &'static str {
 
 fn setup(scheme: Scheme, body: &[u8]) -> (WebhookVerifier, Headers, Option<String>) {
     let clock = ManualClock::new(NOW * 1000);
-    let url = (scheme == Scheme::Twilio)
-        .then(|| format!("https://example.com/hook?bodySHA256={}", hex::encode(Sha256::digest(body))));
+    let url = (scheme == Scheme::Twilio).then(|| {
+        format!(
+            "https://example.com/hook?bodySHA256={}",
+            hex::encode(Sha256::digest(body))
+        )
+    });
     let signer = WebhookSigner::new(scheme, secret(scheme), clock.clone()).unwrap();
-    let opts = SignOptions { id: Some("msg_p5jXN8AQM9LWM0D4loKWxJek".into()), timestamp: Some(NOW), url: url.clone() };
+    let opts = SignOptions {
+        id: Some("msg_p5jXN8AQM9LWM0D4loKWxJek".into()),
+        timestamp: Some(NOW),
+        url: url.clone(),
+    };
     let headers = Headers::from_pairs(signer.sign(body, opts).unwrap());
-    let options = VerifierOptions { clock, ..VerifierOptions::default() };
+    let options = VerifierOptions {
+        clock,
+        ..VerifierOptions::default()
+    };
     let verifier = WebhookVerifier::new(scheme, &[secret(scheme)], options).unwrap();
     let _ok = verifier.verify(body, &headers, url.as_deref()).unwrap();
     (verifier, headers, url)
@@ -40,13 +58,16 @@ fn setup(scheme: Scheme, body: &[u8]) -> (WebhookVerifier, Headers, Option<Strin
 
 fn bench(c: &mut Criterion) {
     for (size, label) in SIZES {
-        let body: Vec<u8> = (0..size).map(|i| b"{\"a\":\"0123456789\"}"[i % 18]).collect();
+        let body: Vec<u8> = (0..size)
+            .map(|i| b"{\"a\":\"0123456789\"}"[i % 18])
+            .collect();
         let mut g = c.benchmark_group(format!("webhook_verify/{label}"));
         g.throughput(Throughput::Bytes(size as u64));
         if size >= 64 * 1024 {
             g.sample_size(20);
         }
-        let key256 = Hmac::<Sha256>::new_from_slice(b"whsec_bench_secret_0123456789abcdef").unwrap();
+        let key256 =
+            Hmac::<Sha256>::new_from_slice(b"whsec_bench_secret_0123456789abcdef").unwrap();
         g.bench_function(BenchmarkId::from_parameter("raw_hmac_sha256"), |b| {
             b.iter(|| {
                 let mut m = key256.clone();
@@ -69,7 +90,10 @@ fn bench(c: &mut Criterion) {
             }
             let (v, h, url) = setup(scheme, &body);
             g.bench_function(BenchmarkId::from_parameter(scheme.as_str()), |b| {
-                b.iter(|| v.verify(black_box(&body), black_box(&h), url.as_deref()).unwrap())
+                b.iter(|| {
+                    v.verify(black_box(&body), black_box(&h), url.as_deref())
+                        .unwrap()
+                })
             });
         }
         g.finish();
