@@ -218,7 +218,7 @@ pub fn body_bytes(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
 fn header_value(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     if let Ok(text) = value.cast::<PyString>() {
         return Ok(match text.to_cow() {
-            Ok(s) => s.as_bytes().to_vec(),
+            Ok(s) => s.into_owned().into_bytes(),
             Err(_) => vec![0xff],
         });
     }
@@ -231,6 +231,9 @@ fn header_value(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
 fn header_name(value: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(bytes) = value.cast::<PyBytes>() {
         return Ok(String::from_utf8_lossy(bytes.as_bytes()).into_owned());
+    }
+    if let Ok(text) = value.cast::<PyString>() {
+        return Ok(text.to_cow()?.into_owned());
     }
     value.extract::<String>()
 }

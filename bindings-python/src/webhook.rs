@@ -11,7 +11,7 @@ use gatepass_core::webhook::{
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyInt, PyString};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString};
 
 use crate::convert::{body_bytes, duration_arg, header_pairs, millis_arg, string_list};
 use crate::error::{detached, IntoPyResult};
@@ -160,11 +160,17 @@ impl WebhookVerifier {
         headers: &Bound<'_, PyAny>,
         url: Option<String>,
     ) -> PyResult<VerifiedWebhook> {
-        let body = body_bytes(body)?;
         let headers = Headers::from_pairs(header_pairs(headers)?);
         let verifier = Arc::clone(&self.inner);
-        let inner =
-            detached(py, move || verifier.verify(&body, &headers, url.as_deref()))?.py_err(py)?;
+        // `bytes` is immutable and kept alive by `body`: borrow it, no copy.
+        let owned;
+        let body: &[u8] = if let Ok(bytes) = body.cast::<PyBytes>() {
+            bytes.as_bytes()
+        } else {
+            owned = body_bytes(body)?;
+            &owned
+        };
+        let inner = detached(py, || verifier.verify(body, &headers, url.as_deref()))?.py_err(py)?;
         Ok(VerifiedWebhook { inner })
     }
 
