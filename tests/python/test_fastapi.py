@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI, Request, Security  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 import gatepass  # noqa: E402
-from gatepass.fastapi import GatepassSecurity, WebhookDependency, install  # noqa: E402
+from gatepass.fastapi import GatepassSecurity, WebhookDependency, check_routes, install  # noqa: E402
 
 WH_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -97,6 +97,22 @@ def test_unknown_scope_fails_at_declaration():
     g = gatepass.Gate("memory://", policy={"scopes": ["bots:read"]})
     with pytest.raises(gatepass.InvalidArgument):
         GatepassSecurity(g).require("bots:reed")
+    dep = GatepassSecurity(g)
+    app = FastAPI()
+
+    @app.get("/ok")
+    def ok(key=Security(dep, scopes=["bots:read"])):
+        return {}
+
+    check_routes(app)
+
+    @app.get("/typo")
+    def typo(key=Security(dep, scopes=["bots:reed"])):
+        return {}
+
+    with pytest.raises(gatepass.InvalidArgument) as e:
+        install(app)
+    assert e.value.code == "unknown_scope"
 
 
 def test_without_install_status_and_headers_still_right(gate):

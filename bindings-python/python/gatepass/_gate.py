@@ -232,8 +232,9 @@ class Gate:
         """Like :meth:`verify`, but returns the key or raises an :class:`AuthError`
         subclass (:class:`Unauthorized`, :class:`Forbidden`, :class:`RateLimited`)."""
         v = self._native.verify(authorization, scopes, any_scopes, resource)
-        if v.ok:
-            return v.key
+        key = v.key
+        if v.ok and key is not None:
+            return key
         raise auth_error(v)
 
     # ----- shutdown -----------------------------------------------------

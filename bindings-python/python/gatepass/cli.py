@@ -313,7 +313,7 @@ def run_verify(gate: Gate, args: argparse.Namespace, o: Output) -> int:
         "problem": v.problem(),
         "key": key_json(v.key) if v.key is not None else None,
     }
-    if v.ok:
+    if v.ok and v.key is not None:
         text = f"valid: {v.key.id} ({v.key.name}), scopes: {' '.join(v.key.scopes) or '-'}"
     else:
         text = f"{v.code} ({v.status}): {v.detail}"

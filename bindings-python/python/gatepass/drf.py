@@ -145,13 +145,14 @@ class GatepassAuthentication:
         request._gatepass_verification = v
         if v.code == "missing_credentials":
             return None  # let other authenticators try; 401 comes from permissions
-        if v.ok:
-            return KeyUser(v.key), v
+        key = v.key
+        if v.ok and key is not None:
+            return KeyUser(key), v
         if v.status in (403,):
             # Authenticated but not allowed: raise with the challenge header.
             raise GatepassAPIException(auth_error(v))
-        if v.status == 429 and view is not None and _uses_key_throttle(view):
-            return KeyUser(v.key), v  # KeyRateThrottle answers with Retry-After
+        if v.status == 429 and key is not None and view is not None and _uses_key_throttle(view):
+            return KeyUser(key), v  # KeyRateThrottle answers with Retry-After
         raise GatepassAPIException(auth_error(v))
 
     def authenticate_header(self, request: Request) -> str:

@@ -25,7 +25,7 @@ Messages never contain a token or a secret.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Type
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._native import Verification
@@ -170,7 +170,7 @@ _TITLES = {
 }
 
 #: Every code the native core can report, and the class it raises.
-CLASS_BY_CODE: Dict[str, type] = {
+CLASS_BY_CODE: Dict[str, Type[GatepassError]] = {
     # verification outcomes (raised by Gate.authenticate)
     "invalid_request": BadRequest,
     "missing_credentials": Unauthorized,
@@ -241,9 +241,8 @@ def _error(code: str, message: str) -> GatepassError:
 
 def auth_error(verification: Verification) -> AuthError:
     """The exception for a failed verification, with its status, headers and body."""
-    cls = CLASS_BY_CODE.get(verification.code, AuthError)
-    if not issubclass(cls, AuthError):  # pragma: no cover - table is exhaustive
-        cls = AuthError
+    found = CLASS_BY_CODE.get(verification.code, AuthError)
+    cls = found if issubclass(found, AuthError) else AuthError
     return cls(
         verification.detail,
         code=verification.code,

@@ -31,7 +31,7 @@ inline; the GIL is released while core works.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
@@ -43,7 +43,14 @@ from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier
 from ._http import PROBLEM_CONTENT_TYPE, join_authorization, problem_body
 from .exceptions import AuthError, WebhookError, auth_error
 
-__all__ = ["GatepassSecurity", "GatepassHTTPException", "WebhookDependency", "install", "problem_response"]
+__all__ = [
+    "GatepassSecurity",
+    "GatepassHTTPException",
+    "WebhookDependency",
+    "check_routes",
+    "install",
+    "problem_response",
+]
 
 
 class GatepassHTTPException(HTTPException):
@@ -69,10 +76,43 @@ async def _handler(_request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    """Answers gatepass failures with ``application/problem+json`` bodies.
-    (Without it FastAPI's own handler still sends the right status and
-    headers, with the problem under ``detail``.)"""
+    """Answers gatepass failures with ``application/problem+json`` bodies
+    (without it FastAPI's own handler still sends the right status and
+    headers, with the problem under ``detail``), and checks the scopes of the
+    routes declared so far against the policy's catalogue (see
+    :func:`check_routes`)."""
     app.add_exception_handler(GatepassHTTPException, _handler)
+    check_routes(app)
+
+
+def _scopes_of(dependant: Any) -> List[str]:
+    # FastAPI has spelled this differently across versions.
+    for name in ("oauth_scopes", "security_scopes"):
+        value = getattr(dependant, name, None)
+        if value:
+            return list(value)
+    return [
+        *(getattr(dependant, "parent_oauth_scopes", None) or []),
+        *(getattr(dependant, "own_oauth_scopes", None) or []),
+    ]
+
+
+def check_routes(app: FastAPI) -> None:
+    """Builds the requirement of every ``Security(GatepassSecurity, scopes=[...])``
+    on the app's routes now, so an unknown scope fails at start-up rather than
+    on the first request. Call it after the routes are declared."""
+    from fastapi.routing import APIRoute
+
+    def walk(dependant: Any) -> None:
+        call = getattr(dependant, "call", None)
+        if isinstance(call, GatepassSecurity):
+            call._requirement(_scopes_of(dependant))
+        for sub in getattr(dependant, "dependencies", ()):
+            walk(sub)
+
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            walk(route.dependant)
 
 
 class GatepassSecurity(SecurityBase):

@@ -159,9 +159,11 @@ class Gatepass:
         v = self.gate.verify(header, scopes, any_scopes, resource)
         if not v.ok:
             raise http_exception_for(auth_error(v))
-        g.gatepass_key = v.key
+        key = v.key
+        assert key is not None  # a valid verification always carries its key
+        g.gatepass_key = key
         g.gatepass = v
-        return v.key
+        return key
 
     def require(
         self,
