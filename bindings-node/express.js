@@ -20,6 +20,21 @@ function setHeaders (res, headers) {
   for (const name in headers) res.setHeader(name, headers[name])
 }
 
+/**
+ * `req.gatepass`: the verification, the gate, and the key, which is read
+ * from the verification (converted from the addon) only when a handler asks.
+ */
+class GatepassContext {
+  constructor (verification, gate) {
+    this.verification = verification
+    this.gate = gate
+  }
+
+  get key () {
+    return this.verification.key
+  }
+}
+
 const AUTHENTICATE_OPTIONS = new Set(['scopes', 'anyScopes', 'resource', 'credentials', 'optional'])
 
 /**
@@ -60,7 +75,7 @@ function authenticate (gate, options = {}) {
       if (!v.ok && optional && v.code === 'missing_credentials') return next()
       setHeaders(res, v.headers)
       if (!v.ok) return next(AuthError.from(v))
-      req.gatepass = { key: v.key, verification: v, gate }
+      req.gatepass = new GatepassContext(v, gate)
       next()
     }, next)
   }

@@ -105,7 +105,10 @@ export interface Problem {
   missing_scopes?: string[]
 }
 
-/** The outcome of `gate.verify`. */
+/**
+ * The outcome of `gate.verify`. `key`, `missingScopes` and `problem` are
+ * read from the addon on first access; `toJSON()` gives all of it.
+ */
 export declare class Verification {
   private constructor ()
   readonly ok: boolean
@@ -119,6 +122,15 @@ export declare class Verification {
   readonly missingScopes: string[]
   /** The problem body; `null` when valid. */
   readonly problem: Problem | null
+  toJSON (): {
+    ok: boolean
+    code: OutcomeCode
+    status: number
+    headers: Record<string, string>
+    key: Key | null
+    missingScopes: string[]
+    problem: Problem | null
+  }
 }
 
 /** A parsed route requirement (opaque). */
@@ -147,6 +159,11 @@ export interface PolicyDocument {
 export interface OpenOptions {
   /** A policy document, or its TOML text. */
   policy?: PolicyDocument | string
+  /**
+   * Where per-key rate limits are counted: `memory://` (this process, the
+   * default) or `redis://…` (shared by every process using that server).
+   */
+  rateLimits?: string
 }
 
 export interface IssueOptions {
@@ -232,8 +249,12 @@ export interface VerifierOptions {
   tolerance?: Duration | null
   /** Accept GitHub's legacy `X-Hub-Signature: sha1=…`. */
   allowSha1?: boolean
-  /** Refuse repeated message ids within the window: `true` or how many ids to remember. */
-  replayGuard?: boolean | number
+  /**
+   * Refuse repeated message ids within the window: `true` or how many ids to
+   * remember (this process), or a URL: `memory://` or `redis://…` (shared by
+   * every process using that server).
+   */
+  replayGuard?: boolean | number | string
   /** A fixed clock (Date or Unix ms), for tests and replaying recorded requests. */
   now?: Date | number
 }

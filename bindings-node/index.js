@@ -95,6 +95,39 @@ function track (handle) {
 
 // ----- results ----------------------------------------------------------------
 
+const date = (ms) => (ms === null ? null : new Date(ms))
+
+/**
+ * The public key record from the addon's: `Date`s from Unix milliseconds and
+ * the metadata object from its JSON text. Built here, where a plain object
+ * literal costs far less than the same object assembled through N-API.
+ */
+function keyFrom (raw) {
+  return {
+    id: raw.id,
+    name: raw.name,
+    kind: raw.kind,
+    start: raw.start,
+    scopes: raw.scopes,
+    subject: raw.subject,
+    resource: raw.resource,
+    metadata: JSON.parse(raw.metadata),
+    status: raw.status,
+    createdAt: new Date(raw.createdAt),
+    updatedAt: new Date(raw.updatedAt),
+    expiresAt: date(raw.expiresAt),
+    revokedAt: date(raw.revokedAt),
+    lastUsedAt: date(raw.lastUsedAt),
+    usageCount: raw.usageCount,
+    rateLimit: raw.rateLimit,
+    remaining: raw.remaining
+  }
+}
+
+function pageFrom (raw) {
+  return { keys: raw.keys.map(keyFrom), next: raw.next }
+}
+
 /**
  * A newly issued or rotated key. The token is shown once: it is readable
  * (`issued.token`, destructuring), but is not enumerable, so it stays out of
@@ -103,7 +136,7 @@ function track (handle) {
 class Issued {
   constructor (raw) {
     Object.defineProperty(this, 'token', { value: raw.token, enumerable: false })
-    this.key = raw.key
+    this.key = keyFrom(raw.key)
   }
 
   toString () {
@@ -117,19 +150,70 @@ class Issued {
 
 let handleOf
 
-/** The outcome of `gate.verify`: `{ ok, code, status, headers, key, missingScopes, problem }`. */
+/** Header pairs `[name, value, …]` from the addon as an object. */
+function headersFrom (flat) {
+  const headers = {}
+  if (flat !== null) {
+    for (let i = 0; i < flat.length; i += 2) headers[flat[i]] = flat[i + 1]
+  }
+  return headers
+}
+
+const NOT_READ = Symbol('not read')
+const NO_FAILURE = Object.freeze({ missingScopes: Object.freeze([]), problem: null })
+
+/**
+ * The outcome of `gate.verify`: `{ ok, code, status, headers, key,
+ * missingScopes, problem }`. `ok`, `code`, `status` and `headers` arrive with
+ * it; the key, the missing scopes and the problem body stay in the addon
+ * until first read (most requests never read them all), then are kept.
+ */
 class Verification {
   #handle
+  #key = NOT_READ
+  #failure = NOT_READ
 
   constructor (raw) {
-    this.ok = raw.ok
+    this.ok = raw.code === 'valid'
     this.code = raw.code
     this.status = raw.status
-    this.headers = raw.headers
-    this.key = raw.key
-    this.missingScopes = raw.missingScopes
-    this.problem = raw.problem
+    this.headers = headersFrom(raw.headers)
     this.#handle = raw.handle
+  }
+
+  /** The key, once it was found (also on most failures after lookup); else `null`. */
+  get key () {
+    if (this.#key === NOT_READ) {
+      const raw = native.verificationKey(this.#handle)
+      this.#key = raw === null ? null : keyFrom(raw)
+    }
+    return this.#key
+  }
+
+  #details () {
+    if (this.#failure === NOT_READ) {
+      this.#failure = this.ok ? NO_FAILURE : native.verificationFailure(this.#handle)
+    }
+    return this.#failure
+  }
+
+  /** The scopes the key lacks (`insufficient_scope`); else empty. */
+  get missingScopes () {
+    return [...this.#details().missingScopes]
+  }
+
+  /** The RFC 9457 problem body (`application/problem+json`); `null` when valid. */
+  get problem () {
+    return this.#details().problem
+  }
+
+  toJSON () {
+    const { ok, code, status, headers, key, missingScopes, problem } = this
+    return { ok, code, status, headers, key, missingScopes, problem }
+  }
+
+  [inspect.custom] (depth, options, inspectFn = inspect) {
+    return `Verification ${inspectFn(this.toJSON(), options)}`
   }
 
   static {
@@ -169,7 +253,7 @@ const UPDATE_OPTIONS = new Set(['name', 'scopes', 'metadata', 'expiresIn', 'expi
 const LIST_OPTIONS = new Set(['subject', 'kind', 'status', 'after', 'limit'])
 const VERIFY_OPTIONS = new Set(['scopes', 'anyScopes', 'resource', 'requirement'])
 const REQUIREMENT_OPTIONS = new Set(['scopes', 'anyScopes'])
-const OPEN_OPTIONS = new Set(['policy'])
+const OPEN_OPTIONS = new Set(['policy', 'rateLimits'])
 const ROTATE_OPTIONS = new Set(['grace'])
 
 /**
@@ -190,8 +274,10 @@ class Gate {
 
   /**
    * Opens the store at `url` (`memory://`, `sqlite:///abs/path.db`,
-   * `sqlite://relative.db`; default `$GATEPASS_STORE`, else
-   * `sqlite://gatepass.db`). `policy` is a policy document object or TOML text.
+   * `sqlite://relative.db`, `postgres://…`; default `$GATEPASS_STORE`, else
+   * `sqlite://gatepass.db`). `policy` is a policy document object or TOML
+   * text; `rateLimits` is where per-key rate limits are counted: `memory://`
+   * (this process, the default) or `redis://…` (every process using it).
    */
   static async open (url, options) {
     if (url !== undefined && url !== null && typeof url === 'object' && options === undefined) {
@@ -200,8 +286,11 @@ class Gate {
     }
     if (url !== undefined && url !== null && typeof url !== 'string') throw invalid('Gate.open: url must be a string')
     const o = checkOptions('Gate.open', options, OPEN_OPTIONS)
+    if (o.rateLimits !== undefined && o.rateLimits !== null && typeof o.rateLimits !== 'string') {
+      throw invalid('Gate.open: rateLimits must be a URL string (memory:// or redis://…)')
+    }
     try {
-      return new Gate(await native.openGate(url ?? defaultStoreUrl(), o.policy ?? null))
+      return new Gate(await native.openGate(url ?? defaultStoreUrl(), o.policy ?? null, o.rateLimits ?? null))
     } catch (e) {
       throw fromNative(e)
     }
@@ -236,7 +325,7 @@ class Gate {
   async get (id) {
     checkId('get', id)
     try {
-      return await this.#native.get(id)
+      return keyFrom(await this.#native.get(id))
     } catch (e) {
       throw fromNative(e)
     }
@@ -246,13 +335,13 @@ class Gate {
   async list (options) {
     const o = checkOptions('list', options, LIST_OPTIONS)
     try {
-      return await this.#native.list({
+      return pageFrom(await this.#native.list({
         subject: o.subject ?? undefined,
         kind: o.kind ?? undefined,
         status: o.status ?? undefined,
         after: o.after ?? undefined,
         limit: o.limit ?? undefined
-      })
+      }))
     } catch (e) {
       throw fromNative(e)
     }
@@ -275,7 +364,7 @@ class Gate {
       clearRemaining: o.remaining === null
     }
     try {
-      return await this.#native.update(id, change)
+      return keyFrom(await this.#native.update(id, change))
     } catch (e) {
       throw fromNative(e)
     }
@@ -284,7 +373,7 @@ class Gate {
   async deactivate (id) {
     checkId('deactivate', id)
     try {
-      return await this.#native.deactivate(id)
+      return keyFrom(await this.#native.deactivate(id))
     } catch (e) {
       throw fromNative(e)
     }
@@ -293,7 +382,7 @@ class Gate {
   async activate (id) {
     checkId('activate', id)
     try {
-      return await this.#native.activate(id)
+      return keyFrom(await this.#native.activate(id))
     } catch (e) {
       throw fromNative(e)
     }
@@ -302,7 +391,7 @@ class Gate {
   async revoke (id) {
     checkId('revoke', id)
     try {
-      return await this.#native.revoke(id)
+      return keyFrom(await this.#native.revoke(id))
     } catch (e) {
       throw fromNative(e)
     }
@@ -406,13 +495,15 @@ class Gate {
   /**
    * Checks a verification from `verify` against a further requirement
    * (`{ scopes, anyScopes }` or `{ requirement }`) without counting usage
-   * or the rate limit again.
+   * or the rate limit again. Returns `verification` itself when it failed
+   * already or the requirement holds, else an `insufficient_scope` one.
    */
   authorize (verification, options) {
     const o = checkOptions('authorize', options, VERIFY_OPTIONS)
     const requirement = this.#requirementFor(o)
     try {
-      return new Verification(this.#native.authorize(handleOf(verification), requirement))
+      const changed = this.#native.authorize(handleOf(verification), requirement)
+      return changed === null ? verification : new Verification(changed)
     } catch (e) {
       throw fromNative(e)
     }
@@ -479,16 +570,58 @@ function headerObject (headers) {
   return headers
 }
 
+/** A header value the addon takes: a string or an array of strings. */
+function headerValue (value) {
+  if (typeof value === 'string') return value
+  if (Array.isArray(value)) return value.filter((v) => typeof v === 'string')
+  return undefined // absent, or not text (a number set by hand): no scheme reads it
+}
+
+function joinValues (a, b) {
+  return a === undefined ? b : [].concat(a, b)
+}
+
+/**
+ * The values of the headers a scheme reads (`names`, lower-case), in that
+ * order. Only these cross into the addon, not every request header. Node's
+ * `req.headers` has lower-case names, so direct reads find them; names in
+ * another case (hand-made objects) are matched case-insensitively.
+ */
+function headerValues (headers, names, lengths) {
+  const values = new Array(names.length)
+  let missing = false
+  for (let i = 0; i < names.length; i++) {
+    const value = headerValue(headers[names[i]])
+    if (value === undefined) missing = true
+    else values[i] = value
+  }
+  if (missing) {
+    // Most names cannot match by length alone: lower-case only the others.
+    for (const name of Object.keys(headers)) {
+      if (!lengths.has(name.length) || names.includes(name)) continue
+      const i = names.indexOf(name.toLowerCase())
+      const value = i < 0 ? undefined : headerValue(headers[name])
+      if (value !== undefined) values[i] = joinValues(values[i], value)
+    }
+  }
+  return values
+}
+
 /** Verifies incoming webhooks of one scheme against one or more secrets. */
 class WebhookVerifier {
   #native
+  #scheme
+  #headerNames
+  #headerLengths
 
   /**
    * `scheme`: standard | stripe | github | slack | shopify | twilio | token.
    * `options.secrets` (or `secret`); `tolerance` ("5m" or ms; `null` turns the
    * window off; default 5 minutes); `allowSha1` (GitHub legacy header);
-   * `replayGuard` (true, or how many ids to remember); `now` (a Date or Unix
-   * ms: a fixed clock, for tests and replaying recorded requests).
+   * `replayGuard` (refuse a second delivery of a message: `true` or how many
+   * ids to remember, in this process; or a URL, `memory://` or `redis://…`,
+   * the latter shared by every process using the server); `now` (a Date or
+   * Unix ms: a fixed clock, for tests and replaying recorded requests).
    */
   constructor (scheme, options) {
     if (typeof scheme !== 'string') throw invalid('WebhookVerifier: scheme must be a string')
@@ -499,6 +632,9 @@ class WebhookVerifier {
       throw invalid('WebhookVerifier: `secrets` must be an array of strings')
     }
     const replay = o.replayGuard
+    if (replay !== undefined && replay !== null && typeof replay !== 'boolean' && typeof replay !== 'number' && typeof replay !== 'string') {
+      throw invalid('WebhookVerifier: replayGuard must be true, a capacity, or a URL (memory:// or redis://…)')
+    }
     try {
       this.#native = new native.WebhookVerifier(scheme, {
         secrets,
@@ -506,15 +642,19 @@ class WebhookVerifier {
         noTolerance: o.tolerance === null,
         allowSha1: o.allowSha1 === true,
         replayGuard: replay === true ? DEFAULT_REPLAY_CAPACITY : typeof replay === 'number' ? replay : undefined,
+        replayGuardUrl: typeof replay === 'string' ? replay : undefined,
         now: optional(o.now, (v) => toMillis('now', v))
       })
     } catch (e) {
       throw fromNative(e)
     }
+    this.#scheme = this.#native.scheme
+    this.#headerNames = this.#native.headerNames
+    this.#headerLengths = new Set(this.#headerNames.map((n) => n.length))
   }
 
   get scheme () {
-    return this.#native.scheme
+    return this.#scheme
   }
 
   /**
@@ -525,11 +665,15 @@ class WebhookVerifier {
   verify (body, headers, options) {
     const url = typeof options === 'string' ? options : options?.url
     const bytes = rawBody(body)
+    const values = headerValues(headerObject(headers), this.#headerNames, this.#headerLengths)
+    let verified
     try {
-      return this.#native.verify(bytes, headerObject(headers), url ?? null)
+      verified = this.#native.verify(bytes, values, url ?? null)
     } catch (e) {
       throw fromNative(e)
     }
+    const timestamp = verified[1]
+    return { scheme: this.#scheme, id: verified[0], timestamp: timestamp === null ? null : new Date(timestamp * 1000) }
   }
 
   [inspect.custom] () {

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use gatepass_core::gate::IssueRequest;
 use gatepass_core::key::{KeyUpdate, Status};
 use gatepass_core::policy::{Policy, PolicyDocument};
-use gatepass_core::ratelimit::RateLimit;
+use gatepass_core::ratelimit::{self, RateLimit};
 use gatepass_core::scope::parse_list;
 use gatepass_core::Gate as CoreGate;
 use napi::bindgen_prelude::{AsyncTask, ToNapiValue, TypeName};
@@ -16,7 +16,7 @@ use napi_derive::napi;
 use crate::duration::{self, DurationArg};
 use crate::error::{NodeError, OrThrow, Thrown, CLOSED};
 use crate::key::{IssuedKey, Key, KeyPage};
-use crate::outcome::{Verification, VerificationHandle};
+use crate::outcome::{VerificationHandle, VerificationParts};
 use crate::scope::{self, Requirement, ScopesArg};
 use crate::task::Job;
 
@@ -154,12 +154,21 @@ fn key_update(o: UpdateOptions, now: i64) -> Result<KeyUpdate, NodeError> {
 }
 
 /// Opens the store at `url` with an optional policy (a JS object in the
-/// policy document's shape, or TOML text).
+/// policy document's shape, or TOML text) and rate limiter (`memory://`,
+/// the default, or `redis://…` shared by every process using the server).
 #[napi(catch_unwind)]
-pub fn open_gate(url: String, policy: Option<serde_json::Value>) -> AsyncTask<Job<Gate>> {
+pub fn open_gate(
+    url: String,
+    policy: Option<serde_json::Value>,
+    rate_limits: Option<String>,
+) -> AsyncTask<Job<Gate>> {
     Job::new(move || {
         let policy = policy.map(policy_of).transpose()?;
-        let gate = CoreGate::open(&url, policy)?;
+        let limiter = rate_limits.as_deref().map(ratelimit::open).transpose()?;
+        let mut gate = CoreGate::open(&url, policy)?;
+        if let Some(limiter) = limiter {
+            gate = gate.with_limiter(limiter);
+        }
         Ok(Gate {
             inner: RwLock::new(Some(Arc::new(gate))),
         })
@@ -287,17 +296,21 @@ impl Gate {
     }
 
     /// Checks a verified request against a further requirement without
-    /// verifying (and counting usage) again.
+    /// verifying (and counting usage) again. `null` when nothing changes (the
+    /// requirement holds, or the verification had failed already): the
+    /// common case costs no conversion at all.
     #[napi(catch_unwind)]
     pub fn authorize(
         &self,
         verified: &VerificationHandle,
         requirement: &Requirement,
-    ) -> Result<Verification, Thrown> {
+    ) -> Result<Option<VerificationParts>, Thrown> {
         let gate = self.core().or_throw()?;
-        Ok(Verification::from(
-            gate.authorize(&verified.inner, &requirement.inner),
-        ))
+        if !verified.ok() {
+            return Ok(None);
+        }
+        let v = gate.authorize(verified, &requirement.inner);
+        Ok((!v.ok()).then(|| VerificationParts::from(v)))
     }
 
     /// Verifies an `Authorization` header value (or a bare token). Rejects
@@ -308,7 +321,7 @@ impl Gate {
         credential: Option<String>,
         requirement: &Requirement,
         resource: Option<String>,
-    ) -> AsyncTask<Job<Verification>> {
+    ) -> AsyncTask<Job<VerificationParts>> {
         let requirement = Arc::clone(&requirement.inner);
         self.job(move |g| {
             let v = g.verify(
@@ -316,7 +329,7 @@ impl Gate {
                 &requirement,
                 resource.as_deref(),
             )?;
-            Ok(Verification::from(v))
+            Ok(VerificationParts::from(v))
         })
     }
 
@@ -326,7 +339,7 @@ impl Gate {
         credential: Option<String>,
         requirement: &Requirement,
         resource: Option<String>,
-    ) -> Result<Verification, Thrown> {
+    ) -> Result<VerificationParts, Thrown> {
         let gate = self.core().or_throw()?;
         let v = gate
             .verify(
@@ -335,7 +348,7 @@ impl Gate {
                 resource.as_deref(),
             )
             .or_throw()?;
-        Ok(Verification::from(v))
+        Ok(VerificationParts::from(v))
     }
 
     /// Writes usage counted in this process to the store.

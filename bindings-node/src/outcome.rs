@@ -1,10 +1,12 @@
-//! The result of `verify` as a plain JavaScript object. Status, headers and
-//! the RFC 9457 body are rendered by the core, so Node answers exactly as
-//! Python does.
-
-use std::collections::HashMap;
+//! The result of `verify` as JavaScript receives it. Most requests need only
+//! the outcome code, the status and a few headers, so that is all that
+//! crosses the boundary eagerly; the key, the missing scopes and the RFC 9457
+//! body stay in the core's `Verification` (behind an `External`) until
+//! `index.js` is asked for them. Status, headers and body are rendered by the
+//! core, so Node answers exactly as Python does.
 
 use gatepass_core::{Problem as CoreProblem, Verification as CoreVerification};
+use napi::bindgen_prelude::External;
 use napi_derive::napi;
 
 use crate::key::Key;
@@ -37,42 +39,61 @@ impl From<CoreProblem> for Problem {
 }
 
 /// The core's verification, kept so a route can check further scopes
-/// (`gate.authorize`) without verifying (and counting) again.
-#[napi]
-pub struct VerificationHandle {
-    pub(crate) inner: CoreVerification,
-}
+/// (`authorize`) without verifying (and counting) again, and so the key and
+/// failure details are converted only when read.
+pub type VerificationHandle = External<CoreVerification>;
 
+/// What every request needs from `verify`, and the handle for the rest.
 #[napi(object, use_nullable = true, object_from_js = false)]
-pub struct Verification {
-    pub ok: bool,
+pub struct VerificationParts {
     /// `valid`, `missing_credentials`, `invalid_request`, `malformed_token`,
     /// `unknown_key`, `inactive`, `revoked`, `expired`, `forbidden_resource`,
     /// `insufficient_scope`, `rate_limited` or `usage_exceeded`.
-    pub code: String,
+    pub code: &'static str,
     /// HTTP status to answer with (200 when valid).
     pub status: u32,
-    /// Response headers: challenges, `Retry-After`, `RateLimit-Policy`, `RateLimit`.
-    pub headers: HashMap<String, String>,
-    /// The key, once it was found (also on most failures after lookup).
-    pub key: Option<Key>,
-    pub missing_scopes: Vec<String>,
-    /// The RFC 9457 problem body (`application/problem+json`); `null` when valid.
-    pub problem: Option<Problem>,
+    /// Response headers as `[name, value, name, value, …]`; `null` when
+    /// there are none (a valid request for a key without a rate limit).
+    pub headers: Option<Vec<String>>,
     pub handle: VerificationHandle,
 }
 
-impl From<CoreVerification> for Verification {
+impl From<CoreVerification> for VerificationParts {
     fn from(v: CoreVerification) -> Self {
+        let headers = v.headers();
         Self {
-            ok: v.ok(),
-            code: v.code().to_owned(),
+            code: v.code(),
             status: u32::from(v.status()),
-            headers: v.headers().into_iter().collect(),
-            key: v.key.as_deref().map(Key::from),
-            missing_scopes: v.missing_scopes.iter().map(ToString::to_string).collect(),
-            problem: v.problem().map(Problem::from),
-            handle: VerificationHandle { inner: v },
+            headers: (!headers.is_empty())
+                .then(|| headers.into_iter().flat_map(|(n, v)| [n, v]).collect()),
+            handle: External::new(v),
         }
+    }
+}
+
+/// The parts of a failed verification a handler reads less often.
+#[napi(object, use_nullable = true, object_from_js = false)]
+pub struct FailureDetails {
+    pub missing_scopes: Vec<String>,
+    /// The RFC 9457 problem body (`application/problem+json`); `null` when valid.
+    pub problem: Option<Problem>,
+}
+
+/// The key a verification found, if any.
+#[napi(catch_unwind)]
+pub fn verification_key(handle: &VerificationHandle) -> Option<Key> {
+    handle.key.as_deref().map(Key::from)
+}
+
+/// Missing scopes and the problem body of a verification.
+#[napi(catch_unwind)]
+pub fn verification_failure(handle: &VerificationHandle) -> FailureDetails {
+    FailureDetails {
+        missing_scopes: handle
+            .missing_scopes
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        problem: handle.problem().map(Problem::from),
     }
 }

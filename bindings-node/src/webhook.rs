@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use gatepass_core::clock::ManualClock;
 use gatepass_core::webhook::{
     self, Headers, MemoryReplayGuard, ReplayGuard, Scheme, SignOptions as CoreSignOptions,
@@ -14,7 +13,7 @@ use napi::bindgen_prelude::{BufferSlice, Either, Env, JsObjectValue, Object};
 use napi_derive::napi;
 
 use crate::duration::{self, DurationArg};
-use crate::error::{NodeError, OrThrow, Thrown};
+use crate::error::{OrThrow, Thrown};
 
 #[napi(object)]
 pub struct VerifierOptions {
@@ -29,18 +28,12 @@ pub struct VerifierOptions {
     /// Refuse a second delivery of a message id within the window, in memory;
     /// the number is how many ids to remember.
     pub replay_guard: Option<u32>,
+    /// The same, in a store named by URL: `memory://` or `redis://…`
+    /// (shared by every process using that server).
+    pub replay_guard_url: Option<String>,
     /// A fixed clock, Unix milliseconds: for tests and for replaying
     /// recorded requests. Absent: the system clock.
     pub now: Option<f64>,
-}
-
-#[napi(object, use_nullable = true)]
-pub struct VerifiedWebhook {
-    pub scheme: String,
-    /// Message id when the scheme carries one.
-    pub id: Option<String>,
-    /// The signed timestamp (`standard`, `stripe`, `slack`).
-    pub timestamp: Option<DateTime<Utc>>,
 }
 
 #[napi(object)]
@@ -73,9 +66,13 @@ impl WebhookVerifier {
                 None => Some(webhook::DEFAULT_TOLERANCE),
             }
         };
-        let replay_guard = options.replay_guard.map(|capacity| {
-            Arc::new(MemoryReplayGuard::new(capacity as usize)) as Arc<dyn ReplayGuard>
-        });
+        let replay_guard = match (&options.replay_guard_url, options.replay_guard) {
+            (Some(url), _) => Some(webhook::open_replay_guard(url).or_throw()?),
+            (None, Some(capacity)) => {
+                Some(Arc::new(MemoryReplayGuard::new(capacity as usize)) as Arc<dyn ReplayGuard>)
+            }
+            (None, None) => None,
+        };
         let mut core_options = CoreVerifierOptions {
             tolerance,
             allow_sha1: options.allow_sha1.unwrap_or(false),
@@ -96,46 +93,49 @@ impl WebhookVerifier {
         self.inner.scheme().as_str()
     }
 
-    /// Verifies the raw body bytes against the request headers (a Node
-    /// `req.headers`-shaped object: names in any case, values strings or
-    /// arrays of strings). Throws an `Error` with the failure's `code`.
-    #[napi(catch_unwind)]
+    /// The headers `verify` reads, lower-cased, in the order it takes their
+    /// values: the scheme's own, from the core. Nothing else is handed over.
+    #[napi(getter, catch_unwind)]
+    pub fn header_names(&self) -> Vec<&'static str> {
+        self.inner.scheme().header_names().to_vec()
+    }
+
+    /// Verifies the raw body bytes (the caller's Buffer, not copied) against
+    /// `values[i]`, the value of `headerNames[i]`: a string, an array of
+    /// strings (repeated header), or absent. Returns `[id, timestamp]`
+    /// (Unix seconds), either `null` when the scheme or request has none;
+    /// `index.js` builds the result object, and its `Date`, when read.
+    /// Throws an `Error` with the failure's `code`.
+    #[napi(catch_unwind, ts_return_type = "[string | null, number | null]")]
     pub fn verify(
         &self,
         body: BufferSlice,
-        headers: Object,
+        values: Vec<Option<HeaderValue>>,
         url: Option<String>,
-    ) -> Result<VerifiedWebhook, Thrown> {
-        let headers = headers_of(&headers).or_throw()?;
+    ) -> Result<(Option<String>, Option<f64>), Thrown> {
+        let mut headers = Headers::new();
+        for (name, value) in self.inner.scheme().header_names().iter().zip(values) {
+            match value {
+                Some(Either::A(value)) => headers.append(name, value.as_bytes()),
+                Some(Either::B(values)) => {
+                    for value in values {
+                        headers.append(name, value.as_bytes());
+                    }
+                }
+                None => {}
+            }
+        }
         let v = self
             .inner
             .verify(&body, &headers, url.as_deref())
             .or_throw()?;
-        Ok(VerifiedWebhook {
-            scheme: v.scheme.as_str().to_owned(),
-            id: v.id,
-            timestamp: v.timestamp.and_then(|t| DateTime::from_timestamp(t, 0)),
-        })
+        Ok((v.id, v.timestamp.map(|t| t as f64)))
     }
 }
 
-/// Reads every header of a JS object into the core's case-insensitive view.
-fn headers_of(object: &Object) -> Result<Headers, NodeError> {
-    let mut headers = Headers::new();
-    for name in Object::keys(object)? {
-        match object.get::<Either<String, Vec<String>>>(&name) {
-            Ok(Some(Either::A(value))) => headers.append(&name, value.as_bytes()),
-            Ok(Some(Either::B(values))) => {
-                for value in values {
-                    headers.append(&name, value.as_bytes());
-                }
-            }
-            // Absent, or not text (a number set by hand): no scheme reads it as text.
-            Ok(None) | Err(_) => {}
-        }
-    }
-    Ok(headers)
-}
+/// One header's value as Node gives it: a string, or an array of strings
+/// for a header sent more than once.
+type HeaderValue = Either<String, Vec<String>>;
 
 #[napi]
 pub struct WebhookSigner {

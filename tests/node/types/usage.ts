@@ -37,6 +37,10 @@ async function main (): Promise<void> {
   const signer = new WebhookSigner('standard', secret)
   const signed: Record<string, string> = signer.sign('{}', { timestamp: new Date() })
   const verifier = new WebhookVerifier('standard', { secrets: [secret], tolerance: '5m' })
+  const shared = new WebhookVerifier('standard', { secret, replayGuard: 'redis://127.0.0.1:6379' })
+  void shared
+  const many = await Gate.open('postgres://gatepass@127.0.0.1/gatepass', { rateLimits: 'redis://127.0.0.1:6379' })
+  await many.close()
   try {
     const msg = verifier.verify(Buffer.from('{}'), signed)
     console.log(msg.id, msg.timestamp)
