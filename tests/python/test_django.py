@@ -215,3 +215,16 @@ def test_every_outcome_over_a_real_server(fresh_gate, django_server):
         assert status == EXPECTED_STATUS[code], (code, body)
         if code != "valid":
             check_response_for(code, status, headers, json.loads(body))
+
+
+def test_system_check_finds_unknown_drf_scopes():
+    from gatepass.django.apps import check_scopes
+
+    assert check_scopes() == []  # no catalogue: every well-formed scope is known
+    with override_settings(GATEPASS={"STORE": "memory://", "POLICY": {"scopes": ["bots:read", "bots:write"]}}):
+        errors = check_scopes()
+        assert errors and all(e.id == "gatepass.E001" for e in errors)
+        text = " ".join(e.msg for e in errors)
+        assert "djangoapp.views.Bots POST" in text and "channels:write" in text
+        assert "djangoapp.views.Channels GET" in text  # channels:read via ReadWriteScopes
+        assert "ChannelBots" not in text

@@ -28,7 +28,7 @@ gatepass failure answers ``application/problem+json`` with its headers
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from rest_framework import exceptions, permissions, throttling
 from rest_framework.request import Request
@@ -37,7 +37,7 @@ from rest_framework.response import Response
 from . import KeyInfo, Requirement, Verification
 from ._http import PROBLEM_CONTENT_TYPE
 from .django.conf import get_gate
-from .exceptions import AuthError, auth_error
+from .exceptions import AuthError, GatepassError, auth_error
 
 __all__ = [
     "GatepassAuthentication",
@@ -91,14 +91,21 @@ def _view_requirement(view: Any, method: str) -> Union[None, str, Sequence[str],
         spec = spec.get(method, spec.get("*"))
     if spec is None:
         resource = getattr(view, "scope_resource", None)
-        if resource and any(isinstance(p, ReadWriteScopes) for p in _permissions(view)):
+        if resource and any(_is_read_write(p) for p in _permissions(view)):
             spec = [f"{resource}:{'read' if method in SAFE_METHODS else 'write'}"]
     if spec is not None and not isinstance(spec, str):
         spec = tuple(spec)
     return spec
 
 
+def _is_read_write(permission: Any) -> bool:
+    cls = permission if isinstance(permission, type) else type(permission)
+    return issubclass(cls, ReadWriteScopes)
+
+
 def _permissions(view: Any) -> Sequence[Any]:
+    if isinstance(view, type):  # a view class, during system checks
+        return list(getattr(view, "permission_classes", ()))
     try:
         return view.get_permissions()
     except Exception:  # noqa: BLE001 - a view without permissions
@@ -193,6 +200,34 @@ class KeyRateThrottle(throttling.BaseThrottle):
             return None
         retry = self._v.headers.get("Retry-After")
         return float(retry) if retry is not None else None
+
+
+def check_view_scopes(patterns: Any = None) -> List[str]:
+    """Builds the requirement of every DRF view in the URLconf, for every HTTP
+    method, against the policy's catalogue. Returns the problems found (the
+    ``gatepass.E001`` system check runs this at start-up)."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    problems: List[str] = []
+    seen: set = set()
+
+    def walk(items: Any) -> None:
+        for item in items:
+            if isinstance(item, URLResolver):
+                walk(item.url_patterns)
+            elif isinstance(item, URLPattern):
+                view = getattr(item.callback, "cls", None)
+                if view is None or view in seen:
+                    continue
+                seen.add(view)
+                for method in getattr(view, "http_method_names", ()):
+                    try:
+                        requirement_for(view, method.upper())
+                    except GatepassError as e:
+                        problems.append(f"{view.__module__}.{view.__qualname__} {method.upper()}: {e.message}")
+
+    walk(patterns if patterns is not None else get_resolver().url_patterns)
+    return problems
 
 
 def exception_handler(exc: Exception, context: Dict[str, Any]) -> Optional[Response]:

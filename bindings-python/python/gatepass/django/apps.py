@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from django.apps import AppConfig
+from typing import Any, List
+
+from django.apps import AppConfig, apps
+from django.core import checks
 
 
 class GatepassConfig(AppConfig):
@@ -8,3 +11,19 @@ class GatepassConfig(AppConfig):
     label = "gatepass"
     verbose_name = "gatepass"
     default = True
+
+    def ready(self) -> None:
+        checks.register(check_scopes, checks.Tags.security)
+
+
+def check_scopes(app_configs: Any = None, **kwargs: Any) -> List[checks.CheckMessage]:
+    """``gatepass.E001``: a DRF view asks for a scope the policy's catalogue
+    does not know (a typo), found at start-up rather than on a request."""
+    if not apps.is_installed("rest_framework"):
+        return []
+    from ..drf import check_view_scopes
+
+    return [
+        checks.Error(problem, hint="Fix the scope or add it to the policy's `scopes`.", id="gatepass.E001")
+        for problem in check_view_scopes()
+    ]
