@@ -240,12 +240,20 @@ fn header_name(value: &Bound<'_, PyAny>) -> PyResult<String> {
 
 /// Request headers from a dict, any mapping with `items()` (Flask, Django,
 /// Starlette), or an iterable of `(name, value)` pairs. Repeated names are
-/// kept; core joins them as HTTP does.
-pub fn header_pairs(value: &Bound<'_, PyAny>) -> PyResult<Vec<(String, Vec<u8>)>> {
-    let mut out = Vec::new();
+/// kept; core joins them as HTTP does. Only headers named in `wanted` (lower
+/// case; the scheme's own) are converted: no other header can change a verdict.
+pub fn header_pairs(value: &Bound<'_, PyAny>, wanted: &[&str]) -> PyResult<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::with_capacity(wanted.len());
+    let mut push = |k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>| -> PyResult<()> {
+        let name = header_name(k)?;
+        if wanted.iter().any(|w| w.eq_ignore_ascii_case(&name)) {
+            out.push((name, header_value(v)?));
+        }
+        Ok(())
+    };
     if let Ok(dict) = value.cast::<PyDict>() {
         for (k, v) in dict.iter() {
-            out.push((header_name(&k)?, header_value(&v)?));
+            push(&k, &v)?;
         }
         return Ok(out);
     }
@@ -256,10 +264,14 @@ pub fn header_pairs(value: &Bound<'_, PyAny>) -> PyResult<Vec<(String, Vec<u8>)>
     };
     for item in items.try_iter()? {
         let item = item?;
-        let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract().map_err(|_| {
-            PyTypeError::new_err("headers must be a mapping or (name, value) pairs")
-        })?;
-        out.push((header_name(&k)?, header_value(&v)?));
+        let pair = item
+            .cast::<PyTuple>()
+            .ok()
+            .filter(|t| t.len() == 2)
+            .ok_or_else(|| {
+                PyTypeError::new_err("headers must be a mapping or (name, value) pairs")
+            })?;
+        push(&pair.get_item(0)?, &pair.get_item(1)?)?;
     }
     Ok(out)
 }

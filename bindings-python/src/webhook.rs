@@ -149,6 +149,13 @@ impl WebhookVerifier {
         self.inner.scheme().as_str()
     }
 
+    /// Every request header this scheme reads (lower case): a framework
+    /// helper can pass just these instead of the whole request.
+    #[getter]
+    fn header_names(&self) -> Vec<&'static str> {
+        self.inner.scheme().header_names().to_vec()
+    }
+
     /// Verifies the raw body against the request headers; raises
     /// `WebhookError` with `.code` on failure. `url` is the full request URL
     /// (required by `twilio`).
@@ -160,7 +167,8 @@ impl WebhookVerifier {
         headers: &Bound<'_, PyAny>,
         url: Option<String>,
     ) -> PyResult<VerifiedWebhook> {
-        let headers = Headers::from_pairs(header_pairs(headers)?);
+        let wanted = self.inner.scheme().header_names();
+        let headers = Headers::from_pairs(header_pairs(headers, wanted)?);
         let verifier = Arc::clone(&self.inner);
         // `bytes` is immutable and kept alive by `body`: borrow it, no copy.
         let owned;

@@ -281,3 +281,17 @@ def test_github_and_shopify_against_hmac():
     expected = base64.b64encode(hmac.new(secret.encode(), BODY, hashlib.sha256).digest()).decode()
     assert gatepass.WebhookSigner("shopify", secret).sign(BODY)["X-Shopify-Hmac-Sha256"] == expected
     gatepass.WebhookVerifier("shopify", secret).verify(BODY, {"X-Shopify-Hmac-Sha256": expected})
+
+
+def test_only_the_schemes_headers_are_read():
+    secret = gatepass.generate_secret("standard")
+    verifier = gatepass.WebhookVerifier("standard", secret)
+    assert verifier.header_names[:3] == ["webhook-id", "webhook-timestamp", "webhook-signature"]
+    assert "svix-signature" in verifier.header_names
+    signed = gatepass.WebhookSigner("standard", secret).sign(BODY)
+    noisy = {k.title(): v for k, v in signed.items()}
+    noisy.update({"User-Agent": "x", "X-Junk": "\udcff", "Cookie": "a=b"})  # unread, so never converted
+    assert verifier.verify(BODY, noisy).scheme == "standard"
+    assert verifier.verify(BODY, [(k.encode(), v.encode()) for k, v in noisy.items() if k != "X-Junk"])
+    for scheme in SCHEMES:
+        assert gatepass.WebhookVerifier(scheme, gatepass.generate_secret(scheme)).header_names

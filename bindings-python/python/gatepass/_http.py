@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterable, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -18,6 +18,19 @@ def join_authorization(values: Iterable[str]) -> Optional[str]:
     if len(values) == 1:
         return values[0]
     return ", ".join(values)
+
+
+def environ_keys(header_names: Iterable[str]) -> List[Tuple[str, str]]:
+    """``(header name, WSGI environ key)`` for a verifier's headers, e.g.
+    ``("webhook-id", "HTTP_WEBHOOK_ID")``; computed once per route."""
+    return [(name, "HTTP_" + name.upper().replace("-", "_")) for name in header_names]
+
+
+def headers_from_environ(environ: Mapping[str, Any], keys: List[Tuple[str, str]]) -> Dict[str, Any]:
+    """Just the headers a verifier reads, straight from a WSGI environ (Flask)
+    or ``request.META`` (Django): a few dict lookups instead of converting
+    every request header."""
+    return {name: environ[key] for name, key in keys if key in environ}
 
 
 def problem_body(problem: Mapping[str, Any]) -> bytes:

@@ -209,11 +209,14 @@ class WebhookDependency:
             if secrets is None:
                 raise TypeError("WebhookDependency needs secrets= (or a WebhookVerifier)")
             self.verifier = WebhookVerifier(scheme, secrets, **options)
+        self._wanted = frozenset(name.encode() for name in self.verifier.header_names)
 
     async def __call__(self, request: Request) -> VerifiedWebhook:
         body = await request.body()
+        # ASGI header names are lower-case bytes: keep just the scheme's own.
+        headers = [(k, v) for k, v in request.headers.raw if k in self._wanted]
         try:
-            msg = self.verifier.verify(body, request.headers.raw, url=str(request.url))
+            msg = self.verifier.verify(body, headers, url=str(request.url))
         except WebhookError as e:
             raise GatepassHTTPException(e) from None
         request.state.gatepass_webhook = msg

@@ -37,7 +37,15 @@ from werkzeug import exceptions as wz
 from werkzeug.wrappers import Response
 
 from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier
-from ._http import PROBLEM_CONTENT_TYPE, ResourceArg, join_authorization, problem_body, resolve_resource
+from ._http import (
+    PROBLEM_CONTENT_TYPE,
+    ResourceArg,
+    environ_keys,
+    headers_from_environ,
+    join_authorization,
+    problem_body,
+    resolve_resource,
+)
 from .exceptions import AuthError, GatepassError, WebhookError, auth_error
 
 __all__ = ["Gatepass", "GatepassHTTPException", "http_exception_for"]
@@ -203,12 +211,15 @@ class Gatepass:
                 raise TypeError("webhook() needs secrets= (or a WebhookVerifier)")
             verifier = WebhookVerifier(scheme, secrets, **options)
 
+        keys = environ_keys(verifier.header_names)
+
         def decorate(view: F) -> F:
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 body = request.get_data(cache=True)
+                headers = headers_from_environ(request.environ, keys)
                 try:
-                    msg = verifier.verify(body, request.headers, url=request.url)
+                    msg = verifier.verify(body, headers, url=request.url)
                 except WebhookError as e:
                     raise http_exception_for(e) from None
                 g.gatepass_webhook = msg

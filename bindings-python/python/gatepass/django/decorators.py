@@ -9,7 +9,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest
 
 from .. import Gate, Requirement, WebhookVerifier
-from .._http import ResourceArg, resolve_resource
+from .._http import ResourceArg, environ_keys, headers_from_environ, resolve_resource
 from ..exceptions import WebhookError, auth_error
 from .conf import get_gate
 from .responses import problem_response
@@ -90,9 +90,10 @@ def require(
     return decorate
 
 
-def _verify_webhook(verifier: WebhookVerifier, request: HttpRequest) -> Any:
+def _verify_webhook(verifier: WebhookVerifier, keys: Any, request: HttpRequest) -> Any:
+    headers = headers_from_environ(request.META, keys)
     try:
-        msg = verifier.verify(request.body, request.headers, url=request.build_absolute_uri())
+        msg = verifier.verify(request.body, headers, url=request.build_absolute_uri())
     except WebhookError as e:
         return problem_response(e)
     request.gatepass_webhook = msg  # type: ignore[attr-defined]
@@ -112,12 +113,13 @@ def webhook(
         if secrets is None:
             raise TypeError("webhook() needs secrets= (or a WebhookVerifier)")
         verifier = WebhookVerifier(scheme, secrets, **options)
+    keys = environ_keys(verifier.header_names)
 
     def decorate(view: F) -> F:
         if iscoroutinefunction(view):
 
             async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                failed = _verify_webhook(verifier, request)
+                failed = _verify_webhook(verifier, keys, request)
                 return failed if failed is not None else await view(request, *args, **kwargs)
 
             wrapper: Any = functools.wraps(view)(async_wrapper)
@@ -125,7 +127,7 @@ def webhook(
         else:
 
             def sync_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                failed = _verify_webhook(verifier, request)
+                failed = _verify_webhook(verifier, keys, request)
                 return failed if failed is not None else view(request, *args, **kwargs)
 
             wrapper = functools.wraps(view)(sync_wrapper)
