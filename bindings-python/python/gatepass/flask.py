@@ -42,7 +42,6 @@ from ._http import (
     ResourceArg,
     environ_keys,
     headers_from_environ,
-    join_authorization,
     problem_body,
     resolve_resource,
 )
@@ -163,7 +162,9 @@ class Gatepass:
         resource: Optional[str] = None,
     ) -> KeyInfo:
         """Verifies the current request; returns the key or raises the HTTP exception."""
-        header = join_authorization(request.headers.getlist("Authorization"))
+        # WSGI servers hand over one value; several Authorization headers
+        # arrive already joined with ", " (core then answers invalid_request).
+        header = request.environ.get("HTTP_AUTHORIZATION")
         v = self.gate.verify(header, scopes, any_scopes, resource)
         if not v.ok:
             raise http_exception_for(auth_error(v))
