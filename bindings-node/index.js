@@ -563,7 +563,9 @@ function rawBody (body) {
 
 function headerObject (headers) {
   if (headers === null || typeof headers !== 'object') throw invalid('webhook headers must be an object such as req.headers')
-  if (typeof headers.entries === 'function' && !Array.isArray(headers) && Object.getPrototypeOf(headers) !== Object.prototype) {
+  const proto = Object.getPrototypeOf(headers)
+  if (proto === Object.prototype || proto === null) return headers // req.headers, a literal
+  if (typeof headers.entries === 'function' && !Array.isArray(headers)) {
     // A Map or a fetch Headers.
     return Object.fromEntries(headers.entries())
   }
@@ -605,6 +607,22 @@ function headerValues (headers, names, lengths) {
     }
   }
   return values
+}
+
+/**
+ * The result object from the addon's encoding of a verified message:
+ * `null` (no id, no timestamp), `"<ts>"`, `":<id>"` or `"<ts>:<id>"`, the
+ * timestamp in Unix seconds (digits only, so the first `:` separates).
+ */
+function verifiedFrom (scheme, encoded) {
+  if (encoded === null) return { scheme, id: null, timestamp: null }
+  const colon = encoded.indexOf(':')
+  const ts = colon < 0 ? encoded : encoded.slice(0, colon)
+  return {
+    scheme,
+    id: colon < 0 ? null : encoded.slice(colon + 1),
+    timestamp: ts === '' ? null : new Date(Number(ts) * 1000)
+  }
 }
 
 /** Verifies incoming webhooks of one scheme against one or more secrets. */
@@ -665,15 +683,14 @@ class WebhookVerifier {
   verify (body, headers, options) {
     const url = typeof options === 'string' ? options : options?.url
     const bytes = rawBody(body)
-    const values = headerValues(headerObject(headers), this.#headerNames, this.#headerLengths)
+    const v = headerValues(headerObject(headers), this.#headerNames, this.#headerLengths)
     let verified
     try {
-      verified = this.#native.verify(bytes, values, url ?? null)
+      verified = this.#native.verify(bytes, url ?? null, v[0], v[1], v[2], v[3], v[4], v[5])
     } catch (e) {
       throw fromNative(e)
     }
-    const timestamp = verified[1]
-    return { scheme: this.#scheme, id: verified[0], timestamp: timestamp === null ? null : new Date(timestamp * 1000) }
+    return verifiedFrom(this.#scheme, verified)
   }
 
   [inspect.custom] () {

@@ -97,24 +97,37 @@ impl WebhookVerifier {
     /// values: the scheme's own, from the core. Nothing else is handed over.
     #[napi(getter, catch_unwind)]
     pub fn header_names(&self) -> Vec<&'static str> {
-        self.inner.scheme().header_names().to_vec()
+        let names = self.inner.scheme().header_names();
+        // `verify` takes at most MAX_HEADER_NAMES values; a scheme reading
+        // more would need another parameter there.
+        debug_assert!(names.len() <= MAX_HEADER_NAMES);
+        names[..names.len().min(MAX_HEADER_NAMES)].to_vec()
     }
 
     /// Verifies the raw body bytes (the caller's Buffer, not copied) against
-    /// `values[i]`, the value of `headerNames[i]`: a string, an array of
-    /// strings (repeated header), or absent. Returns `[id, timestamp]`
-    /// (Unix seconds), either `null` when the scheme or request has none;
-    /// `index.js` builds the result object, and its `Date`, when read.
-    /// Throws an `Error` with the failure's `code`.
-    #[napi(catch_unwind, ts_return_type = "[string | null, number | null]")]
+    /// the values of `headerNames`, given positionally (`v0` is the value of
+    /// `headerNames[0]`, …): each a string, an array of strings (a repeated
+    /// header) or absent. Positional arguments and one small string back are
+    /// the cheapest shapes to cross N-API. Returns the verified message's
+    /// id and timestamp encoded by [`encode_verified`]; `index.js` decodes
+    /// it and builds the result object, and its `Date`. Throws an `Error`
+    /// with the failure's `code`.
+    #[napi(catch_unwind)]
+    #[allow(clippy::too_many_arguments)]
     pub fn verify(
         &self,
         body: BufferSlice,
-        values: Vec<Option<HeaderValue>>,
         url: Option<String>,
-    ) -> Result<(Option<String>, Option<f64>), Thrown> {
+        v0: Option<HeaderValue>,
+        v1: Option<HeaderValue>,
+        v2: Option<HeaderValue>,
+        v3: Option<HeaderValue>,
+        v4: Option<HeaderValue>,
+        v5: Option<HeaderValue>,
+    ) -> Result<Option<String>, Thrown> {
         let mut headers = Headers::new();
-        for (name, value) in self.inner.scheme().header_names().iter().zip(values) {
+        let names = self.inner.scheme().header_names();
+        for (name, value) in names.iter().zip([v0, v1, v2, v3, v4, v5]) {
             match value {
                 Some(Either::A(value)) => headers.append(name, value.as_bytes()),
                 Some(Either::B(values)) => {
@@ -129,7 +142,24 @@ impl WebhookVerifier {
             .inner
             .verify(&body, &headers, url.as_deref())
             .or_throw()?;
-        Ok((v.id, v.timestamp.map(|t| t as f64)))
+        Ok(encode_verified(v.timestamp, v.id))
+    }
+}
+
+/// Most header values `verify` takes (the `standard` scheme reads six).
+const MAX_HEADER_NAMES: usize = 6;
+
+/// A verified message's timestamp and id as one string: `"<ts>"`,
+/// `":<id>"` or `"<ts>:<id>"` (the timestamp is plain decimal digits, so the
+/// first `:` separates; the id may contain more), `None` for neither.
+fn encode_verified(timestamp: Option<i64>, id: Option<String>) -> Option<String> {
+    match (timestamp, id) {
+        (None, None) => None,
+        (Some(ts), None) => Some(ts.to_string()),
+        (ts, Some(id)) => Some(match ts {
+            Some(ts) => format!("{ts}:{id}"),
+            None => format!(":{id}"),
+        }),
     }
 }
 
@@ -193,4 +223,23 @@ pub fn generate_secret(scheme_name: String) -> Result<String, Thrown> {
 #[napi(catch_unwind)]
 pub fn webhook_schemes() -> Vec<&'static str> {
     Scheme::ALL.iter().map(|s| s.as_str()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verified_encoding_is_unambiguous() {
+        assert_eq!(encode_verified(None, None), None);
+        assert_eq!(encode_verified(Some(17), None).as_deref(), Some("17"));
+        assert_eq!(
+            encode_verified(None, Some("a:b".into())).as_deref(),
+            Some(":a:b")
+        );
+        assert_eq!(
+            encode_verified(Some(17), Some("a:b".into())).as_deref(),
+            Some("17:a:b")
+        );
+    }
 }
