@@ -95,37 +95,28 @@ function track (handle) {
 
 // ----- results ----------------------------------------------------------------
 
-const date = (ms) => (ms === null ? null : new Date(ms))
-
 /**
- * The public key record from the addon's: `Date`s from Unix milliseconds and
- * the metadata object from its JSON text. Built here, where a plain object
- * literal costs far less than the same object assembled through N-API.
+ * The public key record from the addon's JSON text: `Date`s from its Unix
+ * milliseconds. One string and `JSON.parse` cost far less than the same
+ * object assembled field by field through N-API.
  */
-function keyFrom (raw) {
-  return {
-    id: raw.id,
-    name: raw.name,
-    kind: raw.kind,
-    start: raw.start,
-    scopes: raw.scopes,
-    subject: raw.subject,
-    resource: raw.resource,
-    metadata: JSON.parse(raw.metadata),
-    status: raw.status,
-    createdAt: new Date(raw.createdAt),
-    updatedAt: new Date(raw.updatedAt),
-    expiresAt: date(raw.expiresAt),
-    revokedAt: date(raw.revokedAt),
-    lastUsedAt: date(raw.lastUsedAt),
-    usageCount: raw.usageCount,
-    rateLimit: raw.rateLimit,
-    remaining: raw.remaining
-  }
+function keyFrom (json) {
+  return withDates(JSON.parse(json))
 }
 
-function pageFrom (raw) {
-  return { keys: raw.keys.map(keyFrom), next: raw.next }
+function withDates (key) {
+  key.createdAt = new Date(key.createdAt)
+  key.updatedAt = new Date(key.updatedAt)
+  if (key.expiresAt !== null) key.expiresAt = new Date(key.expiresAt)
+  if (key.revokedAt !== null) key.revokedAt = new Date(key.revokedAt)
+  if (key.lastUsedAt !== null) key.lastUsedAt = new Date(key.lastUsedAt)
+  return key
+}
+
+function pageFrom (json) {
+  const page = JSON.parse(json)
+  page.keys.forEach(withDates)
+  return page
 }
 
 /**

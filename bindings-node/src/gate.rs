@@ -15,7 +15,7 @@ use napi_derive::napi;
 
 use crate::duration::{self, DurationArg};
 use crate::error::{NodeError, OrThrow, Thrown, CLOSED};
-use crate::key::{IssuedKey, Key, KeyPage};
+use crate::key::{key_json, page_json, IssuedKey};
 use crate::outcome::{VerificationHandle, VerificationParts};
 use crate::scope::{self, Requirement, ScopesArg};
 use crate::task::Job;
@@ -207,12 +207,12 @@ impl Gate {
     }
 
     #[napi(catch_unwind)]
-    pub fn get(&self, id: String) -> AsyncTask<Job<Key>> {
-        self.job(move |g| Ok(Key::from(&g.get(&id)?)))
+    pub fn get(&self, id: String) -> AsyncTask<Job<String>> {
+        self.job(move |g| Ok(key_json(&g.get(&id)?)))
     }
 
     #[napi(catch_unwind)]
-    pub fn list(&self, options: Option<ListOptions>) -> AsyncTask<Job<KeyPage>> {
+    pub fn list(&self, options: Option<ListOptions>) -> AsyncTask<Job<String>> {
         self.job(move |g| {
             let o = options.unwrap_or(ListOptions {
                 subject: None,
@@ -227,34 +227,37 @@ impl Gate {
                 .map(|s| s.parse::<Status>().map_err(NodeError::invalid_argument))
                 .transpose()?;
             let limit = o.limit.unwrap_or(DEFAULT_PAGE) as usize;
-            Ok(
-                g.list(o.subject, o.kind, status, o.after.as_deref(), limit)?
-                    .into(),
-            )
+            Ok(page_json(&g.list(
+                o.subject,
+                o.kind,
+                status,
+                o.after.as_deref(),
+                limit,
+            )?))
         })
     }
 
     #[napi(catch_unwind)]
-    pub fn update(&self, id: String, options: UpdateOptions) -> AsyncTask<Job<Key>> {
+    pub fn update(&self, id: String, options: UpdateOptions) -> AsyncTask<Job<String>> {
         self.job(move |g| {
             let update = key_update(options, g.now())?;
-            Ok(Key::from(&g.update(&id, update)?))
+            Ok(key_json(&g.update(&id, update)?))
         })
     }
 
     #[napi(catch_unwind)]
-    pub fn deactivate(&self, id: String) -> AsyncTask<Job<Key>> {
-        self.job(move |g| Ok(Key::from(&g.deactivate(&id)?)))
+    pub fn deactivate(&self, id: String) -> AsyncTask<Job<String>> {
+        self.job(move |g| Ok(key_json(&g.deactivate(&id)?)))
     }
 
     #[napi(catch_unwind)]
-    pub fn activate(&self, id: String) -> AsyncTask<Job<Key>> {
-        self.job(move |g| Ok(Key::from(&g.activate(&id)?)))
+    pub fn activate(&self, id: String) -> AsyncTask<Job<String>> {
+        self.job(move |g| Ok(key_json(&g.activate(&id)?)))
     }
 
     #[napi(catch_unwind)]
-    pub fn revoke(&self, id: String) -> AsyncTask<Job<Key>> {
-        self.job(move |g| Ok(Key::from(&g.revoke(&id)?)))
+    pub fn revoke(&self, id: String) -> AsyncTask<Job<String>> {
+        self.job(move |g| Ok(key_json(&g.revoke(&id)?)))
     }
 
     /// A new secret for the same key; the old one keeps working for `grace`.

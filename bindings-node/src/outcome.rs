@@ -9,7 +9,7 @@ use gatepass_core::{Problem as CoreProblem, Verification as CoreVerification};
 use napi::bindgen_prelude::External;
 use napi_derive::napi;
 
-use crate::key::Key;
+use crate::key::key_json;
 
 /// An RFC 9457 problem details body, members in the core's order and
 /// spelling (`missing_scopes` is a wire name, shared with Python).
@@ -79,10 +79,10 @@ pub struct FailureDetails {
     pub problem: Option<Problem>,
 }
 
-/// The key a verification found, if any.
+/// The key a verification found, if any, as JSON text (see `key.rs`).
 #[napi(catch_unwind)]
-pub fn verification_key(handle: &VerificationHandle) -> Option<Key> {
-    handle.key.as_deref().map(Key::from)
+pub fn verification_key(handle: &VerificationHandle) -> Option<String> {
+    handle.key.as_deref().map(key_json)
 }
 
 /// Missing scopes and the problem body of a verification.
