@@ -164,12 +164,13 @@ class Verification {
   #key = NOT_READ
   #failure = NOT_READ
 
+  /** `raw` is the addon's `[code, status, headers, handle]`. */
   constructor (raw) {
-    this.ok = raw.code === 'valid'
-    this.code = raw.code
-    this.status = raw.status
-    this.headers = headersFrom(raw.headers)
-    this.#handle = raw.handle
+    this.ok = raw[0] === 'valid'
+    this.code = raw[0]
+    this.status = raw[1]
+    this.headers = headersFrom(raw[2])
+    this.#handle = raw[3]
   }
 
   /** The key, once it was found (also on most failures after lookup); else `null`. */

@@ -10,15 +10,15 @@ use gatepass_core::policy::{Policy, PolicyDocument};
 use gatepass_core::ratelimit::{self, RateLimit};
 use gatepass_core::scope::parse_list;
 use gatepass_core::Gate as CoreGate;
-use napi::bindgen_prelude::{AsyncTask, ToNapiValue, TypeName};
+use napi::bindgen_prelude::{Array, AsyncTask, Env, ToNapiValue, TypeName};
 use napi_derive::napi;
 
 use crate::duration::{self, DurationArg};
 use crate::error::{NodeError, OrThrow, Thrown, CLOSED};
 use crate::key::{key_json, page_json, IssuedKey};
-use crate::outcome::{VerificationHandle, VerificationParts};
+use crate::outcome::{self, VerificationHandle};
 use crate::scope::{self, Requirement, ScopesArg};
-use crate::task::Job;
+use crate::task::{Job, VerifyJob};
 
 /// Default page size of `list`.
 const DEFAULT_PAGE: u32 = 100;
@@ -302,47 +302,62 @@ impl Gate {
     /// verifying (and counting usage) again. `null` when nothing changes (the
     /// requirement holds, or the verification had failed already): the
     /// common case costs no conversion at all.
-    #[napi(catch_unwind)]
-    pub fn authorize(
+    #[napi(
+        catch_unwind,
+        ts_return_type = "[string, number, string[] | null, ExternalObject<unknown>] | null"
+    )]
+    pub fn authorize<'env>(
         &self,
+        env: &'env Env,
         verified: &VerificationHandle,
         requirement: &Requirement,
-    ) -> Result<Option<VerificationParts>, Thrown> {
+    ) -> Result<Option<Array<'env>>, Thrown> {
         let gate = self.core().or_throw()?;
         if !verified.ok() {
             return Ok(None);
         }
         let v = gate.authorize(verified, &requirement.inner);
-        Ok((!v.ok()).then(|| VerificationParts::from(v)))
+        if v.ok() {
+            return Ok(None);
+        }
+        outcome::to_js(env, v).map(Some).or_throw()
     }
 
     /// Verifies an `Authorization` header value (or a bare token). Rejects
-    /// only when the store fails; every request outcome is a `Verification`.
-    #[napi(catch_unwind)]
+    /// only when the store fails; every request outcome resolves, as the
+    /// compact array of `outcome::to_js`.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<[string, number, string[] | null, ExternalObject<unknown>]>"
+    )]
     pub fn verify(
         &self,
         credential: Option<String>,
         requirement: &Requirement,
         resource: Option<String>,
-    ) -> AsyncTask<Job<VerificationParts>> {
+    ) -> AsyncTask<VerifyJob> {
         let requirement = Arc::clone(&requirement.inner);
-        self.job(move |g| {
-            let v = g.verify(
+        let gate = self.core();
+        VerifyJob::new(move || {
+            Ok(gate?.verify(
                 credential.as_deref().map(str::as_bytes),
                 &requirement,
                 resource.as_deref(),
-            )?;
-            Ok(VerificationParts::from(v))
+            )?)
         })
     }
 
-    #[napi(catch_unwind)]
-    pub fn verify_sync(
+    #[napi(
+        catch_unwind,
+        ts_return_type = "[string, number, string[] | null, ExternalObject<unknown>]"
+    )]
+    pub fn verify_sync<'env>(
         &self,
+        env: &'env Env,
         credential: Option<String>,
         requirement: &Requirement,
         resource: Option<String>,
-    ) -> Result<VerificationParts, Thrown> {
+    ) -> Result<Array<'env>, Thrown> {
         let gate = self.core().or_throw()?;
         let v = gate
             .verify(
@@ -351,7 +366,7 @@ impl Gate {
                 resource.as_deref(),
             )
             .or_throw()?;
-        Ok(VerificationParts::from(v))
+        outcome::to_js(env, v).or_throw()
     }
 
     /// Writes usage counted in this process to the store.

@@ -6,9 +6,10 @@
 //! core, so Node answers exactly as Python does.
 
 use gatepass_core::{Problem as CoreProblem, Verification as CoreVerification};
-use napi::bindgen_prelude::External;
+use napi::bindgen_prelude::{Array, Env, External, Null};
 use napi_derive::napi;
 
+use crate::error::NodeError;
 use crate::key::key_json;
 
 /// An RFC 9457 problem details body, members in the core's order and
@@ -43,32 +44,25 @@ impl From<CoreProblem> for Problem {
 /// failure details are converted only when read.
 pub type VerificationHandle = External<CoreVerification>;
 
-/// What every request needs from `verify`, and the handle for the rest.
-#[napi(object, use_nullable = true, object_from_js = false)]
-pub struct VerificationParts {
-    /// `valid`, `missing_credentials`, `invalid_request`, `malformed_token`,
-    /// `unknown_key`, `inactive`, `revoked`, `expired`, `forbidden_resource`,
-    /// `insufficient_scope`, `rate_limited` or `usage_exceeded`.
-    pub code: &'static str,
-    /// HTTP status to answer with (200 when valid).
-    pub status: u32,
-    /// Response headers as `[name, value, name, value, …]`; `null` when
-    /// there are none (a valid request for a key without a rate limit).
-    pub headers: Option<Vec<String>>,
-    pub handle: VerificationHandle,
-}
-
-impl From<CoreVerification> for VerificationParts {
-    fn from(v: CoreVerification) -> Self {
-        let headers = v.headers();
-        Self {
-            code: v.code(),
-            status: u32::from(v.status()),
-            headers: (!headers.is_empty())
-                .then(|| headers.into_iter().flat_map(|(n, v)| [n, v]).collect()),
-            handle: External::new(v),
-        }
+/// What every request needs from a verification, and the handle for the
+/// rest: `[code, status, headers, handle]`, where `headers` is
+/// `[name, value, name, value, …]` or `null` when there are none (a valid
+/// request for a key without a rate limit). An array of four values is the
+/// cheapest shape to build through N-API (an object's named properties cost
+/// several times more).
+pub fn to_js(env: &Env, v: CoreVerification) -> Result<Array<'_>, NodeError> {
+    let headers = v.headers();
+    let mut out = env.create_array(4)?;
+    out.set(0, v.code())?;
+    out.set(1, u32::from(v.status()))?;
+    if headers.is_empty() {
+        out.set(2, Null)?;
+    } else {
+        let flat: Vec<String> = headers.into_iter().flat_map(|(n, v)| [n, v]).collect();
+        out.set(2, flat)?;
     }
+    out.set(3, External::new(v))?;
+    Ok(out)
 }
 
 /// The parts of a failed verification a handler reads less often.

@@ -6,10 +6,12 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use napi::bindgen_prelude::{AsyncTask, Env, ToNapiValue, TypeName};
-use napi::Task;
+use gatepass_core::Verification as CoreVerification;
+use napi::bindgen_prelude::{Array, AsyncTask, Env, ToNapiValue, TypeName};
+use napi::{ScopedTask, Task};
 
 use crate::error::NodeError;
+use crate::outcome;
 
 type Work<T> = Box<dyn FnOnce() -> Result<T, NodeError> + Send>;
 
@@ -33,15 +35,52 @@ impl<T: ToNapiValue + TypeName + Send + 'static> Task for Job<T> {
     type JsValue = T;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(match self.work.take() {
-            Some(work) => {
-                catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|_| Err(NodeError::panicked()))
-            }
-            None => Err(NodeError::panicked()),
-        })
+        Ok(run(self.work.take()))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<T> {
         output.map_err(|e| e.into_rejection(env))
+    }
+}
+
+/// Runs a job's work, catching a panic.
+fn run<T>(work: Option<Work<T>>) -> Result<T, NodeError> {
+    match work {
+        Some(work) => {
+            catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|_| Err(NodeError::panicked()))
+        }
+        None => Err(NodeError::panicked()),
+    }
+}
+
+/// `verify` off the main thread, resolving to the compact array of
+/// [`outcome::to_js`] (built with the resolving `Env`, which `Job` cannot).
+pub struct VerifyJob {
+    work: Option<Work<CoreVerification>>,
+}
+
+impl VerifyJob {
+    pub fn new(
+        work: impl FnOnce() -> Result<CoreVerification, NodeError> + Send + 'static,
+    ) -> AsyncTask<Self> {
+        AsyncTask::new(Self {
+            work: Some(Box::new(work)),
+        })
+    }
+}
+
+impl<'task> ScopedTask<'task> for VerifyJob {
+    type Output = Result<CoreVerification, NodeError>;
+    type JsValue = Array<'task>;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        Ok(run(self.work.take()))
+    }
+
+    fn resolve(&mut self, env: &'task Env, output: Self::Output) -> napi::Result<Array<'task>> {
+        match output {
+            Ok(v) => outcome::to_js(env, v).map_err(|e| e.into_rejection(*env)),
+            Err(e) => Err(e.into_rejection(*env)),
+        }
     }
 }
