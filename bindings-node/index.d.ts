@@ -215,8 +215,8 @@ export interface VerifyOptions extends RequirementOptions {
 export declare class Gate {
   private constructor ()
   /**
-   * Opens the store at `url` (`memory://`, `sqlite:///abs/path.db`,
-   * `sqlite://relative.db`; default `$GATEPASS_STORE`, else `sqlite://gatepass.db`).
+   * Opens the store at `url` (`memory://`, `sqlite:////absolute/path.db`,
+   * `sqlite:///relative.db`; default `$GATEPASS_STORE`, else `sqlite:///gatepass.db`).
    */
   static open (url?: string, options?: OpenOptions): Promise<Gate>
   static open (options: OpenOptions): Promise<Gate>

@@ -13,7 +13,7 @@ const errors = require('./errors.js')
 const { fromNative, AuthError, ConfigError } = errors
 
 /** Used when `Gate.open()` gets no URL and `$GATEPASS_STORE` is unset. */
-const DEFAULT_STORE_URL = 'sqlite://gatepass.db'
+const DEFAULT_STORE_URL = 'sqlite:///gatepass.db'
 
 function defaultStoreUrl () {
   return process.env.GATEPASS_STORE || DEFAULT_STORE_URL
@@ -265,9 +265,9 @@ class Gate {
   }
 
   /**
-   * Opens the store at `url` (`memory://`, `sqlite:///abs/path.db`,
-   * `sqlite://relative.db`, `postgres://…`; default `$GATEPASS_STORE`, else
-   * `sqlite://gatepass.db`). `policy` is a policy document object or TOML
+   * Opens the store at `url` (`memory://`, `sqlite:////absolute/path.db`,
+   * `sqlite:///relative.db`, `postgres://…`; default `$GATEPASS_STORE`, else
+   * `sqlite:///gatepass.db`). `policy` is a policy document object or TOML
    * text; `rateLimits` is where per-key rate limits are counted: `memory://`
    * (this process, the default) or `redis://…` (every process using it).
    */

@@ -34,7 +34,7 @@ npm install --no-audit --no-fund --silent "$WORK/$TARBALL" express@^5
 # The package must not reach back into the source tree.
 node -e "const p = require.resolve('gatepass'); if (p.startsWith('$ROOT/')) { console.error('resolved from the source tree: ' + p); process.exit(1) }"
 
-PORT=0 GATEPASS_STORE="sqlite://$WORK/app/gatepass.db" node server.js >"$WORK/server.log" 2>&1 &
+PORT=0 GATEPASS_STORE="sqlite:///$WORK/app/gatepass.db" node server.js >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   grep -q '^listening on' "$WORK/server.log" && break

@@ -67,7 +67,7 @@ echo "==> pytest"
 echo "==> example apps from the installed wheel"
 SMOKE=$WORK/smoke
 mkdir -p "$SMOKE"
-export GATEPASS_STORE="sqlite://$SMOKE/gatepass.db"
+export GATEPASS_STORE="sqlite:///$SMOKE/gatepass.db"
 free_port() { "$V/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 FLASK_PORT=$(free_port)
 DJANGO_PORT=$(free_port)

@@ -173,7 +173,7 @@ async function throughput (port, token) {
 async function express () {
   const { Gate } = require('gatepass')
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatepass-bench-'))
-  const dbUrl = `sqlite://${path.join(dir, 'bench.db')}`
+  const dbUrl = `sqlite:///${path.join(dir, 'bench.db')}`
   const gate = await Gate.open(dbUrl)
   const { token } = await gate.issue({ name: 'bench', scopes: ['bots:write'] })
   await gate.close()

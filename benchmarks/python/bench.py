@@ -191,7 +191,7 @@ def bench_drf_api_key() -> List[str]:
     _, drf_key = APIKey.objects.create_key(name="bench")
     assert APIKey.objects.is_valid(drf_key)
 
-    gate = gatepass.Gate(f"sqlite://{db}")  # the same SQLite database file
+    gate = gatepass.Gate(f"sqlite:///{db}")  # the same SQLite database file
     token = gate.issue("bench", scopes=["bots:read"]).token
     header = f"Bearer {token}"
     requirement = gate.check_requirement(["bots:read"])

@@ -85,7 +85,7 @@ fn gate_on(store: Arc<dyn Store>) -> (Gate, String) {
 
 fn verify(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let sqlite_url = format!("sqlite:///{}", dir.path().join("bench.db").display());
     let requirement = Requirement::expr("bots:read and (channels:read or admin)").unwrap();
     let mut group = c.benchmark_group("verify");
     let uncached = |url: &str| -> Arc<dyn Store> {

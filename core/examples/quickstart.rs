@@ -2,7 +2,7 @@
 //! verify requests (allowed, missing scope, revoked), and sign and verify a
 //! webhook (genuine and tampered).
 //!
-//! Store: `$GATEPASS_STORE`, else `sqlite://gatepass.db` in the current directory.
+//! Store: `$GATEPASS_STORE`, else `sqlite:///gatepass.db` in the current directory.
 
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ rate_limit = "1000/hour"
 "#;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::var("GATEPASS_STORE").unwrap_or_else(|_| "sqlite://gatepass.db".to_owned());
+    let url = std::env::var("GATEPASS_STORE").unwrap_or_else(|_| "sqlite:///gatepass.db".to_owned());
     let gate = Gate::open(&url, Some(Policy::from_toml(POLICY)?))?;
     println!("store: {url}");
 

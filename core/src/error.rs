@@ -11,7 +11,7 @@ use crate::scope::ScopeError;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "unsupported URL scheme {0:?}: expected memory://, sqlite:///abs/path, sqlite://relative/path, postgres://… or (for rate limits) redis://…"
+        "unsupported URL scheme {0:?}: expected memory://, sqlite:///relative.db, sqlite:////absolute/path.db, postgres://… or (for rate limits) redis://…"
     )]
     UnsupportedUrl(String),
     #[error("invalid {0} URL")]

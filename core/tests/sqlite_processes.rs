@@ -25,7 +25,7 @@ fn child_process() {
 fn shared_file(name: &str) -> (tempfile::TempDir, String, Gate, Issued) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!(
-        "sqlite://{}",
+        "sqlite:///{}",
         dir.path().join(format!("{name}.db")).display()
     );
     let gate = Gate::open(&url, None).unwrap();

@@ -10,7 +10,7 @@
 //   POST /v1/bots          needs bots:write
 //   POST /hooks/standard   a Standard Webhooks delivery, verified on the raw body
 //
-// PORT (default 3000) and GATEPASS_STORE (default sqlite://gatepass.db) are read from the environment.
+// PORT (default 3000) and GATEPASS_STORE (default sqlite:///gatepass.db) are read from the environment.
 
 const express = require('express')
 const { Gate, WebhookVerifier, generateSecret } = require('gatepass')

@@ -24,7 +24,7 @@ from flask import Flask, jsonify, request
 from gatepass.flask import Gatepass
 
 app = Flask(__name__)
-app.config["GATEPASS_STORE"] = os.environ.get("GATEPASS_STORE", "sqlite://gatepass.db")
+app.config["GATEPASS_STORE"] = os.environ.get("GATEPASS_STORE", "sqlite:///gatepass.db")
 gp = Gatepass(app)
 
 BOTS = [{"id": "bot_1", "name": "Support bot"}, {"id": "bot_2", "name": "Sales bot"}]

@@ -47,7 +47,7 @@ for (const [label, express] of EXPRESSES) {
 
     before(async () => {
       dir = tempDir()
-      gate = await Gate.open(`sqlite://${path.join(dir, 'keys.db')}`)
+      gate = await Gate.open(`sqlite:///${path.join(dir, 'keys.db')}`)
       const issue = async (name, options = {}) => {
         const issued = await gate.issue({ name, scopes: ['bots:write'], ...options })
         tokens[name] = issued.token

@@ -12,7 +12,7 @@ const gatepass = require('gatepass')
 const { Gate, GatepassError, ConfigError, Issued, Verification } = gatepass
 const { loadVectors, tempDir } = require('./helpers.js')
 
-const sqliteUrl = (dir) => `sqlite://${path.join(dir, 'keys.db')}`
+const sqliteUrl = (dir) => `sqlite:///${path.join(dir, 'keys.db')}`
 
 describe('Gate lifecycle', () => {
   it('issues, gets, lists, updates, deactivates, activates, revokes, rotates and deletes', async () => {
@@ -191,7 +191,7 @@ describe('Gate lifecycle', () => {
     const gate = await Gate.open(url)
     assert.equal((await gate.get(id)).name, 'env')
     await gate.close()
-    assert.equal(gatepass.DEFAULT_STORE_URL, 'sqlite://gatepass.db')
+    assert.equal(gatepass.DEFAULT_STORE_URL, 'sqlite:///gatepass.db')
   })
 })
 

@@ -41,7 +41,7 @@ def gate() -> gatepass.Gate:
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite://{tmp_path / 'gatepass.db'}"
+    return f"sqlite:///{tmp_path / 'gatepass.db'}"
 
 
 @pytest.fixture

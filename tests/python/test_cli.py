@@ -18,7 +18,7 @@ WH_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 @pytest.fixture
 def cli(tmp_path, monkeypatch):
-    store = f"sqlite://{tmp_path / 'cli.db'}"
+    store = f"sqlite:///{tmp_path / 'cli.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEPASS_")}
     env["GATEPASS_STORE"] = store
 
@@ -124,7 +124,7 @@ def test_exit_codes(cli, tmp_path):
     cli("keys", "revoke", kid)
     assert as_json(cli("keys", "activate", kid, "--json", expect=4))["error"]["code"] == "invalid_state"
     cli("keys", "list", "--store", "mysql://nope", expect=4)
-    cli("keys", "list", "--store", f"sqlite://{tmp_path}/no/such/dir.db", expect=5)
+    cli("keys", "list", "--store", f"sqlite:///{tmp_path}/no/such/dir.db", expect=5)
     cli("keys", "frobnicate", expect=2)
     cli(expect=2)
     cli("keys", "list", "--policy", str(tmp_path / "missing.toml"), expect=4)

@@ -141,7 +141,7 @@ def test_drf_methods_read_write_and_throttle(fresh_gate):
 def test_settings_store_and_policy(tmp_path):
     policy = tmp_path / "gatepass.toml"
     policy.write_text('scopes = ["bots:read"]\n[kinds.bot]\nprefix = "bp_bot"\n')
-    with override_settings(GATEPASS={"STORE": f"sqlite://{tmp_path}/dj.db", "POLICY": policy}):
+    with override_settings(GATEPASS={"STORE": f"sqlite:///{tmp_path}/dj.db", "POLICY": policy}):
         gate = get_gate()
         assert gate.issue("x", scopes=["bots:read"]).token.startswith("bp_bot_")
         assert (tmp_path / "dj.db").exists()
@@ -155,7 +155,7 @@ def test_settings_store_and_policy(tmp_path):
 
 
 def test_management_commands(tmp_path):
-    with override_settings(GATEPASS={"STORE": f"sqlite://{tmp_path}/mc.db"}):
+    with override_settings(GATEPASS={"STORE": f"sqlite:///{tmp_path}/mc.db"}):
         out = io.StringIO()
         call_command("gatepass_issue", "CLI key", "--scope", "bots:read", "--json", stdout=out)
         issued = json.loads(out.getvalue())

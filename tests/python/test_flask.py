@@ -111,7 +111,7 @@ def test_init_app_pattern_and_catalogue_check_at_declaration(tmp_path):
         gp.init_app(app)
     assert e.value.code == "unknown_scope"
     app2 = flask.Flask(__name__)
-    app2.config["GATEPASS_STORE"] = f"sqlite://{tmp_path}/flask.db"
+    app2.config["GATEPASS_STORE"] = f"sqlite:///{tmp_path}/flask.db"
     gp2 = Gatepass()
     gp2.init_app(app2)
     assert (tmp_path / "flask.db").exists()

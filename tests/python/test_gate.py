@@ -233,14 +233,14 @@ def test_store_urls_and_errors(tmp_path, monkeypatch):
         gatepass.Gate("mysql://localhost/db")
     assert e.value.code == "config_error"
     with pytest.raises(gatepass.StoreError) as e:
-        gatepass.Gate(f"sqlite://{tmp_path}/no/such/dir/x.db")
+        gatepass.Gate(f"sqlite:///{tmp_path}/no/such/dir/x.db")
     assert e.value.code == "store_unavailable"
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GATEPASS_STORE", raising=False)
-    assert gatepass.default_store_url() == "sqlite://gatepass.db"
+    assert gatepass.default_store_url() == "sqlite:///gatepass.db"
     gatepass.Gate().issue("default store")
     assert (tmp_path / "gatepass.db").exists()
-    monkeypatch.setenv("GATEPASS_STORE", f"sqlite://{tmp_path}/env.db")
+    monkeypatch.setenv("GATEPASS_STORE", f"sqlite:///{tmp_path}/env.db")
     gatepass.Gate().issue("env store")
     assert (tmp_path / "env.db").exists()
     assert "env.db" not in repr(gatepass.Gate())

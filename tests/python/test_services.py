@@ -78,7 +78,7 @@ print(code, flush=True)
 
 @needs_redis
 def test_redis_rate_limit_is_shared_between_gates(tmp_path):
-    store = f"sqlite://{tmp_path}/rl.db"
+    store = f"sqlite:///{tmp_path}/rl.db"
     a = gatepass.Gate(store, rate_limiter=REDIS)
     b = gatepass.Gate(store, rate_limiter=REDIS)
     token = a.issue("limited", rate_limit="3/hour").token

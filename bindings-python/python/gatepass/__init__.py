@@ -2,7 +2,7 @@
 
 ::
 
-    gate = gatepass.Gate("sqlite://gatepass.db")
+    gate = gatepass.Gate("sqlite:///gatepass.db")
     issued = gate.issue("Production Server", scopes=["bots:read"], expires_in="90d")
     v = gate.verify(request.headers.get("Authorization"), scopes=["bots:read"])
     if not v.ok: return v.problem(), v.status, v.headers

@@ -19,7 +19,7 @@ from .exceptions import ConfigError, auth_error
 __all__ = ["Gate", "default_store_url", "default_rate_limiter_url", "DEFAULT_STORE_URL"]
 
 #: The embedded default: ``gatepass.db`` in the working directory.
-DEFAULT_STORE_URL = "sqlite://gatepass.db"
+DEFAULT_STORE_URL = "sqlite:///gatepass.db"
 
 Duration = Union[str, timedelta, int, float]
 Scopes = Union[str, Sequence[str], Requirement, None]
@@ -27,7 +27,7 @@ PolicyArg = Union[None, Mapping[str, Any], str, "os.PathLike[str]"]
 
 
 def default_store_url() -> str:
-    """``$GATEPASS_STORE``, else ``sqlite://gatepass.db`` (``./gatepass.db``)."""
+    """``$GATEPASS_STORE``, else ``sqlite:///gatepass.db`` (``./gatepass.db``)."""
     return os.environ.get("GATEPASS_STORE") or DEFAULT_STORE_URL
 
 
@@ -80,8 +80,8 @@ def _flush_all() -> None:
 class Gate:
     """Issues, manages and verifies API keys over a store.
 
-    ``store`` is a URL: ``memory://``, ``sqlite://relative.db`` or
-    ``sqlite:///absolute/path.db``; by default ``$GATEPASS_STORE`` or
+    ``store`` is a URL: ``memory://``, ``sqlite:///relative.db`` or
+    ``sqlite:////absolute/path.db``; by default ``$GATEPASS_STORE`` or
     ``./gatepass.db``. ``policy`` is a dict, TOML text, or a path to a
     ``.toml``/``.json`` file. ``rate_limiter`` is ``memory://`` (this process)
     or ``redis://…`` (shared by every process); by default

@@ -11,7 +11,7 @@
     gatepass webhook verify standard --secret whsec_… -H 'webhook-id: …' … < body.json
 
 Every command takes ``--store`` (default ``$GATEPASS_STORE``, else
-``sqlite://gatepass.db``), ``--policy gatepass.toml`` and ``--json``.
+``sqlite:///gatepass.db``), ``--policy gatepass.toml`` and ``--json``.
 
 Exit codes: 0 success; 1 the credential or webhook did not verify; 2 usage
 error; 3 no such key; 4 invalid argument, configuration or key state;
@@ -388,7 +388,7 @@ def common_options() -> argparse.ArgumentParser:
     """--store/--policy/--json, accepted before or after the subcommand."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument(
-        "--store", default=argparse.SUPPRESS, help="store URL (default $GATEPASS_STORE or sqlite://gatepass.db)"
+        "--store", default=argparse.SUPPRESS, help="store URL (default $GATEPASS_STORE or sqlite:///gatepass.db)"
     )
     p.add_argument("--policy", default=argparse.SUPPRESS, help="policy file (.toml or .json)")
     p.add_argument(

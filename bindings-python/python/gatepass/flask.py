@@ -17,7 +17,7 @@
         event = request.get_json()
 
 Configuration (``app.config``): ``GATEPASS_STORE`` (default ``$GATEPASS_STORE``,
-else ``sqlite://gatepass.db``), ``GATEPASS_POLICY`` (dict, TOML text or a path),
+else ``sqlite:///gatepass.db``), ``GATEPASS_POLICY`` (dict, TOML text or a path),
 ``GATEPASS_RATE_LIMITER`` (``redis://…`` to share limits between processes).
 
 Failures raise werkzeug HTTP exceptions (subclasses of ``Unauthorized``,

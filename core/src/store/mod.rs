@@ -86,16 +86,27 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn epoch(&self) -> Result<u64, StoreError>;
 }
 
-/// Opens a store from its URL: `memory://`, `sqlite:///abs/path.db`,
-/// `sqlite://relative/path.db`, `postgres://user:pass@host/db`.
+/// The file a `sqlite:` URL names, read as SQLAlchemy and dj-database-url
+/// read it, because that is what Flask and Django users already write:
+/// `sqlite:///gatepass.db` is `./gatepass.db` (relative), `sqlite:////var/lib/gp.db`
+/// is `/var/lib/gp.db` (absolute). `sqlite://gatepass.db` is accepted as
+/// relative too. `None` when the URL names no file.
+pub fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let path = rest
+        .strip_prefix("///")
+        .or_else(|| rest.strip_prefix("//"))?;
+    (!path.is_empty()).then_some(path)
+}
+
+/// Opens a store from its URL: `memory://`, `sqlite:///relative.db`,
+/// `sqlite:////absolute/path.db` (see [`sqlite_path`]), `postgres://user:pass@host/db`.
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url == "memory://" || url == "memory:" {
         return Ok(Arc::new(MemoryStore::new()));
     }
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        if path.is_empty() {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
-        }
+    if url.starts_with("sqlite:") {
+        let path = sqlite_path(url).ok_or(StoreError::InvalidUrl("sqlite"))?;
         return Ok(Arc::new(SqliteStore::open(path)?));
     }
     #[cfg(feature = "postgres")]
@@ -104,4 +115,24 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     }
     // Never echo the URL: it may carry a password.
     Err(StoreError::unsupported_url(url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_path;
+
+    #[test]
+    fn sqlite_urls_read_as_sqlalchemy_reads_them() {
+        assert_eq!(sqlite_path("sqlite:///gatepass.db"), Some("gatepass.db"));
+        assert_eq!(sqlite_path("sqlite:///data/gp.db"), Some("data/gp.db"));
+        assert_eq!(
+            sqlite_path("sqlite:////var/lib/gp.db"),
+            Some("/var/lib/gp.db")
+        );
+        assert_eq!(sqlite_path("sqlite://gatepass.db"), Some("gatepass.db"));
+        assert_eq!(sqlite_path("sqlite://"), None);
+        assert_eq!(sqlite_path("sqlite:///"), None);
+        assert_eq!(sqlite_path("sqlite:gatepass.db"), None);
+        assert_eq!(sqlite_path("postgres://x"), None);
+    }
 }

@@ -12,7 +12,7 @@ MIDDLEWARE = [
 ]
 DATABASES = {}
 GATEPASS = {
-    "STORE": os.environ.get("GATEPASS_STORE", "sqlite://gatepass.db"),
+    "STORE": os.environ.get("GATEPASS_STORE", "sqlite:///gatepass.db"),
     # Every view under /v1/ needs a valid key; @require adds scopes.
     "PROTECT_PATHS": ["/v1/"],
 }

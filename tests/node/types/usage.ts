@@ -15,7 +15,7 @@ import {
 import { authenticate, requireScopes, requireAnyScope, requireScopeExpression, verifyWebhook, problemDetails } from 'gatepass/express'
 
 async function main (): Promise<void> {
-  const gate = await Gate.open('sqlite://gatepass.db', { policy: { scopes: ['bots:read'] } })
+  const gate = await Gate.open('sqlite:///gatepass.db', { policy: { scopes: ['bots:read'] } })
   const { token, key } = await gate.issue({ name: 'x', scopes: ['bots:read'], expiresIn: '90d', expiresAt: new Date() })
   const t: string = token
   const id: string = key.id

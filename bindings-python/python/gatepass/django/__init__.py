@@ -5,7 +5,7 @@
     INSTALLED_APPS = [..., "gatepass.django"]          # management commands
     MIDDLEWARE = [..., "gatepass.django.middleware.GatepassMiddleware"]
     GATEPASS = {
-        "STORE": "sqlite:///var/lib/app/gatepass.db",  # default $GATEPASS_STORE, else sqlite://gatepass.db
+        "STORE": "sqlite:////var/lib/app/gatepass.db",  # default $GATEPASS_STORE, else sqlite:///gatepass.db
         "POLICY": BASE_DIR / "gatepass.toml",           # dict, TOML text or path
         "PROTECT_PATHS": ["/api/"],                     # middleware requires a valid key under these
     }

@@ -11,7 +11,7 @@ from django.core.signals import setting_changed
 from .. import Gate
 
 DEFAULTS: Dict[str, Any] = {
-    "STORE": None,  # $GATEPASS_STORE, else sqlite://gatepass.db
+    "STORE": None,  # $GATEPASS_STORE, else sqlite:///gatepass.db
     "POLICY": None,
     "RATE_LIMITER": None,  # $GATEPASS_RATE_LIMITER, else memory:// (redis://… for several processes)
     "PROTECT_PATHS": [],
