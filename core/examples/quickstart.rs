@@ -22,7 +22,8 @@ rate_limit = "1000/hour"
 "#;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::var("GATEPASS_STORE").unwrap_or_else(|_| "sqlite:///gatepass.db".to_owned());
+    let url =
+        std::env::var("GATEPASS_STORE").unwrap_or_else(|_| "sqlite:///gatepass.db".to_owned());
     let gate = Gate::open(&url, Some(Policy::from_toml(POLICY)?))?;
     println!("store: {url}");
 
