@@ -34,8 +34,11 @@ impl std::fmt::Debug for Credential<'_> {
 pub enum HeaderError {
     #[error("no credentials were sent")]
     Missing,
-    #[error("authentication scheme '{0}' is not accepted")]
-    UnsupportedScheme(String),
+    /// Holds the scheme's name only when it is a registered HTTP scheme: the
+    /// word before the space may be a token pasted in the wrong place
+    /// (`gp_… extra`), and must not be echoed into a response or a log.
+    #[error("authentication scheme {} is not accepted", .0.as_deref().map_or("(unregistered)".to_owned(), |s| format!("'{s}'")))]
+    UnsupportedScheme(Option<&'static str>),
     #[error("the Authorization header is longer than {MAX_HEADER_LEN} bytes")]
     TooLong,
     #[error("the Authorization header contains characters outside visible ASCII")]
@@ -84,6 +87,32 @@ fn is_tchar(b: u8) -> bool {
                 | b'|'
                 | b'~'
         )
+}
+
+/// HTTP authentication schemes registered with IANA, which are safe to name
+/// in a message because they are not secrets.
+const REGISTERED_SCHEMES: [&str; 14] = [
+    "Basic",
+    "Bearer",
+    "Concealed",
+    "Digest",
+    "DPoP",
+    "GNAP",
+    "HOBA",
+    "Mutual",
+    "Negotiate",
+    "OAuth",
+    "PrivateToken",
+    "SCRAM-SHA-1",
+    "SCRAM-SHA-256",
+    "vapid",
+];
+
+fn registered_scheme(word: &str) -> Option<&'static str> {
+    REGISTERED_SCHEMES
+        .iter()
+        .copied()
+        .find(|s| s.eq_ignore_ascii_case(word))
 }
 
 /// Parses one `Authorization` value (or a bare token) against the accepted
@@ -147,7 +176,7 @@ pub fn parse_authorization<'a, S: AsRef<str>>(
                 return Err(HeaderError::InvalidToken68);
             }
             let Some(scheme) = accepted(first) else {
-                return Err(HeaderError::UnsupportedScheme(first.to_owned()));
+                return Err(HeaderError::UnsupportedScheme(registered_scheme(first)));
             };
             if token.contains(',') {
                 // `Bearer a,Bearer b` folded by a proxy: two credentials.
@@ -207,7 +236,7 @@ mod tests {
         assert_eq!(parse("   "), Err(HeaderError::Missing));
         assert_eq!(
             parse("Basic dXNlcjpwYXNz"),
-            Err(HeaderError::UnsupportedScheme("Basic".into()))
+            Err(HeaderError::UnsupportedScheme(Some("Basic")))
         );
         assert_eq!(
             parse("Bearer"),
@@ -230,6 +259,18 @@ mod tests {
             parse(&format!("Bearer {}", "a".repeat(5000))),
             Err(HeaderError::TooLong)
         );
+    }
+
+    #[test]
+    fn an_unregistered_scheme_word_is_never_echoed() {
+        // A token pasted before junk must not end up in a message or a log.
+        let e = parse("gp_secretlooking1234 extra").unwrap_err();
+        assert_eq!(e, HeaderError::UnsupportedScheme(None));
+        assert!(!e.to_string().contains("secretlooking"));
+        assert!(parse("basic x")
+            .unwrap_err()
+            .to_string()
+            .contains("'Basic'"));
     }
 
     #[test]
