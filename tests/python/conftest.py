@@ -18,11 +18,20 @@ ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors"
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "stops_postgres: stops and restarts the shared PostgreSQL server; run after every other test"
+    )
+
+
 def pytest_collection_modifyitems(config, items):
-    """Under CI nothing may be skipped silently: a skip becomes a failure."""
+    """Under CI nothing may be skipped silently: a skip becomes a failure.
+    Tests that stop the shared Postgres server run last, after everything
+    that uses it (the suite runs in one process, never in parallel)."""
     if os.environ.get("CI") == "true":
         for item in items:
             item.add_marker(pytest.mark.no_skip_in_ci)
+    items.sort(key=lambda item: item.get_closest_marker("stops_postgres") is not None)
 
 
 @pytest.hookimpl(hookwrapper=True)
