@@ -20,3 +20,4 @@ fi
 bash scripts/test-rust.sh
 bash scripts/test-node.sh
 bash scripts/test-python.sh
+bash scripts/test-cross.sh

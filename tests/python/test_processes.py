@@ -20,7 +20,7 @@ from typing import Dict, Iterator, List, Tuple
 import pytest
 
 import gatepass
-from multiprocess import Worker, distribution, drop_schema, fresh_schema, python_worker, start_all, tally
+from service_procs import Worker, distribution, drop_schema, fresh_schema, python_worker, start_all, tally
 
 POSTGRES = os.environ.get("GATEPASS_TEST_POSTGRES_URL")
 REDIS = os.environ.get("GATEPASS_TEST_REDIS_URL")
