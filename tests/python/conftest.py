@@ -19,6 +19,7 @@ VECTORS = ROOT / "tests" / "vectors"
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "no_skip_in_ci: under CI=true a skip of this test is a failure")
     config.addinivalue_line(
         "markers", "stops_postgres: stops and restarts the shared PostgreSQL server; run after every other test"
     )
