@@ -40,6 +40,11 @@ impl StoreError {
         )
     }
 
+    /// A backend's failure, described by its own message.
+    pub fn unavailable(e: impl std::fmt::Display) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             Self::UnsupportedUrl(_) | Self::InvalidUrl(_) => "config_error",

@@ -65,19 +65,15 @@ CREATE INDEX IF NOT EXISTS gatepass_secrets_key ON gatepass_secrets (key_id);
 
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
-        unavailable(e)
+        StoreError::unavailable(e)
     }
 }
 
 impl From<postgres::Error> for GateError {
     fn from(e: postgres::Error) -> Self {
-        GateError::Store(unavailable(e))
+        GateError::Store(StoreError::unavailable(e))
     }
 }
 
@@ -176,14 +172,14 @@ impl PostgresStore {
             .max_size(8)
             .connection_timeout(Duration::from_secs(5))
             .build(manager)
-            .map_err(unavailable)?;
-        migrate(&mut *pool.get().map_err(unavailable)?)?;
+            .map_err(StoreError::unavailable)?;
+        migrate(&mut *pool.get().map_err(StoreError::unavailable)?)?;
         let invalidation = Arc::new(Invalidation::default());
         let state = Arc::clone(&invalidation);
         std::thread::Builder::new()
             .name("gatepass-listen".into())
             .spawn(move || listen(config, state))
-            .map_err(unavailable)?;
+            .map_err(StoreError::unavailable)?;
         Ok(Self { pool, invalidation })
     }
 
@@ -195,7 +191,7 @@ impl PostgresStore {
     fn client(
         &self,
     ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
-        self.pool.get().map_err(unavailable)
+        self.pool.get().map_err(StoreError::unavailable)
     }
 
     fn read_key(

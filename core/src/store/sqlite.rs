@@ -60,19 +60,15 @@ pub struct SqliteStore {
     write: Mutex<Connection>,
 }
 
-fn unavailable(e: rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        unavailable(e)
+        StoreError::unavailable(e)
     }
 }
 
 impl From<rusqlite::Error> for GateError {
     fn from(e: rusqlite::Error) -> Self {
-        GateError::Store(unavailable(e))
+        GateError::Store(StoreError::unavailable(e))
     }
 }
 
