@@ -15,7 +15,13 @@ const WEBHOOK_CODES = new Set([
   'replay_guard_failed'
 ])
 
+const STORE_CODES = new Set(['store_unavailable', 'store_corrupt'])
+
 const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+// Seconds a client should wait after a 503 for a store failure (a restarting
+// Postgres, a Redis failover are usually back within seconds).
+const STORE_RETRY_AFTER = '1'
 
 const TITLES = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }
 
@@ -78,22 +84,39 @@ const AUTH_CLASSES = { 401: Unauthorized, 403: Forbidden, 429: RateLimited }
 class WebhookError extends GatepassError {
   constructor (message, code, options) {
     super(message, code, options)
-    this.status = code === 'replay_guard_failed' ? 503 : 400
-    this.statusCode = this.status
-    this.headers = {}
-    this.expose = this.status < 500
-    this.problem = {
-      type: 'about:blank',
-      title: TITLES[this.status],
-      status: this.status,
-      detail: message,
-      code
-    }
+    httpFields(this, code === 'replay_guard_failed' ? 503 : 400, message, code)
   }
 
   toJSON () {
     return this.problem
   }
+}
+
+/**
+ * The store is unavailable or holds data gatepass cannot read
+ * (`store_unavailable`, `store_corrupt`), e.g. `gate.verify` while Postgres
+ * restarts. Answered with 503, `Retry-After` and the problem body, like any
+ * gatepass HTTP error, so `authenticate()`'s `next(err)` is not a 500.
+ */
+class StoreError extends GatepassError {
+  constructor (message, code, options) {
+    super(message, code, options)
+    httpFields(this, 503, message, code)
+  }
+
+  toJSON () {
+    return this.problem
+  }
+}
+
+// `status`, `statusCode`, `headers`, `expose` and the RFC 9457 `problem` of
+// a non-auth error; a 503 (the store failed) tells the client to retry.
+function httpFields (err, status, message, code) {
+  err.status = status
+  err.statusCode = status
+  err.headers = status === 503 ? { 'Retry-After': STORE_RETRY_AFTER } : {}
+  err.expose = status < 500
+  err.problem = { type: 'about:blank', title: TITLES[status], status, detail: message, code }
 }
 
 /** The class-bearing twin of an error thrown by the addon. */
@@ -104,6 +127,7 @@ function fromNative (err) {
   let Class = GatepassError
   if (err.code === 'config_error') Class = ConfigError
   else if (WEBHOOK_CODES.has(err.code)) Class = WebhookError
+  else if (STORE_CODES.has(err.code)) Class = StoreError
   else if (err.code === 'InvalidArg' || err.code === 'NumberExpected' || err.code === 'StringExpected' || err.code === 'ObjectExpected') {
     // napi's own argument checks: a wrong JS type reached the addon.
     const e = new TypeError(err.message)
@@ -123,6 +147,7 @@ module.exports = {
   Forbidden,
   RateLimited,
   WebhookError,
+  StoreError,
   fromNative,
   PROBLEM_CONTENT_TYPE
 }

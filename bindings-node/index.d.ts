@@ -322,6 +322,16 @@ export declare class AuthError extends GatepassError {
 export declare class Unauthorized extends AuthError {}
 export declare class Forbidden extends AuthError {}
 export declare class RateLimited extends AuthError {}
+/** `store_unavailable` / `store_corrupt`: HTTP 503 with `Retry-After`. */
+export declare class StoreError extends GatepassError {
+  code: 'store_unavailable' | 'store_corrupt'
+  status: 503
+  statusCode: 503
+  headers: Record<string, string>
+  problem: Problem
+  expose: boolean
+  toJSON (): Problem
+}
 export declare class WebhookError extends GatepassError {
   code: WebhookErrorCode
   status: number

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -152,3 +154,104 @@ def check_response_for(code: str, status: int, headers, body: dict) -> None:
         assert headers["RateLimit-Policy"] == '"key";q=100;w=3600'
     if code == "revoked":
         assert www.startswith("Token ")
+
+
+# ----- store failures -------------------------------------------------------
+
+
+def break_sqlite_store(db: Path) -> None:
+    """Overwrites a SQLite store's files (database, WAL, shared memory) in
+    place under an open gate: every later read of the store fails with
+    ``store_unavailable`` ("file is not a database"), at once. In place, not
+    truncated: the shared-memory file is mapped by SQLite."""
+    for path in db.parent.glob(db.name + "*"):
+        with open(path, "r+b") as f:
+            f.write(b"not a database " * 4096)
+
+
+@pytest.fixture
+def broken_store(tmp_path: Path) -> Tuple[gatepass.Gate, str]:
+    """A gate on a real SQLite file that then breaks, and the Authorization
+    value of a key issued before it broke (never verified, so not cached)."""
+    db = tmp_path / "broken.db"
+    gate = gatepass.Gate(f"sqlite:///{db}")
+    token = gate.issue("good", scopes=["bots:read", "channels:read"], resource="channel:ch_1").token
+    break_sqlite_store(db)
+    return gate, f"Bearer {token}"
+
+
+def check_store_failure(status: int, headers, body: dict, code: str = "store_unavailable") -> None:
+    """The HTTP answer for a store failure, the same in every framework: 503,
+    an RFC 9457 body with the code, and ``Retry-After``."""
+    assert status == 503, (status, body)
+    assert headers["Content-Type"] == "application/problem+json"
+    assert headers["Retry-After"] == "1"
+    assert body == {
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": body["detail"],
+        "code": code,
+    }
+    assert body["detail"] and "gp_" not in body["detail"] and "whsec_" not in body["detail"]
+
+
+@pytest.fixture
+def failing_redis_url() -> Iterator[str]:
+    """A ``redis://`` URL for a webhook replay guard whose server answers the
+    connection handshake (``CLIENT SETINFO``, ``PING``) and then drops the
+    connection on the first real command: the guard is built, and every
+    ``verify`` of a correctly signed delivery fails with ``replay_guard_failed``."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    conns: List[socket.socket] = []
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                replies = b""
+                for command in _resp_command_names(data):
+                    if command == b"PING":
+                        replies += b"+PONG\r\n"
+                    elif command in (b"CLIENT", b"HELLO", b"SELECT", b"AUTH"):
+                        replies += b"+OK\r\n"
+                    else:
+                        return  # close: the guard's SET fails with an I/O error
+                conn.sendall(replies)
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conns.append(conn)
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"redis://127.0.0.1:{server.getsockname()[1]}/"
+    try:
+        server.shutdown(socket.SHUT_RDWR)  # wakes the accept() above
+    except OSError:
+        pass
+    server.close()
+    for conn in conns:
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+
+def _resp_command_names(data: bytes) -> List[bytes]:
+    """The command names in a buffer of pipelined RESP arrays."""
+    lines = data.split(b"\r\n")
+    names, i = [], 0
+    while i < len(lines) and lines[i].startswith(b"*"):
+        count = int(lines[i][1:])
+        names.append(lines[i + 2].upper())
+        i += 1 + 2 * count
+    return names

@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXPECTED_STATUS, check_response_for, tokens_for_every_outcome
+from conftest import (
+    EXPECTED_STATUS,
+    break_sqlite_store,
+    check_response_for,
+    check_store_failure,
+    tokens_for_every_outcome,
+)
 
 django = pytest.importorskip("django")
 pytest.importorskip("rest_framework")
@@ -112,6 +118,51 @@ def test_webhook_decorator(fresh_gate):
     assert r.status_code == 200 and body_of(r) == {"id": "msg_d"}
     r = client.post("/hooks/standard", b"{}", content_type="application/json", headers=signed)
     assert r.status_code == 401 and body_of(r)["code"] == "invalid_signature"
+
+
+def test_store_failure_is_503_with_retry_after(tmp_path):
+    db = tmp_path / "broken.db"
+    with override_settings(GATEPASS={"STORE": f"sqlite:///{db}", "PROTECT_PATHS": ["/protected/"]}):
+        gate = get_gate()
+        token = gate.issue("good", scopes=["bots:read", "channels:read"], resource="channel:ch_1").token
+        break_sqlite_store(db)
+        client = Client()
+        # @require (sync and async views), the middleware's protected paths,
+        # a view's own gate.authenticate() (middleware process_exception), DRF.
+        for path in ("/v1/channels/ch_1/bots", "/v1/admin", "/protected/thing", "/raises", "/drf/channel-bots"):
+            r = client.get(path, **auth(f"Bearer {token}"))
+            check_store_failure(r.status_code, r.headers, body_of(r))
+        r = asyncio.run(AsyncClient().get("/v1/admin", headers={"Authorization": f"Bearer {token}"}))
+        check_store_failure(r.status_code, r.headers, body_of(r))
+
+
+def test_drf_store_failure_without_the_gatepass_exception_handler(tmp_path):
+    db = tmp_path / "broken.db"
+    drf = {"DEFAULT_AUTHENTICATION_CLASSES": ["gatepass.drf.GatepassAuthentication"], "UNAUTHENTICATED_USER": None}
+    with override_settings(GATEPASS={"STORE": f"sqlite:///{db}"}, REST_FRAMEWORK=drf):
+        token = get_gate().issue("good", scopes=["bots:read"], resource="channel:ch_1").token
+        break_sqlite_store(db)
+        r = Client().get("/drf/channel-bots", **auth(f"Bearer {token}"))
+        assert r.status_code == 503 and r["Retry-After"] == "1"
+        assert body_of(r)["detail"].startswith("the store is unavailable")
+
+
+def test_replay_guard_failure_is_503_with_retry_after(failing_redis_url):
+    from django.test import RequestFactory
+
+    from gatepass.django import webhook
+
+    verifier = gatepass.WebhookVerifier("standard", [WH_SECRET], replay_guard=failing_redis_url)
+
+    @webhook(verifier)
+    def guarded(request):  # pragma: no cover - the guard fails first
+        return None
+
+    body = b'{"event":"x"}'
+    signed = gatepass.WebhookSigner("standard", WH_SECRET).sign(body, id="msg_r")
+    request = RequestFactory().post("/hooks/guarded", body, content_type="application/json", headers=signed)
+    r = guarded(request)
+    check_store_failure(r.status_code, r.headers, body_of(r), code="replay_guard_failed")
 
 
 def test_drf_methods_read_write_and_throttle(fresh_gate):

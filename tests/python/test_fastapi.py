@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import EXPECTED_STATUS, check_response_for, tokens_for_every_outcome
+from conftest import EXPECTED_STATUS, check_response_for, check_store_failure, tokens_for_every_outcome
 
 fastapi = pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
@@ -135,6 +135,39 @@ def test_webhook_dependency(gate):
     assert client.post("/hooks/standard", content=body, headers=headers).json() == {"id": "msg_9", "scheme": "standard"}
     r = client.post("/hooks/standard", content=b"{}", headers=headers)
     assert r.status_code == 401 and r.json()["code"] == "invalid_signature"
+
+
+def test_store_failure_is_503_with_retry_after(broken_store):
+    gate, header = broken_store
+    client = TestClient(make_app(gate))
+    for path in ("/v1/channels/ch_1/bots", "/v1/admin", "/v1/any", "/v1/optional"):
+        r = client.get(path, headers={"Authorization": header})
+        check_store_failure(r.status_code, r.headers, r.json())
+    # Without install(): FastAPI's own handler, still 503 and Retry-After.
+    app = FastAPI()
+
+    @app.get("/x")
+    def x(key=Security(GatepassSecurity(gate), scopes=["bots:read"])):  # pragma: no cover
+        return {}
+
+    r = TestClient(app).get("/x", headers={"Authorization": header})
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+    assert r.json()["detail"]["code"] == "store_unavailable"
+
+
+def test_replay_guard_failure_is_503_with_retry_after(gate, failing_redis_url):
+    app = FastAPI()
+    install(app)
+    hook = WebhookDependency(gatepass.WebhookVerifier("standard", [WH_SECRET], replay_guard=failing_redis_url))
+
+    @app.post("/hooks/guarded")
+    async def guarded(msg: gatepass.VerifiedWebhook = Depends(hook)):  # pragma: no cover
+        return {}
+
+    body = b'{"event":"x"}'
+    headers = gatepass.WebhookSigner("standard", WH_SECRET).sign(body, id="msg_f")
+    r = TestClient(app).post("/hooks/guarded", content=body, headers=headers)
+    check_store_failure(r.status_code, r.headers, r.json(), code="replay_guard_failed")
 
 
 def free_port() -> int:

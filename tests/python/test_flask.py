@@ -9,9 +9,10 @@ import urllib.request
 
 import pytest
 
-from conftest import EXPECTED_STATUS, check_response_for, tokens_for_every_outcome
+from conftest import EXPECTED_STATUS, check_response_for, check_store_failure, tokens_for_every_outcome
 
 flask = pytest.importorskip("flask")
+import werkzeug.exceptions  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 import gatepass  # noqa: E402
@@ -131,6 +132,49 @@ def test_webhook_decorator(gate):
     assert r.content_type == "application/problem+json"
     r = client.post("/hooks/standard", data=body, content_type="application/json")
     assert r.status_code == 400 and r.get_json(force=True)["code"] == "missing_header"
+
+
+def test_store_failure_is_503_with_retry_after(broken_store):
+    gate, header = broken_store
+    app, gp = make_app(gate)
+    client = app.test_client()
+    for path in ("/v1/channels/ch_1/bots", "/v1/admin", "/v1/any"):
+        r = client.get(path, headers={"Authorization": header})
+        check_store_failure(r.status_code, r.headers, r.get_json(force=True))
+    # A werkzeug ServiceUnavailable, so the app's own 503 handler runs.
+    app, gp = make_app(gate)
+    client = app.test_client()
+    seen = {}
+
+    @app.errorhandler(503)
+    def on_503(e):
+        seen["error"] = e
+        return {"custom": e.gatepass_error.code}, 503, e.extra_headers
+
+    r = client.get("/v1/admin", headers={"Authorization": header})
+    assert r.status_code == 503 and r.json == {"custom": "store_unavailable"}
+    assert r.headers["Retry-After"] == "1"
+    assert isinstance(seen["error"], werkzeug.exceptions.ServiceUnavailable)
+    assert isinstance(seen["error"].gatepass_error, gatepass.StoreError)
+    with app.test_request_context("/", headers={"Authorization": header}):
+        with pytest.raises(werkzeug.exceptions.ServiceUnavailable):
+            gp.authenticate()
+
+
+def test_replay_guard_failure_is_503_with_retry_after(gate, failing_redis_url):
+    app = flask.Flask(__name__)
+    gp = Gatepass(app, gate=gate)
+    verifier = gatepass.WebhookVerifier("standard", [WH_SECRET], replay_guard=failing_redis_url)
+
+    @app.post("/hooks/guarded")
+    @gp.webhook(verifier)
+    def guarded():  # pragma: no cover - the guard fails first
+        return {"ok": True}
+
+    body = b'{"event":"x"}'
+    headers = gatepass.WebhookSigner("standard", WH_SECRET).sign(body, id="msg_g")
+    r = app.test_client().post("/hooks/guarded", data=body, headers=headers, content_type="application/json")
+    check_store_failure(r.status_code, r.headers, r.get_json(force=True), code="replay_guard_failed")
 
 
 @pytest.fixture

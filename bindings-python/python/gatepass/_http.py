@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
+from .exceptions import AuthError, StoreError, WebhookError
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+#: The errors a helper answers over HTTP: each has ``status``, ``headers`` and
+#: ``problem``. A :class:`StoreError` (and a webhook's ``replay_guard_failed``)
+#: is 503 with ``Retry-After``.
+HTTPError = Union[AuthError, WebhookError, StoreError]
 
 
 def join_authorization(values: Iterable[str]) -> Optional[str]:

@@ -23,7 +23,9 @@ whole requirement (so usage and rate limits count once): ``request.auth`` is
 the :class:`gatepass.Verification`, ``request.user`` a :class:`KeyUser`.
 401s carry the right ``WWW-Authenticate``; with the exception handler, every
 gatepass failure answers ``application/problem+json`` with its headers
-(``insufficient_scope`` challenge, ``Retry-After``, ``RateLimit``).
+(``insufficient_scope`` challenge, ``Retry-After``, ``RateLimit``). A store
+that fails during authentication (:class:`gatepass.StoreError`) raises
+:class:`GatepassAPIException` with status 503 and ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from . import KeyInfo, Requirement, Verification
-from ._http import PROBLEM_CONTENT_TYPE
+from ._http import PROBLEM_CONTENT_TYPE, HTTPError
 from .django.conf import get_gate
-from .exceptions import AuthError, GatepassError, auth_error
+from .exceptions import AuthError, GatepassError, StoreError, auth_error
 
 __all__ = [
     "GatepassAuthentication",
@@ -77,12 +79,16 @@ class KeyUser:
 
 
 class GatepassAPIException(exceptions.APIException):
-    """An APIException carrying gatepass's status, code, problem and headers."""
+    """An APIException carrying gatepass's status, code, problem and headers
+    (503 for a :class:`gatepass.StoreError`)."""
 
-    def __init__(self, error: AuthError) -> None:
+    def __init__(self, error: HTTPError) -> None:
         self.status_code = error.status
         super().__init__(detail=error.message, code=error.code)
         self.gatepass_error = error
+        if error.status == 503 and "Retry-After" in error.headers:
+            # DRF's own handler (without ours) sends Retry-After from ``wait``.
+            self.wait = float(error.headers["Retry-After"])
 
 
 def _view_requirement(view: Any, method: str) -> Union[None, str, Sequence[str], Tuple[str, ...]]:
@@ -148,7 +154,10 @@ class GatepassAuthentication:
         view = request.parser_context.get("view") if request.parser_context else None
         requirement = requirement_for(view, request.method) if view is not None else None
         gate = get_gate()
-        v = gate.verify(header, requirement, None, getattr(view, "gatepass_resource", None) if view else None)
+        try:
+            v = gate.verify(header, requirement, None, getattr(view, "gatepass_resource", None) if view else None)
+        except StoreError as e:
+            raise GatepassAPIException(e) from None
         request._gatepass_verification = v
         if v.code == "missing_credentials":
             return None  # let other authenticators try; 401 comes from permissions
@@ -233,8 +242,8 @@ def check_view_scopes(patterns: Any = None) -> List[str]:
 def exception_handler(exc: Exception, context: Dict[str, Any]) -> Optional[Response]:
     """DRF's handler, plus gatepass problem bodies and headers."""
     request = context.get("request")
-    error: Optional[AuthError] = getattr(exc, "gatepass_error", None)
-    if isinstance(exc, AuthError):
+    error: Optional[HTTPError] = getattr(exc, "gatepass_error", None)
+    if isinstance(exc, (AuthError, StoreError)):
         error = exc
     v = getattr(request, "_gatepass_verification", None) if request is not None else None
     if error is None and v is not None and not v.ok:

@@ -13,12 +13,16 @@ is the one table that maps each code to a class here. The native module calls
     │   │                       inactive, revoked, expired
     │   ├── Forbidden       403 forbidden_resource, insufficient_scope
     │   └── RateLimited     429 rate_limited, usage_exceeded
-    ├── WebhookError (.status)
+    ├── WebhookError (.status, .headers, .problem)
     ├── ConfigError (also ValueError)
     ├── InvalidArgument (also ValueError)
     ├── NotFound (also LookupError)
     ├── InvalidState
-    └── StoreError
+    └── StoreError      503 store_unavailable, store_corrupt (.status, .headers, .problem)
+
+A store failure (and a webhook's ``replay_guard_failed``) is the server's
+trouble, not the request's: every framework helper answers it with 503, the
+problem body and ``Retry-After: 1`` (:data:`STORE_RETRY_AFTER`).
 
 Messages never contain a token or a secret.
 """
@@ -45,6 +49,7 @@ __all__ = [
     "StoreError",
     "CLASS_BY_CODE",
     "WEBHOOK_STATUS",
+    "STORE_RETRY_AFTER",
     "auth_error",
 ]
 
@@ -94,13 +99,7 @@ class AuthError(GatepassError):
         """The RFC 9457 problem details body (``application/problem+json``)."""
         if self._problem is not None:
             return dict(self._problem)
-        return {
-            "type": "about:blank",
-            "title": _TITLES.get(self.status, "Error"),
-            "status": self.status,
-            "detail": self.message,
-            "code": self.code,
-        }
+        return _problem(self.status, self.message, self.code)
 
 
 class BadRequest(AuthError):
@@ -129,14 +128,13 @@ class WebhookError(GatepassError):
         return WEBHOOK_STATUS.get(self.code, 400)
 
     @property
+    def headers(self) -> Dict[str, str]:
+        """``Retry-After`` when the replay guard failed (503), else none."""
+        return _retry_headers(self.status)
+
+    @property
     def problem(self) -> Dict[str, Any]:
-        return {
-            "type": "about:blank",
-            "title": _TITLES.get(self.status, "Error"),
-            "status": self.status,
-            "detail": self.message,
-            "code": self.code,
-        }
+        return _problem(self.status, self.message, self.code)
 
 
 class ConfigError(GatepassError, ValueError):
@@ -156,7 +154,40 @@ class InvalidState(GatepassError):
 
 
 class StoreError(GatepassError):
-    """The store is unavailable or holds data gatepass cannot read."""
+    """The store is unavailable or holds data gatepass cannot read
+    (``store_unavailable``, ``store_corrupt``). Raised by ``Gate.verify``
+    among others; the framework helpers answer it with ``status`` (503),
+    ``headers`` (``Retry-After``) and the ``problem`` body."""
+
+    status: int = 503
+
+    @property
+    def headers(self) -> Dict[str, str]:
+        return _retry_headers(self.status)
+
+    @property
+    def problem(self) -> Dict[str, Any]:
+        """The RFC 9457 problem details body (``application/problem+json``)."""
+        return _problem(self.status, self.message, self.code)
+
+
+#: ``Retry-After`` (seconds) sent with a 503 for a store failure: the store
+#: (a restarting Postgres, a Redis failover) is usually back within seconds.
+STORE_RETRY_AFTER = "1"
+
+
+def _retry_headers(status: int) -> Dict[str, str]:
+    return {"Retry-After": STORE_RETRY_AFTER} if status == 503 else {}
+
+
+def _problem(status: int, detail: str, code: str) -> Dict[str, Any]:
+    return {
+        "type": "about:blank",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
 
 
 _TITLES = {

@@ -40,8 +40,8 @@ from fastapi.security.base import SecurityBase
 from starlette.responses import Response
 
 from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier
-from ._http import PROBLEM_CONTENT_TYPE, join_authorization, problem_body
-from .exceptions import AuthError, WebhookError, auth_error
+from ._http import PROBLEM_CONTENT_TYPE, HTTPError, join_authorization, problem_body
+from .exceptions import StoreError, WebhookError, auth_error
 
 __all__ = [
     "GatepassSecurity",
@@ -54,9 +54,10 @@ __all__ = [
 
 
 class GatepassHTTPException(HTTPException):
-    """An ``HTTPException`` carrying gatepass's status, headers and problem body."""
+    """An ``HTTPException`` carrying gatepass's status, headers and problem body
+    (503 with ``Retry-After`` for a :class:`gatepass.StoreError`)."""
 
-    def __init__(self, error: Union[AuthError, WebhookError]) -> None:
+    def __init__(self, error: HTTPError) -> None:
         headers = dict(getattr(error, "headers", {}) or {})
         super().__init__(status_code=error.status, detail=error.problem, headers=headers or None)
         self.gatepass_error = error
@@ -183,7 +184,10 @@ class GatepassSecurity(SecurityBase):
         requirement = self._requirement(security_scopes.scopes)
         resource = self._resource(request) if callable(self._resource) else self._resource
         header = join_authorization(request.headers.getlist("authorization"))
-        v = self.gate.verify(header, requirement, None, resource)
+        try:
+            v = self.gate.verify(header, requirement, None, resource)
+        except StoreError as e:
+            raise GatepassHTTPException(e) from None
         if not v.ok:
             if not self.auto_error and v.code == "missing_credentials":
                 return None

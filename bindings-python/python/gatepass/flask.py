@@ -24,7 +24,9 @@ Failures raise werkzeug HTTP exceptions (subclasses of ``Unauthorized``,
 ``Forbidden``, ``TooManyRequests``, ``BadRequest``) that carry gatepass's
 status, headers and ``application/problem+json`` body, so the app's own
 ``@app.errorhandler(401)`` still runs; ``e.gatepass_error`` is the
-:class:`gatepass.AuthError` or :class:`gatepass.WebhookError`.
+:class:`gatepass.AuthError` or :class:`gatepass.WebhookError`. A store that
+fails during verification (:class:`gatepass.StoreError`) raises a
+``ServiceUnavailable`` subclass: 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -39,13 +41,14 @@ from werkzeug.wrappers import Response
 from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier
 from ._http import (
     PROBLEM_CONTENT_TYPE,
+    HTTPError,
     ResourceArg,
     environ_keys,
     headers_from_environ,
     problem_body,
     resolve_resource,
 )
-from .exceptions import AuthError, GatepassError, WebhookError, auth_error
+from .exceptions import GatepassError, StoreError, WebhookError, auth_error
 
 __all__ = ["Gatepass", "GatepassHTTPException", "http_exception_for"]
 
@@ -82,9 +85,9 @@ _CLASSES: Dict[int, type] = {
 }
 
 
-def http_exception_for(error: Union[AuthError, WebhookError]) -> GatepassHTTPException:
+def http_exception_for(error: HTTPError) -> GatepassHTTPException:
     """The werkzeug exception for a gatepass failure (status-specific subclass,
-    so ``@app.errorhandler(401)`` and friends match)."""
+    so ``@app.errorhandler(401)`` and friends match; a store failure is 503)."""
     status = error.status
     cls = _CLASSES.get(status) or _subclass(wz.HTTPException)
     exc = cls(description=error.message)
@@ -165,7 +168,10 @@ class Gatepass:
         # WSGI servers hand over one value; several Authorization headers
         # arrive already joined with ", " (core then answers invalid_request).
         header = request.environ.get("HTTP_AUTHORIZATION")
-        v = self.gate.verify(header, scopes, any_scopes, resource)
+        try:
+            v = self.gate.verify(header, scopes, any_scopes, resource)
+        except StoreError as e:
+            raise http_exception_for(e) from None
         if not v.ok:
             raise http_exception_for(auth_error(v))
         key = v.key
@@ -231,6 +237,6 @@ class Gatepass:
         return decorate
 
 
-def problem_response(error: Union[AuthError, WebhookError]) -> Response:
+def problem_response(error: HTTPError) -> Response:
     """A ready response for an error (for apps that catch ``AuthError`` themselves)."""
     return http_exception_for(error).get_response()

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from .. import Gate, Requirement, WebhookVerifier
 from .._http import ResourceArg, environ_keys, headers_from_environ, resolve_resource
-from ..exceptions import WebhookError, auth_error
+from ..exceptions import StoreError, WebhookError, auth_error
 from .conf import get_gate
 from .responses import problem_response
 
@@ -42,10 +42,13 @@ class _RouteRequirement:
 
 def verify_request(request: HttpRequest, route: Optional[_RouteRequirement], resource: Optional[str]) -> Any:
     """Verifies the request; returns ``None`` (and sets ``request.gatepass_key``)
-    when it may proceed, else the problem response."""
+    when it may proceed, else the problem response (503 when the store fails)."""
     gate = get_gate()
     requirement = route.for_gate(gate) if route is not None else None
-    v = gate.verify(authorization_header(request), requirement, None, resource)
+    try:
+        v = gate.verify(authorization_header(request), requirement, None, resource)
+    except StoreError as e:
+        return problem_response(e)
     if not v.ok:
         return problem_response(auth_error(v))
     request.gatepass_key = v.key  # type: ignore[attr-defined]

@@ -5,9 +5,10 @@
   particular scope) for views without their own ``@require`` (those verify
   once, themselves) and for non-DRF views (DRF views authenticate through
   ``gatepass.drf.GatepassAuthentication``).
-- Turns an :class:`gatepass.AuthError` or :class:`gatepass.WebhookError`
-  raised by a view (e.g. from ``get_gate().authenticate(...)``) into its
-  problem response.
+- Turns an :class:`gatepass.AuthError`, :class:`gatepass.WebhookError` or
+  :class:`gatepass.StoreError` raised by a view (e.g. from
+  ``get_gate().authenticate(...)``) into its problem response; a store
+  failure is 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Callable, Optional
 from django.http import HttpRequest, HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 
-from ..exceptions import AuthError, WebhookError
+from ..exceptions import AuthError, StoreError, WebhookError
 from .conf import protected_paths
 from .decorators import verify_request
 from .responses import problem_response
@@ -43,7 +44,7 @@ class GatepassMiddleware(MiddlewareMixin):
         return verify_request(request, None, None)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Optional[HttpResponse]:
-        if isinstance(exception, (AuthError, WebhookError)):
+        if isinstance(exception, (AuthError, WebhookError, StoreError)):
             return problem_response(exception)
         return None
 

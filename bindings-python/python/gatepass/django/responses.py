@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 from django.http import HttpResponse
 
-from .._http import PROBLEM_CONTENT_TYPE, problem_body
-from ..exceptions import AuthError, WebhookError
+from .._http import PROBLEM_CONTENT_TYPE, HTTPError, problem_body
 
 
-def problem_response(error: Union[AuthError, WebhookError]) -> HttpResponse:
-    """The answer for a gatepass failure: status, headers, problem body."""
+def problem_response(error: HTTPError) -> HttpResponse:
+    """The answer for a gatepass failure: status, headers, problem body (a
+    :class:`gatepass.StoreError` is 503 with ``Retry-After``)."""
     response = HttpResponse(problem_body(error.problem), status=error.status, content_type=PROBLEM_CONTENT_TYPE)
     for name, value in (getattr(error, "headers", None) or {}).items():
         response[name] = value
