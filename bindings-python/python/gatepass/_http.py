@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
+from ._native import WebhookVerifier
 from .exceptions import AuthError, StoreError, WebhookError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -58,3 +59,13 @@ def requirement_args(scopes: Any, any_scopes: Any) -> Tuple[Any, Any]:
     if any_scopes is not None and isinstance(any_scopes, str):
         raise TypeError("any_scopes must be a list of scopes")
     return scopes, (list(any_scopes) if any_scopes is not None else None)
+
+
+def webhook_verifier(what: str, scheme: Any, secrets: Any, options: Mapping[str, Any]) -> WebhookVerifier:
+    """A route's verifier: the one given, or one built from ``scheme``,
+    ``secrets`` and ``options`` (the framework decorators' arguments)."""
+    if isinstance(scheme, WebhookVerifier):
+        return scheme
+    if secrets is None:
+        raise TypeError(f"{what} needs secrets= (or a WebhookVerifier)")
+    return WebhookVerifier(scheme, secrets, **options)

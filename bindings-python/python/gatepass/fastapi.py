@@ -40,7 +40,7 @@ from fastapi.security.base import SecurityBase
 from starlette.responses import Response
 
 from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier
-from ._http import PROBLEM_CONTENT_TYPE, HTTPError, join_authorization, problem_body
+from ._http import PROBLEM_CONTENT_TYPE, HTTPError, join_authorization, problem_body, webhook_verifier
 from .exceptions import StoreError, WebhookError, auth_error
 
 __all__ = [
@@ -207,12 +207,7 @@ class WebhookDependency:
         secrets: Union[str, Sequence[str], None] = None,
         **options: Any,
     ) -> None:
-        if isinstance(scheme, WebhookVerifier):
-            self.verifier = scheme
-        else:
-            if secrets is None:
-                raise TypeError("WebhookDependency needs secrets= (or a WebhookVerifier)")
-            self.verifier = WebhookVerifier(scheme, secrets, **options)
+        self.verifier = webhook_verifier("WebhookDependency", scheme, secrets, options)
         self._wanted = frozenset(name.encode() for name in self.verifier.header_names)
 
     async def __call__(self, request: Request) -> VerifiedWebhook:

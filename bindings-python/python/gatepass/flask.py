@@ -47,6 +47,7 @@ from ._http import (
     headers_from_environ,
     problem_body,
     resolve_resource,
+    webhook_verifier,
 )
 from .exceptions import GatepassError, StoreError, WebhookError, auth_error
 
@@ -211,12 +212,7 @@ class Gatepass:
     ) -> Callable[[F], F]:
         """Decorator: the request must be a genuine webhook. Reads the raw body
         with ``request.get_data()`` (cached, so the view can still read it)."""
-        if isinstance(scheme, WebhookVerifier):
-            verifier = scheme
-        else:
-            if secrets is None:
-                raise TypeError("webhook() needs secrets= (or a WebhookVerifier)")
-            verifier = WebhookVerifier(scheme, secrets, **options)
+        verifier = webhook_verifier("webhook()", scheme, secrets, options)
 
         keys = environ_keys(verifier.header_names)
 

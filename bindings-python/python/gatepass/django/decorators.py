@@ -9,7 +9,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest
 
 from .. import Gate, Requirement, WebhookVerifier
-from .._http import ResourceArg, environ_keys, headers_from_environ, resolve_resource
+from .._http import ResourceArg, environ_keys, headers_from_environ, resolve_resource, webhook_verifier
 from ..exceptions import StoreError, WebhookError, auth_error
 from .conf import get_gate
 from .responses import problem_response
@@ -110,12 +110,7 @@ def webhook(
 ) -> Callable[[F], F]:
     """The request must be a genuine webhook; reads the raw ``request.body``.
     Combine with ``@csrf_exempt``. The result is ``request.gatepass_webhook``."""
-    if isinstance(scheme, WebhookVerifier):
-        verifier = scheme
-    else:
-        if secrets is None:
-            raise TypeError("webhook() needs secrets= (or a WebhookVerifier)")
-        verifier = WebhookVerifier(scheme, secrets, **options)
+    verifier = webhook_verifier("webhook()", scheme, secrets, options)
     keys = environ_keys(verifier.header_names)
 
     def decorate(view: F) -> F:
