@@ -176,7 +176,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
 async function express () {
   const { Gate } = require('gatepass')
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatepass-bench-'))
-  const dbUrl = `sqlite://${path.join(dir, 'bench.db')}`
+  const dbUrl = `sqlite:///${path.join(dir, 'bench.db')}`
   const gate = await Gate.open(dbUrl)
   const { token } = await gate.issue({ name: 'bench', scopes: ['bots:write'] })
   await gate.close()
