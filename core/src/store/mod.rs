@@ -20,6 +20,7 @@ pub mod memory;
 pub mod postgres;
 mod row;
 pub mod sqlite;
+mod wal_index;
 
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;

@@ -2,7 +2,8 @@
 //! threads and several processes: WAL mode, a busy timeout instead of
 //! "database is locked" errors, `BEGIN IMMEDIATE` for every read-modify-write,
 //! additive usage updates, and `PRAGMA data_version` as the cache epoch so a
-//! revocation committed by another process is seen on the very next verify.
+//! revocation committed by another process is seen on the very next verify
+//! (asked only when the WAL-index header shows a commit, see `wal_index`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use parking_lot::Mutex;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
 use super::row::{key_columns_of, read_key_row, to_i64, KeyRow, KEY_COLUMNS, KEY_COLUMN_COUNT};
+use super::wal_index::WalIndexWatch;
 use super::{Change, Found, Store, UsageDelta};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
@@ -58,6 +60,15 @@ pub struct SqliteStore {
     /// our own commits change its `data_version` just like other processes' do.
     read: Mutex<Connection>,
     write: Mutex<Connection>,
+    /// Locked before `read` when both are needed, never after.
+    epoch: Mutex<EpochCheck>,
+}
+
+/// The last `data_version` read, and the header it was read under.
+#[derive(Debug)]
+struct EpochCheck {
+    watch: Option<WalIndexWatch>,
+    data_version: u64,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -88,6 +99,15 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
+}
+
+/// Changes whenever another connection (ours included: reads and writes use
+/// two) commits.
+fn data_version(conn: &Connection) -> Result<u64, StoreError> {
+    let v: i64 = conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?;
+    Ok(v as u64)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -178,9 +198,15 @@ impl SqliteStore {
         let mut write = connect(path)?;
         migrate(&mut write)?;
         let read = connect(path)?;
+        // The first read maps the WAL index, so its `-shm` file exists from here on.
+        let data_version = data_version(&read)?;
         Ok(Self {
             read: Mutex::new(read),
             write: Mutex::new(write),
+            epoch: Mutex::new(EpochCheck {
+                watch: WalIndexWatch::open(path),
+                data_version,
+            }),
         })
     }
 
@@ -337,10 +363,17 @@ impl Store for SqliteStore {
     }
 
     fn epoch(&self) -> Result<u64, StoreError> {
-        let conn = self.read.lock();
-        let v: i64 = conn
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?;
-        Ok(v as u64)
+        let mut check = self.epoch.lock();
+        let Some(watch) = check.watch.as_mut() else {
+            return data_version(&self.read.lock());
+        };
+        let header = watch.read();
+        if watch.unchanged(header.as_ref()) {
+            return Ok(check.data_version);
+        }
+        let version = data_version(&self.read.lock())?;
+        watch.confirm(header);
+        check.data_version = version;
+        Ok(version)
     }
 }
