@@ -95,6 +95,7 @@ fn read_exact_at(_file: &File, _buf: &mut [u8]) -> Option<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use rusqlite::Connection;
