@@ -1,16 +1,17 @@
-//! Key records on their way to JavaScript, as JSON text: camelCase fields,
-//! the core's Unix milliseconds as numbers, `null` for absent values.
-//! `index.js` parses it and makes the `Date`s. One string and `JSON.parse`
-//! cost a fraction of the same object assembled property by property
-//! through N-API (seventeen fields, five of them `Date`s).
+//! Key records on their way to JavaScript, as JSON text: an array of the
+//! fields in the order of [`Key`], the core's Unix milliseconds as numbers,
+//! `null` for absent values. `keyFrom` in `index.js` names the fields (in
+//! the same order) and makes the `Date`s. One string, `JSON.parse` and an
+//! object literal cost a fraction of the same object assembled property by
+//! property through N-API (seventeen fields, five of them `Date`s), and an
+//! array parses in half the time of an object with named members.
 
 use gatepass_core::{Issued, KeyRecord, Page};
 use napi_derive::napi;
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeTuple, Serializer};
 
 /// One key, borrowed from the core's record. Never carries its secret.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+/// Serialised as an array in field order: keep `keyFrom` in `index.js` in step.
 struct Key<'a> {
     /// Public id, `key_…`: safe for URLs and logs.
     id: &'a str,
@@ -61,6 +62,30 @@ impl<'a> From<&'a KeyRecord> for Key<'a> {
     }
 }
 
+impl Serialize for Key<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut t = serializer.serialize_tuple(17)?;
+        t.serialize_element(self.id)?;
+        t.serialize_element(self.name)?;
+        t.serialize_element(self.kind)?;
+        t.serialize_element(self.start)?;
+        t.serialize_element(&self.scopes)?;
+        t.serialize_element(&self.subject)?;
+        t.serialize_element(&self.resource)?;
+        t.serialize_element(self.metadata)?;
+        t.serialize_element(self.status)?;
+        t.serialize_element(&self.created_at)?;
+        t.serialize_element(&self.updated_at)?;
+        t.serialize_element(&self.expires_at)?;
+        t.serialize_element(&self.revoked_at)?;
+        t.serialize_element(&self.last_used_at)?;
+        t.serialize_element(&self.usage_count)?;
+        t.serialize_element(&self.rate_limit)?;
+        t.serialize_element(&self.remaining)?;
+        t.end()
+    }
+}
+
 /// Serialising strings, numbers and a JSON map cannot fail; `null` is the
 /// unreachable fallback.
 fn json<T: Serialize>(value: &T) -> String {
@@ -90,10 +115,11 @@ impl From<Issued> for IssuedKey {
     }
 }
 
-/// One page of `list` as JSON text, `{ keys, next }`; pass `next` back as
+/// One page of `list` as JSON text, `{ keys, next }` with each key an array
+/// as above; pass `next` back as
 /// `after` for the following page.
 pub fn page_json(p: &Page) -> String {
-    #[derive(Serialize)]
+    #[derive(serde::Serialize)]
     struct PageJson<'a> {
         keys: Vec<Key<'a>>,
         next: Option<&'a str>,

@@ -83,6 +83,49 @@ describe('Gate lifecycle', () => {
     await gate.close()
   })
 
+  it('gives every field of a key record under its own name', async () => {
+    // The addon sends a key as a positional array; this pins each position.
+    const gate = await Gate.open('memory://')
+    const expiresAt = new Date(Date.now() + 3600e3)
+    const { token, key: issued } = await gate.issue({
+      name: 'Channel bot',
+      scopes: ['channels:write'],
+      subject: 'agent_7',
+      resource: 'channel:ch_1',
+      metadata: { team: 'support', n: 2 },
+      expiresAt,
+      rateLimit: '10/minute',
+      remaining: 9
+    })
+    assert.equal((await gate.verify(`Bearer ${token}`, { resource: 'channel:ch_1' })).code, 'valid')
+    await gate.flush()
+    await gate.revoke(issued.id)
+    const key = await gate.get(issued.id)
+    assert.deepEqual(Object.keys(key), ['id', 'name', 'kind', 'start', 'scopes', 'subject', 'resource', 'metadata', 'status',
+      'createdAt', 'updatedAt', 'expiresAt', 'revokedAt', 'lastUsedAt', 'usageCount', 'rateLimit', 'remaining'])
+    assert.equal(key.id, issued.id)
+    assert.equal(key.name, 'Channel bot')
+    assert.equal(key.kind, 'default')
+    assert.equal(key.start, token.slice(0, 7))
+    assert.deepEqual(key.scopes, ['channels:write'])
+    assert.equal(key.subject, 'agent_7')
+    assert.equal(key.resource, 'channel:ch_1')
+    assert.deepEqual(key.metadata, { team: 'support', n: 2 })
+    assert.equal(key.status, 'revoked')
+    for (const field of ['createdAt', 'updatedAt', 'expiresAt', 'revokedAt', 'lastUsedAt']) {
+      assert.ok(key[field] instanceof Date, field)
+    }
+    assert.equal(key.createdAt.getTime(), issued.createdAt.getTime())
+    assert.ok(key.updatedAt >= key.createdAt)
+    assert.equal(key.expiresAt.getTime(), expiresAt.getTime())
+    assert.ok(key.revokedAt >= key.createdAt)
+    assert.ok(key.lastUsedAt >= key.createdAt)
+    assert.equal(key.usageCount, 1)
+    assert.equal(key.rateLimit, '10/minute')
+    assert.equal(key.remaining, 8)
+    await gate.close()
+  })
+
   it('reports errors with stable codes', async () => {
     const gate = await Gate.open('memory://', {
       policy: {
