@@ -21,6 +21,7 @@ use crate::scope::{Requirement, Scope, ScopeSet};
 use crate::store::{self, Found, Store};
 use crate::token::{self, ParsedToken, Token, TokenDigest};
 use crate::usage::UsageRecorder;
+use crate::waiting::{may_wait, Blocking, InMemory, NeedsIo, Stop, Waiting};
 
 /// Longest a cached key record is trusted without reading the store again.
 pub const CACHE_TTL: Duration = Duration::from_secs(30);
@@ -463,6 +464,38 @@ impl Gate {
         requirement: &Requirement,
         resource: Option<&str>,
     ) -> Result<Verification, GateError> {
+        self.verify_as::<Blocking>(authorization, requirement, resource)
+            .map_err(|stop| match stop {
+                Stop::Failed(e) => e,
+                Stop::GaveUp(never) => match never {},
+            })
+    }
+
+    /// [`Gate::verify`] without waiting for I/O, for a caller on an event
+    /// loop: the same answer when it can be given from memory (a malformed
+    /// request, a cached key with a local or no rate limit and no credits to
+    /// spend), `Ok(None)` when it needs the store or a remote rate limiter —
+    /// then call `verify` where waiting is fine. Nothing is counted when it
+    /// gives up, so the request is counted once either way.
+    pub fn verify_in_memory(
+        &self,
+        authorization: Option<&[u8]>,
+        requirement: &Requirement,
+        resource: Option<&str>,
+    ) -> Result<Option<Verification>, GateError> {
+        match self.verify_as::<InMemory>(authorization, requirement, resource) {
+            Ok(v) => Ok(Some(v)),
+            Err(Stop::GaveUp(NeedsIo)) => Ok(None),
+            Err(Stop::Failed(e)) => Err(e),
+        }
+    }
+
+    fn verify_as<W: Waiting>(
+        &self,
+        authorization: Option<&[u8]>,
+        requirement: &Requirement,
+        resource: Option<&str>,
+    ) -> Result<Verification, Stop<W::GaveUp>> {
         let credential = match header::parse_authorization(authorization, &self.policy.schemes) {
             Ok(c) => c,
             Err(e) => {
@@ -491,7 +524,7 @@ impl Gate {
             ));
         }
         let now = self.now();
-        let Some(cached) = self.lookup(&parsed.digest())? else {
+        let Some(cached) = self.lookup::<W>(&parsed.digest())? else {
             return Ok(self.outcome(Outcome::UnknownKey, "no key matches this token", scheme));
         };
         let key = &cached.key;
@@ -527,7 +560,10 @@ impl Gate {
             return Ok(self.insufficient_scope(key, missing, scheme));
         }
         let rate = match &cached.rate_limit {
-            Some(limit) => Some(self.limiter.check(&key.id, limit, now)?),
+            Some(limit) => {
+                may_wait::<W>(self.limiter.is_local())?;
+                Some(self.limiter.check(&key.id, limit, now)?)
+            }
             None => None,
         };
         if let Some(r) = rate.filter(|r| !r.allowed) {
@@ -537,6 +573,7 @@ impl Gate {
         }
         let mut key = Arc::clone(key);
         if key.remaining.is_some() {
+            may_wait::<W>(false)?;
             match self.store.consume_credit(&key.id)? {
                 Some(left) => Arc::make_mut(&mut key).remaining = Some(left),
                 None => {
@@ -546,6 +583,7 @@ impl Gate {
                 }
             }
         }
+        may_wait::<W>(self.usage.records_in_memory())?;
         self.usage.record(&key.id, now)?;
         let mut v = self.outcome(Outcome::Valid, "", scheme);
         v.key = Some(key);
@@ -591,11 +629,15 @@ impl Gate {
     /// a change committed anywhere is seen on the next call; both are read
     /// before the store, so a change racing with the fill is caught by the
     /// next call's check.
-    fn lookup(&self, digest: &TokenDigest) -> Result<Option<Arc<CachedKey>>, GateError> {
-        let validity = Some((
-            self.store.epoch()?,
-            self.local_changes.load(Ordering::Acquire),
-        ));
+    fn lookup<W: Waiting>(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<Arc<CachedKey>>, Stop<W::GaveUp>> {
+        let epoch = match W::give_up() {
+            None => self.store.epoch()?,
+            Some(gave_up) => self.store.epoch_now().ok_or(Stop::GaveUp(gave_up))?,
+        };
+        let validity = Some((epoch, self.local_changes.load(Ordering::Acquire)));
         {
             let mut cache = self.cache.lock();
             if cache.validity != validity {
@@ -608,6 +650,7 @@ impl Gate {
                 }
             }
         }
+        may_wait::<W>(false)?;
         let Some(Found {
             key,
             secret_expires_at,

@@ -20,6 +20,7 @@ pub mod scope;
 pub mod store;
 pub mod token;
 pub mod usage;
+mod waiting;
 pub mod webhook;
 
 pub use error::{GateError, StoreError};

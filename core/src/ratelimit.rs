@@ -148,6 +148,12 @@ pub trait RateLimiter: Send + Sync + fmt::Debug {
         limit: &RateLimit,
         now: Millis,
     ) -> Result<RateDecision, StoreError>;
+
+    /// True when `check` is answered from this process's memory, with no
+    /// network round trip.
+    fn is_local(&self) -> bool {
+        false
+    }
 }
 
 /// In-process GCRA. Memory stays bounded: buckets whose allowance is full
@@ -167,6 +173,10 @@ impl MemoryRateLimiter {
 }
 
 impl RateLimiter for MemoryRateLimiter {
+    fn is_local(&self) -> bool {
+        true
+    }
+
     fn check(
         &self,
         bucket: &str,

@@ -88,6 +88,12 @@ impl UsageRecorder {
         recorder
     }
 
+    /// True when [`record`](Self::record) only counts in memory (a thread
+    /// writes the counts); false when it may write to the store itself.
+    pub fn records_in_memory(&self) -> bool {
+        self.threaded.load(Ordering::Acquire)
+    }
+
     /// Counts one request.
     pub fn record(&self, id: &str, now: Millis) -> Result<(), StoreError> {
         let (large, stale) = {

@@ -496,3 +496,157 @@ fn http_mapping_is_rendered_from_the_outcome() {
     );
     assert_eq!(r.problem.unwrap().missing_scopes, ["bots:write"]);
 }
+
+/// A limiter that pretends to live elsewhere (as Redis does), answering with
+/// the in-memory one's decisions.
+#[derive(Debug, Default)]
+struct RemoteLimiter(gatepass_core::ratelimit::MemoryRateLimiter);
+
+impl gatepass_core::ratelimit::RateLimiter for RemoteLimiter {
+    fn check(
+        &self,
+        bucket: &str,
+        limit: &gatepass_core::ratelimit::RateLimit,
+        now: i64,
+    ) -> Result<gatepass_core::ratelimit::RateDecision, gatepass_core::StoreError> {
+        self.0.check(bucket, limit, now)
+    }
+}
+
+#[test]
+fn verify_in_memory_answers_from_memory_or_gives_up() {
+    for (name, f) in fixtures() {
+        let g = &f.gate;
+        let none = Requirement::none();
+        let read = Requirement::all(&["bots:read"]).unwrap();
+        let in_memory = |header: Option<&[u8]>, req: &Requirement| {
+            g.verify_in_memory(header, req, None)
+                .unwrap()
+                .map(|v| v.outcome)
+        };
+        // Requests rejected before the lookup never need the store.
+        assert_eq!(
+            in_memory(None, &none),
+            Some(Outcome::MissingCredentials),
+            "{name}"
+        );
+        assert_eq!(
+            in_memory(Some(b"Bearer gp_pat_x"), &none),
+            Some(Outcome::MalformedToken)
+        );
+        // Unknown and not yet cached keys need it.
+        let unknown = gatepass_core::Token::mint("gp_pat").unwrap();
+        assert_eq!(in_memory(Some(unknown.expose().as_bytes()), &none), None);
+        let t = issue(g, &["bots:read"]);
+        assert_eq!(in_memory(Some(&bearer(&t)), &read), None, "{name}");
+        assert_eq!(check(g, &bearer(&t), &read), Outcome::Valid);
+        // Cached now: the same answer verify gives.
+        let v = g
+            .verify_in_memory(Some(&bearer(&t)), &read, None)
+            .unwrap()
+            .expect("a cached key is answered from memory");
+        assert_eq!(v.outcome, Outcome::Valid, "{name}");
+        assert_eq!(v.key.as_ref().unwrap().id, t.key.id);
+        assert_eq!(
+            in_memory(
+                Some(&bearer(&t)),
+                &Requirement::all(&["bots:write"]).unwrap()
+            ),
+            Some(Outcome::InsufficientScope)
+        );
+        // The two answered requests were counted once each; the given-up
+        // ones not at all.
+        g.flush().unwrap();
+        assert_eq!(g.get(&t.key.id).unwrap().usage_count, 2, "{name}");
+        // A change through this gate empties the cache at once.
+        g.revoke(&t.key.id).unwrap();
+        assert_eq!(in_memory(Some(&bearer(&t)), &read), None, "{name}");
+        assert_eq!(check(g, &bearer(&t), &read), Outcome::Revoked);
+        assert_eq!(in_memory(Some(&bearer(&t)), &read), Some(Outcome::Revoked));
+
+        // Credits are spent in the store: always given up.
+        let paid = g
+            .issue(IssueRequest {
+                name: "paid".into(),
+                remaining: Some(5),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(check(g, &bearer(&paid), &none), Outcome::Valid);
+        assert_eq!(in_memory(Some(&bearer(&paid)), &none), None, "{name}");
+        assert_eq!(g.get(&paid.key.id).unwrap().remaining, Some(4));
+
+        // A local rate limit is answered (the channel kind allows 3/minute).
+        let ch = g
+            .issue(IssueRequest {
+                name: "webchat".into(),
+                kind: Some("channel".into()),
+                scopes: scopes(&["conversations:read"]),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(check(g, &bearer(&ch), &none), Outcome::Valid);
+        let v = g
+            .verify_in_memory(Some(&bearer(&ch)), &none, None)
+            .unwrap()
+            .expect("a memory limiter needs no I/O");
+        assert_eq!(v.rate.map(|r| r.remaining), Some(1), "{name}");
+    }
+}
+
+#[test]
+fn verify_in_memory_gives_up_on_a_remote_rate_limiter() {
+    let gate = Gate::new(
+        Arc::new(MemoryStore::new()),
+        Policy::from_toml(POLICY).unwrap(),
+    )
+    .with_limiter(Arc::new(RemoteLimiter::default()));
+    let limited = gate
+        .issue(IssueRequest {
+            name: "limited".into(),
+            rate_limit: Some("5/minute".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap();
+    let free = issue(&gate, &[]);
+    let none = Requirement::none();
+    for t in [&limited, &free] {
+        assert_eq!(check(&gate, &bearer(t), &none), Outcome::Valid);
+    }
+    assert!(gate
+        .verify_in_memory(Some(&bearer(&limited)), &none, None)
+        .unwrap()
+        .is_none());
+    assert!(gate
+        .verify_in_memory(Some(&bearer(&free)), &none, None)
+        .unwrap()
+        .is_some());
+}
+
+#[test]
+fn verify_in_memory_gives_up_after_another_connection_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        Gate::new(
+            Arc::new(SqliteStore::open(dir.path().join("gp.db")).unwrap()),
+            Policy::from_toml(POLICY).unwrap(),
+        )
+    };
+    let (serving, admin) = (open(), open());
+    let t = issue(&admin, &[]);
+    let none = Requirement::none();
+    assert_eq!(check(&serving, &bearer(&t), &none), Outcome::Valid);
+    assert!(serving
+        .verify_in_memory(Some(&bearer(&t)), &none, None)
+        .unwrap()
+        .is_some());
+    admin.revoke(&t.key.id).unwrap();
+    assert!(
+        serving
+            .verify_in_memory(Some(&bearer(&t)), &none, None)
+            .unwrap()
+            .is_none(),
+        "a commit elsewhere must send the caller to the store"
+    );
+    assert_eq!(check(&serving, &bearer(&t), &none), Outcome::Revoked);
+}

@@ -163,4 +163,8 @@ impl Store for MemoryStore {
     fn epoch(&self) -> Result<u64, StoreError> {
         Ok(self.epoch.load(Ordering::Acquire))
     }
+
+    fn epoch_now(&self) -> Option<u64> {
+        Some(self.epoch.load(Ordering::Acquire))
+    }
 }

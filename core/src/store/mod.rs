@@ -85,6 +85,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A value that changes whenever a key or secret may have changed,
     /// including in other processes. Usage updates need not change it.
     fn epoch(&self) -> Result<u64, StoreError>;
+
+    /// [`epoch`](Store::epoch) when it is known without a query or a wait;
+    /// `None` sends the caller to `epoch`.
+    fn epoch_now(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The file a `sqlite:` URL names, read as SQLAlchemy and dj-database-url

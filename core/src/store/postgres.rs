@@ -434,4 +434,14 @@ impl Store for PostgresStore {
             Ok(state.epoch.fetch_add(1, Ordering::AcqRel) + 1)
         }
     }
+
+    /// Known while the listener is connected; otherwise only a read of
+    /// Postgres can be trusted.
+    fn epoch_now(&self) -> Option<u64> {
+        let state = &self.invalidation;
+        state
+            .listening
+            .load(Ordering::Acquire)
+            .then(|| state.epoch.load(Ordering::Acquire))
+    }
 }

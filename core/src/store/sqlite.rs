@@ -376,4 +376,14 @@ impl Store for SqliteStore {
         check.data_version = version;
         Ok(version)
     }
+
+    /// Known when the WAL-index header is the one last confirmed. Gives up
+    /// rather than wait for another thread's check in progress.
+    fn epoch_now(&self) -> Option<u64> {
+        let check = self.epoch.try_lock()?;
+        let watch = check.watch.as_ref()?;
+        watch
+            .unchanged(watch.read().as_ref())
+            .then_some(check.data_version)
+    }
 }
