@@ -472,7 +472,9 @@ class Gate {
     }
     const requirement = this.#requirementFor(o)
     try {
-      return new Verification(await this.#native.verify(credential ?? null, requirement, o.resource ?? null))
+      // An array when answered from memory, else a Promise from the thread pool.
+      const raw = this.#native.verify(credential ?? null, requirement, o.resource ?? null)
+      return new Verification(Array.isArray(raw) ? raw : await raw)
     } catch (e) {
       throw fromNative(e)
     }

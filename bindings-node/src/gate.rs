@@ -10,7 +10,7 @@ use gatepass_core::policy::{Policy, PolicyDocument};
 use gatepass_core::ratelimit::{self, RateLimit};
 use gatepass_core::scope::parse_list;
 use gatepass_core::Gate as CoreGate;
-use napi::bindgen_prelude::{Array, AsyncTask, Env, ToNapiValue, TypeName};
+use napi::bindgen_prelude::{Array, AsyncTask, Either, Env, ToNapiValue, TypeName};
 use napi_derive::napi;
 
 use crate::duration::{self, DurationArg};
@@ -323,28 +323,41 @@ impl Gate {
         outcome::to_js(env, v).map(Some).or_throw()
     }
 
-    /// Verifies an `Authorization` header value (or a bare token). Rejects
-    /// only when the store fails; every request outcome resolves, as the
-    /// compact array of `outcome::to_js`.
+    /// Verifies an `Authorization` header value (or a bare token). Answers
+    /// at once, with the compact array of `outcome::to_js`, when the core can
+    /// answer from memory (a cached key: most requests); otherwise returns a
+    /// Promise of it, the store work done on the libuv pool. The Promise
+    /// rejects only when the store fails; every request outcome resolves.
     #[napi(
         catch_unwind,
-        ts_return_type = "Promise<[string, number, string[] | null, ExternalObject<unknown>]>"
+        ts_return_type = "[string, number, string[] | null, ExternalObject<unknown>] | Promise<[string, number, string[] | null, ExternalObject<unknown>]>"
     )]
-    pub fn verify(
+    pub fn verify<'env>(
         &self,
+        env: &'env Env,
         credential: Option<String>,
         requirement: &Requirement,
         resource: Option<String>,
-    ) -> AsyncTask<VerifyJob> {
+    ) -> Result<Either<Array<'env>, AsyncTask<VerifyJob>>, Thrown> {
+        let gate = self.core().or_throw()?;
+        let answered = gate
+            .verify_in_memory(
+                credential.as_deref().map(str::as_bytes),
+                &requirement.inner,
+                resource.as_deref(),
+            )
+            .or_throw()?;
+        if let Some(v) = answered {
+            return outcome::to_js(env, v).map(Either::A).or_throw();
+        }
         let requirement = Arc::clone(&requirement.inner);
-        let gate = self.core();
-        VerifyJob::new(move || {
-            Ok(gate?.verify(
+        Ok(Either::B(VerifyJob::new(move || {
+            Ok(gate.verify(
                 credential.as_deref().map(str::as_bytes),
                 &requirement,
                 resource.as_deref(),
             )?)
-        })
+        })))
     }
 
     #[napi(
