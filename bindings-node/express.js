@@ -8,7 +8,8 @@
 
 const gatepass = require('./index.js')
 
-const { Gate, WebhookVerifier, AuthError, ConfigError, GatepassError, PROBLEM_CONTENT_TYPE, parseRequirement } = gatepass
+const { Gate, Verification, WebhookVerifier, AuthError, ConfigError, GatepassError, PROBLEM_CONTENT_TYPE, parseRequirement } = gatepass
+const { verifyNow } = gatepass.internal
 
 function invalid (message) {
   const e = new TypeError(message)
@@ -64,20 +65,23 @@ function authenticate (gate, options = {}) {
     throw invalid('authenticate: credentials must be a function of the request')
   }
   return function gatepassAuthenticate (req, res, next) {
-    let credential, resourceValue
+    let v
     try {
-      credential = credentials ? credentials(req) : req.headers.authorization
-      resourceValue = typeof resource === 'function' ? resource(req) : resource
+      const credential = credentials ? credentials(req) : req.headers.authorization
+      v = verifyNow(gate, credential, requirement, typeof resource === 'function' ? resource(req) : resource)
     } catch (e) {
       return next(e)
     }
-    gate.verify(credential, { requirement, resource: resourceValue }).then((v) => {
+    const settle = (v) => {
       if (!v.ok && optional && v.code === 'missing_credentials') return next()
       setHeaders(res, v.headers)
       if (!v.ok) return next(AuthError.from(v))
       req.gatepass = new GatepassContext(v, gate)
       next()
-    }, next)
+    }
+    // Most requests (a cached key) are answered without a Promise.
+    if (v instanceof Verification) settle(v)
+    else v.then(settle, next)
   }
 }
 

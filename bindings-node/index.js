@@ -156,6 +156,14 @@ class Issued {
 
 let handleOf
 
+/**
+ * `gate.verify` for `gatepass/express`, which answers a request without a
+ * Promise when it can: `(gate, credential, requirement, resource)` gives a
+ * `Verification` when the addon answered from memory, else a Promise of one.
+ * Throws (or rejects) as `gate.verify` rejects.
+ */
+let verifyNow
+
 /** Header pairs `[name, value, …]` from the addon as an object. */
 function headersFrom (flat) {
   const headers = {}
@@ -467,16 +475,24 @@ class Gate {
    */
   async verify (credential, options) {
     const o = checkOptions('verify', options, VERIFY_OPTIONS)
-    if (credential !== undefined && credential !== null && typeof credential !== 'string') {
-      throw invalid('verify: the credential must be a string (an Authorization header value or a token)')
-    }
-    const requirement = this.#requirementFor(o)
-    try {
-      // An array when answered from memory, else a Promise from the thread pool.
-      const raw = this.#native.verify(credential ?? null, requirement, o.resource ?? null)
-      return new Verification(Array.isArray(raw) ? raw : await raw)
-    } catch (e) {
-      throw fromNative(e)
+    return verifyNow(this, credential, this.#requirementFor(o), o.resource)
+  }
+
+  static {
+    verifyNow = (gate, credential, requirement, resource) => {
+      if (credential !== undefined && credential !== null && typeof credential !== 'string') {
+        throw invalid('verify: the credential must be a string (an Authorization header value or a token)')
+      }
+      let raw
+      try {
+        raw = gate.#native.verify(credential ?? null, requirement, resource ?? null)
+      } catch (e) {
+        throw fromNative(e)
+      }
+      // An array when the addon answered from memory (a cached key), else a
+      // Promise from the thread pool.
+      if (Array.isArray(raw)) return new Verification(raw)
+      return raw.then((r) => new Verification(r), (e) => { throw fromNative(e) })
     }
   }
 
@@ -772,3 +788,5 @@ module.exports = {
   ...errors
 }
 delete module.exports.fromNative
+// For `gatepass/express` only; not public API.
+Object.defineProperty(module.exports, 'internal', { value: Object.freeze({ verifyNow }) })
