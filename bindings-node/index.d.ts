@@ -133,9 +133,15 @@ export declare class Verification {
   }
 }
 
-/** A parsed route requirement (opaque). */
-export interface Requirement {
-  toString(): string
+/**
+ * A parsed route requirement (opaque), shared by every request of a route:
+ * made by `gate.requirement()` or `parseRequirement()`, not by `new`.
+ */
+export declare class Requirement {
+  private constructor ()
+  /** The requirement as an expression, e.g. `bots:read and channels:write`. */
+  toString (): string
+  /** Whether the requirement asks for nothing. */
   readonly isEmpty: boolean
 }
 

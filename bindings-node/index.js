@@ -248,9 +248,46 @@ class Verification {
  */
 function parseRequirement ({ scopes, anyScopes } = {}) {
   try {
-    return native.parseRequirement(scopes ?? null, anyScopes ?? null)
+    return new Requirement(MADE_HERE, native.parseRequirement(scopes ?? null, anyScopes ?? null))
   } catch (e) {
     throw fromNative(e)
+  }
+}
+
+const MADE_HERE = Symbol('made by gatepass')
+let requirementHandle
+
+/**
+ * A parsed route requirement (opaque), shared by every request of a route:
+ * build one with `gate.requirement()` or `parseRequirement()`.
+ */
+class Requirement {
+  #handle
+
+  constructor (madeHere, handle) {
+    if (madeHere !== MADE_HERE) throw invalid('use gate.requirement() or parseRequirement() to make a Requirement')
+    this.#handle = handle
+  }
+
+  /** The requirement as an expression, e.g. `bots:read and channels:write`. */
+  toString () {
+    return native.requirementToString(this.#handle)
+  }
+
+  /** Whether the requirement asks for nothing. */
+  get isEmpty () {
+    return native.requirementIsEmpty(this.#handle)
+  }
+
+  [inspect.custom] () {
+    return `Requirement <${this.toString()}>`
+  }
+
+  static {
+    requirementHandle = (r) => {
+      if (!(r instanceof Requirement)) throw invalid('expected a Requirement from gate.requirement() or parseRequirement()')
+      return r.#handle
+    }
   }
 }
 
@@ -277,6 +314,8 @@ const ROTATE_OPTIONS = new Set(['grace'])
  */
 class Gate {
   #native
+  /** The addon's handle for the per-request calls (`gateVerify`, `gateAuthorize`). */
+  #handle
   #requirements = new Map()
 
   constructor (handle) {
@@ -284,6 +323,7 @@ class Gate {
       throw invalid('use `await Gate.open(url, { policy })` to make a Gate')
     }
     this.#native = handle
+    this.#handle = handle.handle()
     track(handle)
   }
 
@@ -439,7 +479,7 @@ class Gate {
   requirement (options) {
     const o = checkOptions('requirement', options, REQUIREMENT_OPTIONS)
     try {
-      return this.#native.requirement(o.scopes ?? null, o.anyScopes ?? null)
+      return new Requirement(MADE_HERE, this.#native.requirement(o.scopes ?? null, o.anyScopes ?? null))
     } catch (e) {
       throw fromNative(e)
     }
@@ -448,7 +488,7 @@ class Gate {
   /** Checks a requirement from `parseRequirement` against the catalogue. */
   checkRequirement (requirement) {
     try {
-      this.#native.checkRequirement(requirement)
+      this.#native.checkRequirement(requirementHandle(requirement))
     } catch (e) {
       throw fromNative(e)
     }
@@ -485,7 +525,7 @@ class Gate {
       }
       let raw
       try {
-        raw = gate.#native.verify(credential ?? null, requirement, resource ?? null)
+        raw = native.gateVerify(gate.#handle, credential ?? null, requirementHandle(requirement), resource ?? null)
       } catch (e) {
         throw fromNative(e)
       }
@@ -504,7 +544,7 @@ class Gate {
     }
     const requirement = this.#requirementFor(o)
     try {
-      return new Verification(this.#native.verifySync(credential ?? null, requirement, o.resource ?? null))
+      return new Verification(native.gateVerifySync(this.#handle, credential ?? null, requirementHandle(requirement), o.resource ?? null))
     } catch (e) {
       throw fromNative(e)
     }
@@ -527,7 +567,7 @@ class Gate {
     const o = checkOptions('authorize', options, VERIFY_OPTIONS)
     const requirement = this.#requirementFor(o)
     try {
-      const changed = this.#native.authorize(handleOf(verification), requirement)
+      const changed = native.gateAuthorize(this.#handle, handleOf(verification), requirementHandle(requirement))
       return changed === null ? verification : new Verification(changed)
     } catch (e) {
       throw fromNative(e)
@@ -782,6 +822,7 @@ module.exports = {
   WebhookVerifier,
   WebhookSigner,
   generateSecret,
+  Requirement,
   parseRequirement,
   webhookSchemes,
   DEFAULT_STORE_URL,

@@ -836,12 +836,16 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Gate = nativeBinding.Gate
-module.exports.Requirement = nativeBinding.Requirement
 module.exports.WebhookSigner = nativeBinding.WebhookSigner
 module.exports.WebhookVerifier = nativeBinding.WebhookVerifier
+module.exports.gateAuthorize = nativeBinding.gateAuthorize
+module.exports.gateVerify = nativeBinding.gateVerify
+module.exports.gateVerifySync = nativeBinding.gateVerifySync
 module.exports.generateSecret = nativeBinding.generateSecret
 module.exports.openGate = nativeBinding.openGate
 module.exports.parseRequirement = nativeBinding.parseRequirement
+module.exports.requirementIsEmpty = nativeBinding.requirementIsEmpty
+module.exports.requirementToString = nativeBinding.requirementToString
 module.exports.verificationFailure = nativeBinding.verificationFailure
 module.exports.verificationKey = nativeBinding.verificationKey
 module.exports.webhookSchemes = nativeBinding.webhookSchemes

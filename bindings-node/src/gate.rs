@@ -1,6 +1,7 @@
 //! `Gate`: key lifecycle and request verification over a store. Store work
-//! runs on the libuv pool and returns Promises; `verifySync`/`flushSync` are
-//! the synchronous twins for callers that cannot await (process exit).
+//! runs on the libuv pool and returns Promises; `gateVerifySync`/`flushSync`
+//! are the synchronous twins for callers that cannot await (process exit).
+//! A verification the core can answer from memory is answered at once.
 
 use std::sync::{Arc, RwLock};
 
@@ -10,14 +11,14 @@ use gatepass_core::policy::{Policy, PolicyDocument};
 use gatepass_core::ratelimit::{self, RateLimit};
 use gatepass_core::scope::parse_list;
 use gatepass_core::Gate as CoreGate;
-use napi::bindgen_prelude::{Array, AsyncTask, Either, Env, ToNapiValue, TypeName};
+use napi::bindgen_prelude::{Array, AsyncTask, Either, Env, External, ToNapiValue, TypeName};
 use napi_derive::napi;
 
 use crate::duration::{self, DurationArg};
 use crate::error::{NodeError, OrThrow, Thrown, CLOSED};
 use crate::key::{key_json, page_json, IssuedKey};
 use crate::outcome::{self, VerificationHandle};
-use crate::scope::{self, Requirement, ScopesArg};
+use crate::scope::{self, RequirementHandle, ScopesArg};
 use crate::task::{Job, VerifyJob};
 
 /// Default page size of `list`.
@@ -63,9 +64,30 @@ pub struct ListOptions {
     pub limit: Option<u32>,
 }
 
+/// The open core gate, or `None` once closed. Shared by the `Gate` class
+/// (lifecycle calls) and its [`GateHandle`] (per-request calls), so closing
+/// one closes both.
+#[derive(Default)]
+pub struct GateSlot(RwLock<Option<Arc<CoreGate>>>);
+
+impl GateSlot {
+    fn core(&self) -> Result<Arc<CoreGate>, NodeError> {
+        let guard = self.0.read().unwrap_or_else(|p| p.into_inner());
+        guard
+            .as_ref()
+            .map(Arc::clone)
+            .ok_or_else(|| NodeError::new(CLOSED, "the gate is closed"))
+    }
+}
+
+/// The gate as the per-request calls take it: a plain handle, because
+/// napi-rs checks and borrows a class instance (`&self`) on every call, at
+/// several microseconds per request under load.
+pub type GateHandle = External<Arc<GateSlot>>;
+
 #[napi]
 pub struct Gate {
-    inner: RwLock<Option<Arc<CoreGate>>>,
+    inner: Arc<GateSlot>,
 }
 
 fn credits(field: &str, n: f64) -> Result<u64, NodeError> {
@@ -170,18 +192,14 @@ pub fn open_gate(
             gate = gate.with_limiter(limiter);
         }
         Ok(Gate {
-            inner: RwLock::new(Some(Arc::new(gate))),
+            inner: Arc::new(GateSlot(RwLock::new(Some(Arc::new(gate))))),
         })
     })
 }
 
 impl Gate {
     fn core(&self) -> Result<Arc<CoreGate>, NodeError> {
-        let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        guard
-            .as_ref()
-            .map(Arc::clone)
-            .ok_or_else(|| NodeError::new(CLOSED, "the gate is closed"))
+        self.inner.core()
     }
 
     /// A job on the gate; a closed gate rejects.
@@ -277,109 +295,32 @@ impl Gate {
 
     /// Parses `scopes`/`anyScopes` and checks them against the policy's
     /// catalogue, so a typo fails when the route is declared.
-    #[napi(catch_unwind)]
+    #[napi(catch_unwind, ts_return_type = "ExternalObject<'Requirement'>")]
     pub fn requirement(
         &self,
         scopes: Option<ScopesArg>,
         any_scopes: Option<Vec<String>>,
-    ) -> Result<Requirement, Thrown> {
+    ) -> Result<RequirementHandle, Thrown> {
         let gate = self.core().or_throw()?;
         let requirement = scope::parse(scopes, any_scopes).or_throw()?;
         gate.check_requirement(&requirement).or_throw()?;
-        Ok(Requirement {
-            inner: Arc::new(requirement),
-        })
+        Ok(scope::handle(requirement))
     }
 
     /// Checks a route's requirement against the policy's catalogue.
     #[napi(catch_unwind)]
-    pub fn check_requirement(&self, requirement: &Requirement) -> Result<(), Thrown> {
+    pub fn check_requirement(
+        &self,
+        #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: &RequirementHandle,
+    ) -> Result<(), Thrown> {
         let gate = self.core().or_throw()?;
-        gate.check_requirement(&requirement.inner).or_throw()
+        gate.check_requirement(requirement).or_throw()
     }
 
-    /// Checks a verified request against a further requirement without
-    /// verifying (and counting usage) again. `null` when nothing changes (the
-    /// requirement holds, or the verification had failed already): the
-    /// common case costs no conversion at all.
-    #[napi(
-        catch_unwind,
-        ts_return_type = "[string, number, string[] | null, ExternalObject<unknown>] | null"
-    )]
-    pub fn authorize<'env>(
-        &self,
-        env: &'env Env,
-        verified: &VerificationHandle,
-        requirement: &Requirement,
-    ) -> Result<Option<Array<'env>>, Thrown> {
-        let gate = self.core().or_throw()?;
-        if !verified.ok() {
-            return Ok(None);
-        }
-        let v = gate.authorize(verified, &requirement.inner);
-        if v.ok() {
-            return Ok(None);
-        }
-        outcome::to_js(env, v).map(Some).or_throw()
-    }
-
-    /// Verifies an `Authorization` header value (or a bare token). Answers
-    /// at once, with the compact array of `outcome::to_js`, when the core can
-    /// answer from memory (a cached key: most requests); otherwise returns a
-    /// Promise of it, the store work done on the libuv pool. The Promise
-    /// rejects only when the store fails; every request outcome resolves.
-    #[napi(
-        catch_unwind,
-        ts_return_type = "[string, number, string[] | null, ExternalObject<unknown>] | Promise<[string, number, string[] | null, ExternalObject<unknown>]>"
-    )]
-    pub fn verify<'env>(
-        &self,
-        env: &'env Env,
-        credential: Option<String>,
-        requirement: &Requirement,
-        resource: Option<String>,
-    ) -> Result<Either<Array<'env>, AsyncTask<VerifyJob>>, Thrown> {
-        let gate = self.core().or_throw()?;
-        let answered = gate
-            .verify_in_memory(
-                credential.as_deref().map(str::as_bytes),
-                &requirement.inner,
-                resource.as_deref(),
-            )
-            .or_throw()?;
-        if let Some(v) = answered {
-            return outcome::to_js(env, v).map(Either::A).or_throw();
-        }
-        let requirement = Arc::clone(&requirement.inner);
-        Ok(Either::B(VerifyJob::new(move || {
-            Ok(gate.verify(
-                credential.as_deref().map(str::as_bytes),
-                &requirement,
-                resource.as_deref(),
-            )?)
-        })))
-    }
-
-    #[napi(
-        catch_unwind,
-        ts_return_type = "[string, number, string[] | null, ExternalObject<unknown>]"
-    )]
-    pub fn verify_sync<'env>(
-        &self,
-        env: &'env Env,
-        credential: Option<String>,
-        requirement: &Requirement,
-        resource: Option<String>,
-    ) -> Result<Array<'env>, Thrown> {
-        let gate = self.core().or_throw()?;
-        let v = gate
-            .verify(
-                credential.as_deref().map(str::as_bytes),
-                &requirement.inner,
-                resource.as_deref(),
-            )
-            .or_throw()?;
-        outcome::to_js(env, v).or_throw()
+    /// The handle the per-request calls (`gateVerify`, `gateAuthorize`) take.
+    #[napi(catch_unwind, ts_return_type = "ExternalObject<'Gate'>")]
+    pub fn handle(&self) -> GateHandle {
+        External::new(Arc::clone(&self.inner))
     }
 
     /// Writes usage counted in this process to the store.
@@ -401,7 +342,12 @@ impl Gate {
     /// Closing twice is not an error.
     #[napi(catch_unwind)]
     pub fn close(&self) -> AsyncTask<Job<()>> {
-        let taken = self.inner.write().unwrap_or_else(|p| p.into_inner()).take();
+        let taken = self
+            .inner
+            .0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         Job::new(move || match taken {
             Some(gate) => Ok(gate.flush()?),
             None => Ok(()),
@@ -411,8 +357,100 @@ impl Gate {
     #[napi(getter, catch_unwind)]
     pub fn closed(&self) -> bool {
         self.inner
+            .0
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .is_none()
     }
+}
+
+// ----- per-request calls ------------------------------------------------------
+//
+// Free functions over plain handles rather than `Gate` methods: see
+// `GateHandle`. Everything else about a gate is a method of `Gate`.
+
+/// Verifies an `Authorization` header value (or a bare token). Answers at
+/// once, with the compact array of `outcome::to_js`, when the core can answer
+/// from memory (a cached key: most requests); otherwise returns a Promise of
+/// it, the store work done on the libuv pool. The Promise rejects only when
+/// the store fails; every request outcome resolves.
+#[napi(
+    catch_unwind,
+    ts_return_type = "[string, number, string[] | null, ExternalObject<unknown>] | Promise<[string, number, string[] | null, ExternalObject<unknown>]>"
+)]
+pub fn gate_verify<'env>(
+    env: &'env Env,
+    #[napi(ts_arg_type = "ExternalObject<'Gate'>")] gate: &GateHandle,
+    credential: Option<String>,
+    #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: &RequirementHandle,
+    resource: Option<String>,
+) -> Result<Either<Array<'env>, AsyncTask<VerifyJob>>, Thrown> {
+    let gate = gate.core().or_throw()?;
+    let answered = gate
+        .verify_in_memory(
+            credential.as_deref().map(str::as_bytes),
+            requirement,
+            resource.as_deref(),
+        )
+        .or_throw()?;
+    if let Some(v) = answered {
+        return outcome::to_js(env, v).map(Either::A).or_throw();
+    }
+    let requirement = Arc::clone(requirement);
+    Ok(Either::B(VerifyJob::new(move || {
+        Ok(gate.verify(
+            credential.as_deref().map(str::as_bytes),
+            &requirement,
+            resource.as_deref(),
+        )?)
+    })))
+}
+
+/// `gateVerify` on the calling thread, store work included.
+#[napi(
+    catch_unwind,
+    ts_return_type = "[string, number, string[] | null, ExternalObject<unknown>]"
+)]
+pub fn gate_verify_sync<'env>(
+    env: &'env Env,
+    #[napi(ts_arg_type = "ExternalObject<'Gate'>")] gate: &GateHandle,
+    credential: Option<String>,
+    #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: &RequirementHandle,
+    resource: Option<String>,
+) -> Result<Array<'env>, Thrown> {
+    let v = gate
+        .core()
+        .or_throw()?
+        .verify(
+            credential.as_deref().map(str::as_bytes),
+            requirement,
+            resource.as_deref(),
+        )
+        .or_throw()?;
+    outcome::to_js(env, v).or_throw()
+}
+
+/// Checks a verified request against a further requirement without
+/// verifying (and counting usage) again. `null` when nothing changes (the
+/// requirement holds, or the verification had failed already): the common
+/// case costs no conversion at all.
+#[napi(
+    catch_unwind,
+    ts_return_type = "[string, number, string[] | null, ExternalObject<unknown>] | null"
+)]
+pub fn gate_authorize<'env>(
+    env: &'env Env,
+    #[napi(ts_arg_type = "ExternalObject<'Gate'>")] gate: &GateHandle,
+    #[napi(ts_arg_type = "ExternalObject<unknown>")] verified: &VerificationHandle,
+    #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: &RequirementHandle,
+) -> Result<Option<Array<'env>>, Thrown> {
+    let gate = gate.core().or_throw()?;
+    if !verified.ok() {
+        return Ok(None);
+    }
+    let v = gate.authorize(verified, requirement);
+    if v.ok() {
+        return Ok(None);
+    }
+    outcome::to_js(env, v).map(Some).or_throw()
 }

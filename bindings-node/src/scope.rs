@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use gatepass_core::scope::ScopeSpec;
 use gatepass_core::Requirement as CoreRequirement;
+use napi::bindgen_prelude::External;
 use napi::Either;
 use napi_derive::napi;
 
@@ -14,38 +15,41 @@ use crate::error::{NodeError, OrThrow, Thrown};
 
 pub type ScopesArg = Either<String, Vec<String>>;
 
-/// A parsed, checked scope requirement. Build one with `gate.requirement()`.
-#[napi]
-pub struct Requirement {
-    pub(crate) inner: Arc<CoreRequirement>,
-}
+/// A parsed scope requirement, shared by every request of a route. A plain
+/// handle rather than a class instance: it is an argument of every
+/// verification, and napi-rs checks and borrows a class instance on each
+/// call, which costs several microseconds per request under load. `index.js`
+/// wraps it in its `Requirement` class.
+pub type RequirementHandle = External<Arc<CoreRequirement>>;
 
-#[napi]
-impl Requirement {
-    /// The requirement as an expression, e.g. `bots:read and channels:write`.
-    #[napi(catch_unwind)]
-    #[allow(clippy::inherent_to_string)]
-    pub fn to_string(&self) -> String {
-        self.inner.to_string()
-    }
-
-    /// Whether the requirement asks for nothing.
-    #[napi(getter, catch_unwind)]
-    pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
-    }
+pub fn handle(requirement: CoreRequirement) -> RequirementHandle {
+    External::new(Arc::new(requirement))
 }
 
 /// Parses a requirement without a policy (syntax only); `gate.checkRequirement`
 /// checks it against a catalogue later.
-#[napi(catch_unwind)]
+#[napi(catch_unwind, ts_return_type = "ExternalObject<'Requirement'>")]
 pub fn parse_requirement(
     scopes: Option<ScopesArg>,
     any_scopes: Option<Vec<String>>,
-) -> Result<Requirement, Thrown> {
-    Ok(Requirement {
-        inner: Arc::new(parse(scopes, any_scopes).or_throw()?),
-    })
+) -> Result<RequirementHandle, Thrown> {
+    Ok(handle(parse(scopes, any_scopes).or_throw()?))
+}
+
+/// The requirement as an expression, e.g. `bots:read and channels:write`.
+#[napi(catch_unwind)]
+pub fn requirement_to_string(
+    #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: &RequirementHandle,
+) -> String {
+    requirement.to_string()
+}
+
+/// Whether the requirement asks for nothing.
+#[napi(catch_unwind)]
+pub fn requirement_is_empty(
+    #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: &RequirementHandle,
+) -> bool {
+    requirement.is_empty()
 }
 
 pub fn parse(
