@@ -187,13 +187,24 @@ class Verification {
   #key = NOT_READ
   #failure = NOT_READ
 
-  /** `raw` is the addon's `[code, status, headers, handle]`. */
+  /**
+   * `raw` is the addon's `[code, status, headers, handle]`, or the handle
+   * alone for a valid request with no headers to send (most requests).
+   */
   constructor (raw) {
-    this.ok = raw[0] === 'valid'
-    this.code = raw[0]
-    this.status = raw[1]
-    this.headers = headersFrom(raw[2])
-    this.#handle = raw[3]
+    if (Array.isArray(raw)) {
+      this.ok = raw[0] === 'valid'
+      this.code = raw[0]
+      this.status = raw[1]
+      this.headers = headersFrom(raw[2])
+      this.#handle = raw[3]
+    } else {
+      this.ok = true
+      this.code = 'valid'
+      this.status = 200
+      this.headers = {}
+      this.#handle = raw
+    }
   }
 
   /** The key, once it was found (also on most failures after lookup); else `null`. */
@@ -529,10 +540,10 @@ class Gate {
       } catch (e) {
         throw fromNative(e)
       }
-      // An array when the addon answered from memory (a cached key), else a
-      // Promise from the thread pool.
-      if (Array.isArray(raw)) return new Verification(raw)
-      return raw.then((r) => new Verification(r), (e) => { throw fromNative(e) })
+      // A Promise from the thread pool, unless the addon answered from
+      // memory (a cached key).
+      if (raw instanceof Promise) return raw.then((r) => new Verification(r), (e) => { throw fromNative(e) })
+      return new Verification(raw)
     }
   }
 

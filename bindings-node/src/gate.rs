@@ -11,13 +11,13 @@ use gatepass_core::policy::{Policy, PolicyDocument};
 use gatepass_core::ratelimit::{self, RateLimit};
 use gatepass_core::scope::parse_list;
 use gatepass_core::Gate as CoreGate;
-use napi::bindgen_prelude::{Array, AsyncTask, Either, Env, External, ToNapiValue, TypeName};
+use napi::bindgen_prelude::{AsyncTask, Either, Env, External, ToNapiValue, TypeName};
 use napi_derive::napi;
 
 use crate::duration::{self, DurationArg};
 use crate::error::{NodeError, OrThrow, Thrown, CLOSED};
 use crate::key::{key_json, page_json, IssuedKey};
-use crate::outcome::{self, VerificationHandle};
+use crate::outcome::{self, VerificationHandle, Verified};
 use crate::scope::{self, RequirementHandle, ScopesArg};
 use crate::task::{Job, VerifyJob};
 
@@ -370,13 +370,13 @@ impl Gate {
 // `GateHandle`. Everything else about a gate is a method of `Gate`.
 
 /// Verifies an `Authorization` header value (or a bare token). Answers at
-/// once, with the compact array of `outcome::to_js`, when the core can answer
+/// once, in the compact form of `outcome::to_js`, when the core can answer
 /// from memory (a cached key: most requests); otherwise returns a Promise of
 /// it, the store work done on the libuv pool. The Promise rejects only when
 /// the store fails; every request outcome resolves.
 #[napi(
     catch_unwind,
-    ts_return_type = "[string, number, string[] | null, ExternalObject<unknown>] | Promise<[string, number, string[] | null, ExternalObject<unknown>]>"
+    ts_return_type = "ExternalObject<unknown> | [string, number, string[] | null, ExternalObject<unknown>] | Promise<ExternalObject<unknown> | [string, number, string[] | null, ExternalObject<unknown>]>"
 )]
 pub fn gate_verify<'env>(
     env: &'env Env,
@@ -384,7 +384,7 @@ pub fn gate_verify<'env>(
     credential: Option<String>,
     #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: &RequirementHandle,
     resource: Option<String>,
-) -> Result<Either<Array<'env>, AsyncTask<VerifyJob>>, Thrown> {
+) -> Result<Either<Verified<'env>, AsyncTask<VerifyJob>>, Thrown> {
     let gate = gate.core().or_throw()?;
     let answered = gate
         .verify_in_memory(
@@ -417,7 +417,7 @@ pub fn gate_verify_sync<'env>(
     credential: Option<String>,
     #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: &RequirementHandle,
     resource: Option<String>,
-) -> Result<Array<'env>, Thrown> {
+) -> Result<Verified<'env>, Thrown> {
     let v = gate
         .core()
         .or_throw()?
@@ -443,7 +443,7 @@ pub fn gate_authorize<'env>(
     #[napi(ts_arg_type = "ExternalObject<'Gate'>")] gate: &GateHandle,
     #[napi(ts_arg_type = "ExternalObject<unknown>")] verified: &VerificationHandle,
     #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: &RequirementHandle,
-) -> Result<Option<Array<'env>>, Thrown> {
+) -> Result<Option<Verified<'env>>, Thrown> {
     let gate = gate.core().or_throw()?;
     if !verified.ok() {
         return Ok(None);

@@ -6,7 +6,8 @@
 //! core, so Node answers exactly as Python does.
 
 use gatepass_core::{Problem as CoreProblem, Verification as CoreVerification};
-use napi::bindgen_prelude::{Array, Env, External, Null};
+use napi::bindgen_prelude::{Array, Either, Env, External, Null};
+use napi::JsExternal;
 use napi_derive::napi;
 
 use crate::error::NodeError;
@@ -45,13 +46,20 @@ impl From<CoreProblem> for Problem {
 pub type VerificationHandle = External<CoreVerification>;
 
 /// What every request needs from a verification, and the handle for the
-/// rest: `[code, status, headers, handle]`, where `headers` is
-/// `[name, value, name, value, …]` or `null` when there are none (a valid
-/// request for a key without a rate limit). An array of four values is the
-/// cheapest shape to build through N-API (an object's named properties cost
-/// several times more).
-pub fn to_js(env: &Env, v: CoreVerification) -> Result<Array<'_>, NodeError> {
+/// rest. A valid request with no headers to send (no rate limit: the common
+/// case) is the handle alone, the cheapest thing to hand over (`index.js`
+/// knows it means `valid`, 200, no headers). Anything else is
+/// `[code, status, headers, handle]`, where `headers` is
+/// `[name, value, name, value, …]` or `null` when there are none; an array
+/// of four values is the cheapest shape to build through N-API (an object's
+/// named properties cost several times more).
+pub type Verified<'env> = Either<JsExternal<'env>, Array<'env>>;
+
+pub fn to_js(env: &Env, v: CoreVerification) -> Result<Verified<'_>, NodeError> {
     let headers = v.headers();
+    if v.ok() && headers.is_empty() {
+        return Ok(Either::A(External::new(v).into_js_external(env)?));
+    }
     let mut out = env.create_array(4)?;
     out.set(0, v.code())?;
     out.set(1, u32::from(v.status()))?;
@@ -62,7 +70,7 @@ pub fn to_js(env: &Env, v: CoreVerification) -> Result<Array<'_>, NodeError> {
         out.set(2, flat)?;
     }
     out.set(3, External::new(v))?;
-    Ok(out)
+    Ok(Either::B(out))
 }
 
 /// The parts of a failed verification a handler reads less often.

@@ -7,11 +7,11 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use gatepass_core::Verification as CoreVerification;
-use napi::bindgen_prelude::{Array, AsyncTask, Env, ToNapiValue, TypeName};
+use napi::bindgen_prelude::{AsyncTask, Env, ToNapiValue, TypeName};
 use napi::{ScopedTask, Task};
 
 use crate::error::NodeError;
-use crate::outcome;
+use crate::outcome::{self, Verified};
 
 type Work<T> = Box<dyn FnOnce() -> Result<T, NodeError> + Send>;
 
@@ -53,7 +53,7 @@ fn run<T>(work: Option<Work<T>>) -> Result<T, NodeError> {
     }
 }
 
-/// `verify` off the main thread, resolving to the compact array of
+/// `verify` off the main thread, resolving to the compact form of
 /// [`outcome::to_js`] (built with the resolving `Env`, which `Job` cannot).
 pub struct VerifyJob {
     work: Option<Work<CoreVerification>>,
@@ -71,13 +71,13 @@ impl VerifyJob {
 
 impl<'task> ScopedTask<'task> for VerifyJob {
     type Output = Result<CoreVerification, NodeError>;
-    type JsValue = Array<'task>;
+    type JsValue = Verified<'task>;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         Ok(run(self.work.take()))
     }
 
-    fn resolve(&mut self, env: &'task Env, output: Self::Output) -> napi::Result<Array<'task>> {
+    fn resolve(&mut self, env: &'task Env, output: Self::Output) -> napi::Result<Verified<'task>> {
         match output {
             Ok(v) => outcome::to_js(env, v).map_err(|e| e.into_rejection(*env)),
             Err(e) => Err(e.into_rejection(*env)),

@@ -183,14 +183,15 @@ impl Verification {
     /// challenge on 400/401/403-scope, `Retry-After` on `rate_limited`.
     pub fn headers(&self) -> Vec<(String, String)> {
         let mut headers = Vec::new();
-        let realm = quote(&self.challenge.realm);
+        // Only challenges name the realm: a valid request allocates nothing here.
+        let realm = || quote(&self.challenge.realm);
         match self.outcome {
             Outcome::MissingCredentials => {
                 let challenges: Vec<String> = self
                     .challenge
                     .schemes
                     .iter()
-                    .map(|s| format!("{s} realm={realm}"))
+                    .map(|s| format!("{s} realm={}", realm()))
                     .collect();
                 headers.push(("WWW-Authenticate".into(), challenges.join(", ")));
             }
@@ -201,7 +202,7 @@ impl Verification {
                         .as_deref()
                         .or(self.challenge.schemes.first().map(|s| &**s))
                         .unwrap_or("Bearer");
-                    let mut value = format!("{scheme} realm={realm}, error=\"{error}\"");
+                    let mut value = format!("{scheme} realm={}, error=\"{error}\"", realm());
                     if o == Outcome::InsufficientScope {
                         let scopes: Vec<String> = self
                             .missing_scopes

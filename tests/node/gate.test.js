@@ -243,6 +243,23 @@ describe('shared vectors', () => {
   const scopes = loadVectors('scopes')
   const tokens = loadVectors('tokens')
 
+  it('outcomes.json: a valid verification, from the store and from memory', async () => {
+    // The addon hands over a valid request with no headers as its handle
+    // alone; index.js fills in the status, which must be the shared one.
+    const valid = loadVectors('outcomes').outcomes.find((o) => o.code === 'valid')
+    const gate = await Gate.open('memory://')
+    const { token } = await gate.issue({ name: 'x' })
+    for (const when of ['first (store)', 'second (memory)']) {
+      const v = await gate.verify(`Bearer ${token}`)
+      assert.equal(v.ok, true, when)
+      assert.equal(v.code, valid.code, when)
+      assert.equal(v.status, valid.status, when)
+      assert.deepEqual(v.headers, {}, when)
+      assert.equal(v.problem, null, when)
+    }
+    await gate.close()
+  })
+
   it('headers.json: Authorization parsing outcomes', async () => {
     const gate = await Gate.open('memory://')
     for (const c of headers.cases) {
