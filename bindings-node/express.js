@@ -9,7 +9,7 @@
 const gatepass = require('./index.js')
 
 const { Gate, Verification, WebhookVerifier, AuthError, ConfigError, GatepassError, PROBLEM_CONTENT_TYPE, parseRequirement } = gatepass
-const { verifyNow } = gatepass.internal
+const { verifyNow, authorizeNow } = gatepass.internal
 
 function invalid (message) {
   const e = new TypeError(message)
@@ -72,17 +72,19 @@ function authenticate (gate, options = {}) {
     } catch (e) {
       return next(e)
     }
-    const settle = (v) => {
-      if (!v.ok && optional && v.code === 'missing_credentials') return next()
-      setHeaders(res, v.headers)
-      if (!v.ok) return next(AuthError.from(v))
-      req.gatepass = new GatepassContext(v, gate)
-      next()
-    }
     // Most requests (a cached key) are answered without a Promise.
-    if (v instanceof Verification) settle(v)
-    else v.then(settle, next)
+    if (v instanceof Verification) settle(v, gate, optional, req, res, next)
+    else v.then((v) => settle(v, gate, optional, req, res, next), next)
   }
+}
+
+/** The end of `authenticate`: headers, then `req.gatepass` or the error. */
+function settle (v, gate, optional, req, res, next) {
+  if (!v.ok && optional && v.code === 'missing_credentials') return next()
+  setHeaders(res, v.headers)
+  if (!v.ok) return next(AuthError.from(v))
+  req.gatepass = new GatepassContext(v, gate)
+  next()
 }
 
 function scopeMiddleware (what, requirement) {
@@ -97,7 +99,7 @@ function scopeMiddleware (what, requirement) {
         context.gate.checkRequirement(requirement)
         checked.add(context.gate)
       }
-      const v = context.gate.authorize(context.verification, { requirement })
+      const v = authorizeNow(context.gate, context.verification, requirement)
       if (!v.ok) {
         setHeaders(res, v.headers)
         return next(AuthError.from(v))

@@ -164,6 +164,9 @@ let handleOf
  */
 let verifyNow
 
+/** `gate.authorize` with a built requirement, for `gatepass/express`. */
+let authorizeNow
+
 /** Header pairs `[name, value, …]` from the addon as an object. */
 function headersFrom (flat) {
   const headers = {}
@@ -576,12 +579,19 @@ class Gate {
    */
   authorize (verification, options) {
     const o = checkOptions('authorize', options, VERIFY_OPTIONS)
-    const requirement = this.#requirementFor(o)
-    try {
-      const changed = native.gateAuthorize(this.#handle, handleOf(verification), requirementHandle(requirement))
-      return changed === null ? verification : new Verification(changed)
-    } catch (e) {
-      throw fromNative(e)
+    return authorizeNow(this, verification, this.#requirementFor(o))
+  }
+
+  static {
+    authorizeNow = (gate, verification, requirement) => {
+      const verified = handleOf(verification)
+      const required = requirementHandle(requirement)
+      try {
+        const changed = native.gateAuthorize(gate.#handle, verified, required)
+        return changed === null ? verification : new Verification(changed)
+      } catch (e) {
+        throw fromNative(e)
+      }
     }
   }
 
@@ -841,4 +851,4 @@ module.exports = {
 }
 delete module.exports.fromNative
 // For `gatepass/express` only; not public API.
-Object.defineProperty(module.exports, 'internal', { value: Object.freeze({ verifyNow }) })
+Object.defineProperty(module.exports, 'internal', { value: Object.freeze({ verifyNow, authorizeNow }) })
