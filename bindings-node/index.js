@@ -179,6 +179,45 @@ function headersFrom (flat) {
 const NOT_READ = Symbol('not read')
 const NO_FAILURE = Object.freeze({ missingScopes: Object.freeze([]), problem: null })
 
+// ----- shared verifications ---------------------------------------------------
+//
+// A valid verification the addon answered from memory with no headers to
+// send arrives as a number naming a verification shared by every such
+// request with the same key record and scheme (bindings-node/src/shared.rs).
+// Its handle is fetched once; what is read through it (the key's fields,
+// `authorize` answers) is kept with it, so those requests cross N-API once.
+
+const MAX_SHARED = 10000
+/** number → `{ handle, gate, fields, authorized }` */
+const sharedVerifications = new Map()
+let sharedOf
+
+function sharedEntry (number) {
+  let entry = sharedVerifications.get(number)
+  if (entry === undefined) {
+    // Asked right after the verify that returned the number: always there.
+    const handle = native.sharedVerification(number)
+    if (handle === null) throw new Error(`gatepass: shared verification ${number} is gone`)
+    if (sharedVerifications.size >= MAX_SHARED) sharedVerifications.clear()
+    entry = { handle, gate: null, fields: null, authorized: new Map() }
+    sharedVerifications.set(number, entry)
+  }
+  return entry
+}
+
+/** A copy of a key's fields that shares nothing mutable with `f`. */
+function copyFields (f) {
+  const copy = f.slice()
+  copy[4] = f[4].slice()
+  copy[7] = isEmpty(f[7]) ? {} : structuredClone(f[7])
+  return copy
+}
+
+function isEmpty (object) {
+  for (const _ in object) return false
+  return true
+}
+
 /**
  * The outcome of `gate.verify`: `{ ok, code, status, headers, key,
  * missingScopes, problem }`. `ok`, `code`, `status` and `headers` arrive with
@@ -187,15 +226,26 @@ const NO_FAILURE = Object.freeze({ missingScopes: Object.freeze([]), problem: nu
  */
 class Verification {
   #handle
+  /** The entry of a shared verification, else `null`. */
+  #shared = null
   #key = NOT_READ
   #failure = NOT_READ
 
   /**
-   * `raw` is the addon's `[code, status, headers, handle]`, or the handle
-   * alone for a valid request with no headers to send (most requests).
+   * `raw` is the addon's `[code, status, headers, handle]`, or for a valid
+   * request with no headers to send (most requests) the handle alone or the
+   * number of a shared verification.
    */
   constructor (raw) {
-    if (Array.isArray(raw)) {
+    if (typeof raw === 'number') {
+      const entry = sharedEntry(raw)
+      this.ok = true
+      this.code = 'valid'
+      this.status = 200
+      this.headers = {}
+      this.#handle = entry.handle
+      this.#shared = entry
+    } else if (Array.isArray(raw)) {
       this.ok = raw[0] === 'valid'
       this.code = raw[0]
       this.status = raw[1]
@@ -213,8 +263,14 @@ class Verification {
   /** The key, once it was found (also on most failures after lookup); else `null`. */
   get key () {
     if (this.#key === NOT_READ) {
-      const raw = native.verificationKey(this.#handle)
-      this.#key = raw === null ? null : keyFrom(raw)
+      const shared = this.#shared
+      if (shared !== null) {
+        shared.fields ??= JSON.parse(native.verificationKey(this.#handle))
+        this.#key = keyOf(copyFields(shared.fields))
+      } else {
+        const raw = native.verificationKey(this.#handle)
+        this.#key = raw === null ? null : keyFrom(raw)
+      }
     }
     return this.#key
   }
@@ -250,6 +306,7 @@ class Verification {
       if (!(v instanceof Verification)) throw invalid('expected a Verification from gate.verify()')
       return v.#handle
     }
+    sharedOf = (v) => v.#shared
   }
 }
 
@@ -586,12 +643,20 @@ class Gate {
     authorizeNow = (gate, verification, requirement) => {
       const verified = handleOf(verification)
       const required = requirementHandle(requirement)
-      try {
-        const changed = native.gateAuthorize(gate.#handle, verified, required)
-        return changed === null ? verification : new Verification(changed)
-      } catch (e) {
-        throw fromNative(e)
+      // A shared verification keeps the core's answer per requirement (for
+      // the gate that verified it: the answer depends on its policy).
+      const shared = sharedOf(verification)
+      const memo = shared !== null && (shared.gate ??= gate.#handle) === gate.#handle ? shared.authorized : null
+      let changed = memo?.get(required)
+      if (changed === undefined) {
+        try {
+          changed = native.gateAuthorize(gate.#handle, verified, required)
+        } catch (e) {
+          throw fromNative(e)
+        }
+        memo?.set(required, changed)
       }
+      return changed === null ? verification : new Verification(changed)
     }
   }
 

@@ -846,6 +846,7 @@ module.exports.openGate = nativeBinding.openGate
 module.exports.parseRequirement = nativeBinding.parseRequirement
 module.exports.requirementIsEmpty = nativeBinding.requirementIsEmpty
 module.exports.requirementToString = nativeBinding.requirementToString
+module.exports.sharedVerification = nativeBinding.sharedVerification
 module.exports.verificationFailure = nativeBinding.verificationFailure
 module.exports.verificationKey = nativeBinding.verificationKey
 module.exports.webhookSchemes = nativeBinding.webhookSchemes

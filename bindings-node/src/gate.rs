@@ -11,7 +11,7 @@ use gatepass_core::policy::{Policy, PolicyDocument};
 use gatepass_core::ratelimit::{self, RateLimit};
 use gatepass_core::scope::parse_list;
 use gatepass_core::Gate as CoreGate;
-use napi::bindgen_prelude::{AsyncTask, Either, Env, External, ToNapiValue, TypeName};
+use napi::bindgen_prelude::{AsyncTask, Either, Either3, Env, External, ToNapiValue, TypeName};
 use napi_derive::napi;
 
 use crate::duration::{self, DurationArg};
@@ -19,6 +19,7 @@ use crate::error::{NodeError, OrThrow, Thrown, CLOSED};
 use crate::key::{key_json, page_json, IssuedKey};
 use crate::outcome::{self, VerificationHandle, Verified};
 use crate::scope::{self, RequirementHandle, ScopesArg};
+use crate::shared;
 use crate::task::{Job, VerifyJob};
 
 /// Default page size of `list`.
@@ -370,13 +371,14 @@ impl Gate {
 // `GateHandle`. Everything else about a gate is a method of `Gate`.
 
 /// Verifies an `Authorization` header value (or a bare token). Answers at
-/// once, in the compact form of `outcome::to_js`, when the core can answer
-/// from memory (a cached key: most requests); otherwise returns a Promise of
-/// it, the store work done on the libuv pool. The Promise rejects only when
-/// the store fails; every request outcome resolves.
+/// once when the core can answer from memory (a cached key: most requests):
+/// with the number of a shared verification (`shared.rs`) for a valid one
+/// with no headers, else in the compact form of `outcome::to_js`. Otherwise
+/// returns a Promise of the compact form, the store work done on the libuv
+/// pool; it rejects only when the store fails, every request outcome resolves.
 #[napi(
     catch_unwind,
-    ts_return_type = "ExternalObject<unknown> | [string, number, string[] | null, ExternalObject<unknown>] | Promise<ExternalObject<unknown> | [string, number, string[] | null, ExternalObject<unknown>]>"
+    ts_return_type = "number | ExternalObject<unknown> | [string, number, string[] | null, ExternalObject<unknown>] | Promise<ExternalObject<unknown> | [string, number, string[] | null, ExternalObject<unknown>]>"
 )]
 pub fn gate_verify<'env>(
     env: &'env Env,
@@ -384,7 +386,7 @@ pub fn gate_verify<'env>(
     credential: Option<String>,
     #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: &RequirementHandle,
     resource: Option<String>,
-) -> Result<Either<Verified<'env>, AsyncTask<VerifyJob>>, Thrown> {
+) -> Result<Either3<f64, Verified<'env>, AsyncTask<VerifyJob>>, Thrown> {
     let gate = gate.core().or_throw()?;
     let answered = gate
         .verify_in_memory(
@@ -394,10 +396,13 @@ pub fn gate_verify<'env>(
         )
         .or_throw()?;
     if let Some(v) = answered {
-        return outcome::to_js(env, v).map(Either::A).or_throw();
+        return match shared::share(v) {
+            Either::A(number) => Ok(Either3::A(number)),
+            Either::B(v) => outcome::to_js(env, v).map(Either3::B).or_throw(),
+        };
     }
     let requirement = Arc::clone(requirement);
-    Ok(Either::B(VerifyJob::new(move || {
+    Ok(Either3::C(VerifyJob::new(move || {
         Ok(gate.verify(
             credential.as_deref().map(str::as_bytes),
             &requirement,

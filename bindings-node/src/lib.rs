@@ -12,5 +12,6 @@ mod gate;
 mod key;
 mod outcome;
 mod scope;
+mod shared;
 mod task;
 mod webhook;

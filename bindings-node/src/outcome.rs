@@ -5,6 +5,8 @@
 //! `index.js` is asked for them. Status, headers and body are rendered by the
 //! core, so Node answers exactly as Python does.
 
+use std::sync::Arc;
+
 use gatepass_core::{Problem as CoreProblem, Verification as CoreVerification};
 use napi::bindgen_prelude::{Array, Either, Env, External, Null};
 use napi::JsExternal;
@@ -43,7 +45,9 @@ impl From<CoreProblem> for Problem {
 /// The core's verification, kept so a route can check further scopes
 /// (`authorize`) without verifying (and counting) again, and so the key and
 /// failure details are converted only when read.
-pub type VerificationHandle = External<CoreVerification>;
+/// (An `Arc`, because a shared verification has one handle per isolate
+/// besides its entry in `shared.rs`.)
+pub type VerificationHandle = External<Arc<CoreVerification>>;
 
 /// What every request needs from a verification, and the handle for the
 /// rest. A valid request with no headers to send (no rate limit: the common
@@ -58,7 +62,7 @@ pub type Verified<'env> = Either<JsExternal<'env>, Array<'env>>;
 pub fn to_js(env: &Env, v: CoreVerification) -> Result<Verified<'_>, NodeError> {
     let headers = v.headers();
     if v.ok() && headers.is_empty() {
-        return Ok(Either::A(External::new(v).into_js_external(env)?));
+        return Ok(Either::A(External::new(Arc::new(v)).into_js_external(env)?));
     }
     let mut out = env.create_array(4)?;
     out.set(0, v.code())?;
@@ -69,7 +73,7 @@ pub fn to_js(env: &Env, v: CoreVerification) -> Result<Verified<'_>, NodeError> 
         let flat: Vec<String> = headers.into_iter().flat_map(|(n, v)| [n, v]).collect();
         out.set(2, flat)?;
     }
-    out.set(3, External::new(v))?;
+    out.set(3, External::new(Arc::new(v)))?;
     Ok(Either::B(out))
 }
 

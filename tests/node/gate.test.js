@@ -126,6 +126,40 @@ describe('Gate lifecycle', () => {
     await gate.close()
   })
 
+  it('shares nothing mutable between verifications answered from memory', async () => {
+    // Valid verifications of one cached key share their handle in the addon;
+    // each must still read as its own snapshot.
+    const gate = await Gate.open('memory://')
+    const { token, key: issued } = await gate.issue({ name: 'x', scopes: ['bots:read'], metadata: { team: { name: 'a' } } })
+    const header = `Bearer ${token}`
+    await gate.verify(header) // fills the cache
+    const a = await gate.verify(header)
+    const b = await gate.verify(header)
+    assert.notEqual(a.key, b.key)
+    a.key.scopes.push('admin')
+    a.key.metadata.team.name = 'changed'
+    a.key.createdAt.setTime(0)
+    assert.deepEqual(b.key.scopes, ['bots:read'])
+    assert.deepEqual(b.key.metadata, { team: { name: 'a' } })
+    assert.equal(b.key.createdAt.getTime(), issued.createdAt.getTime())
+    assert.deepEqual((await gate.verify(header)).key.scopes, ['bots:read'])
+
+    // authorize answers, kept per shared verification, follow the key's changes.
+    const write = gate.requirement({ scopes: ['bots:write'] })
+    for (let i = 0; i < 2; i++) {
+      const denied = gate.authorize(await gate.verify(header), { requirement: write })
+      assert.equal(denied.code, 'insufficient_scope')
+      assert.deepEqual(denied.missingScopes, ['bots:write'])
+    }
+    await gate.update(issued.id, { scopes: ['bots:read', 'bots:write'] })
+    const now = await gate.verify(header)
+    assert.equal(gate.authorize(now, { requirement: write }), now)
+    assert.deepEqual(now.key.scopes, ['bots:read', 'bots:write'])
+    await gate.revoke(issued.id)
+    assert.equal((await gate.verify(header)).code, 'revoked')
+    await gate.close()
+  })
+
   it('reports errors with stable codes', async () => {
     const gate = await Gate.open('memory://', {
       policy: {
