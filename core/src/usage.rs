@@ -61,6 +61,10 @@ impl Wake {
 pub struct UsageRecorder {
     store: Arc<dyn Store>,
     pending: Mutex<Pending>,
+    /// Held for a whole flush, from taking the batch to its commit, so a
+    /// `flush` that returns has also seen the background thread's batch
+    /// reach the store (not merely leave `pending`).
+    flushing: Mutex<()>,
     wake: Arc<Wake>,
     /// False when no thread could be started: then requests flush inline.
     threaded: AtomicBool,
@@ -77,6 +81,7 @@ impl UsageRecorder {
                 total: 0,
                 last_flush: Instant::now(),
             }),
+            flushing: Mutex::new(()),
             wake: Arc::new(Wake::default()),
             threaded: AtomicBool::new(false),
         });
@@ -117,6 +122,7 @@ impl UsageRecorder {
     /// Writes everything counted so far. On failure the counts are kept for
     /// the next attempt.
     pub fn flush(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = self.flushing.lock();
         let batch = {
             let mut pending = self.pending.lock();
             pending.last_flush = Instant::now();
