@@ -60,7 +60,9 @@ pub struct SqliteStore {
     /// our own commits change its `data_version` just like other processes' do.
     read: Mutex<Connection>,
     write: Mutex<Connection>,
-    /// Locked before `read` when both are needed, never after.
+    /// Locked before `read` when both are needed, never after. Declared
+    /// after the connections, so it is dropped after them: its mapping of
+    /// the `-shm` file relies on `read` keeping that file in place.
     epoch: Mutex<EpochCheck>,
 }
 

@@ -11,7 +11,7 @@
 //!   `hmac` 0.12 / `sha2` 0.10 crates offer no `Zeroize` for it, so on drop we
 //!   overwrite it in place with state keyed by zeros and pass it through
 //!   `black_box` so the store is not optimised away: a best-effort wipe
-//!   without `unsafe` (which the workspace forbids).
+//!   without `unsafe` (which the workspace denies).
 //! - `Debug` never prints key material.
 
 use std::fmt;
