@@ -101,22 +101,23 @@ impl UsageRecorder {
 
     /// Counts one request.
     pub fn record(&self, id: &str, now: Millis) -> Result<(), StoreError> {
-        let (large, stale) = {
+        let threaded = self.threaded.load(Ordering::Acquire);
+        let due = {
             let mut pending = self.pending.lock();
             pending.add(id, 1, now);
-            (
-                pending.total >= FLUSH_BATCH,
-                pending.last_flush.elapsed() >= FLUSH_INTERVAL,
-            )
+            // With a thread, time is its business: no clock read per request.
+            pending.total >= FLUSH_BATCH
+                || (!threaded && pending.last_flush.elapsed() >= FLUSH_INTERVAL)
         };
-        if self.threaded.load(Ordering::Acquire) {
-            if large {
-                self.wake.request();
-            }
-        } else if large || stale {
-            self.flush()?;
+        if !due {
+            return Ok(());
         }
-        Ok(())
+        if threaded {
+            self.wake.request();
+            Ok(())
+        } else {
+            self.flush()
+        }
     }
 
     /// Writes everything counted so far. On failure the counts are kept for
