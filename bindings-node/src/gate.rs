@@ -73,11 +73,20 @@ pub struct GateSlot(RwLock<Option<Arc<CoreGate>>>);
 
 impl GateSlot {
     fn core(&self) -> Result<Arc<CoreGate>, NodeError> {
+        self.with(|gate| Ok(Arc::clone(gate)))
+    }
+
+    /// Runs `f` on the open gate without taking a reference to it (no
+    /// reference-count traffic on the per-request path); `close` waits.
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Arc<CoreGate>) -> Result<T, NodeError>,
+    ) -> Result<T, NodeError> {
         let guard = self.0.read().unwrap_or_else(|p| p.into_inner());
-        guard
-            .as_ref()
-            .map(Arc::clone)
-            .ok_or_else(|| NodeError::new(CLOSED, "the gate is closed"))
+        match guard.as_ref() {
+            Some(gate) => f(gate),
+            None => Err(NodeError::new(CLOSED, "the gate is closed")),
+        }
     }
 }
 
@@ -387,13 +396,14 @@ pub fn gate_verify<'env>(
     #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: &RequirementHandle,
     resource: Option<String>,
 ) -> Result<Either3<f64, Verified<'env>, AsyncTask<VerifyJob>>, Thrown> {
-    let gate = gate.core().or_throw()?;
     let answered = gate
-        .verify_in_memory(
-            credential.as_deref().map(str::as_bytes),
-            requirement,
-            resource.as_deref(),
-        )
+        .with(|g| {
+            Ok(g.verify_in_memory(
+                credential.as_deref().map(str::as_bytes),
+                requirement,
+                resource.as_deref(),
+            )?)
+        })
         .or_throw()?;
     if let Some(v) = answered {
         return match shared::share(v) {
@@ -401,6 +411,7 @@ pub fn gate_verify<'env>(
             Either::B(v) => outcome::to_js(env, v).map(Either3::B).or_throw(),
         };
     }
+    let gate = gate.core().or_throw()?;
     let requirement = Arc::clone(requirement);
     Ok(Either3::C(VerifyJob::new(move || {
         Ok(gate.verify(
