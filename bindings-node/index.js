@@ -106,16 +106,17 @@ function keyFrom (json) {
   return keyOf(JSON.parse(json))
 }
 
-function keyOf (f) {
+/** `scopes` and `metadata` are given as copies when `f` is kept for later. */
+function keyOf (f, scopes = f[4], metadata = f[7]) {
   return {
     id: f[0],
     name: f[1],
     kind: f[2],
     start: f[3],
-    scopes: f[4],
+    scopes,
     subject: f[5],
     resource: f[6],
-    metadata: f[7],
+    metadata,
     status: f[8],
     createdAt: new Date(f[9]),
     updatedAt: new Date(f[10]),
@@ -130,7 +131,7 @@ function keyOf (f) {
 
 function pageFrom (json) {
   const page = JSON.parse(json)
-  page.keys = page.keys.map(keyOf)
+  page.keys = page.keys.map((f) => keyOf(f))
   return page
 }
 
@@ -205,12 +206,9 @@ function sharedEntry (number) {
   return entry
 }
 
-/** A copy of a key's fields that shares nothing mutable with `f`. */
-function copyFields (f) {
-  const copy = f.slice()
-  copy[4] = f[4].slice()
-  copy[7] = isEmpty(f[7]) ? {} : structuredClone(f[7])
-  return copy
+/** A key made from kept fields, sharing nothing mutable with them. */
+function keyCopyOf (f) {
+  return keyOf(f, f[4].slice(), isEmpty(f[7]) ? {} : structuredClone(f[7]))
 }
 
 function isEmpty (object) {
@@ -266,7 +264,7 @@ class Verification {
       const shared = this.#shared
       if (shared !== null) {
         shared.fields ??= JSON.parse(native.verificationKey(this.#handle))
-        this.#key = keyOf(copyFields(shared.fields))
+        this.#key = keyCopyOf(shared.fields)
       } else {
         const raw = native.verificationKey(this.#handle)
         this.#key = raw === null ? null : keyFrom(raw)

@@ -43,7 +43,7 @@ describe('Gate lifecycle', () => {
 
     assert.deepEqual(await gate.get(key.id), key)
     const other = await gate.issue({ name: 'Bot', subject: 'agent_7', expiresAt: new Date(Date.now() + 3600e3) })
-    assert.equal((await gate.list({ subject: 'agent_42' })).keys.length, 1)
+    assert.deepEqual((await gate.list({ subject: 'agent_42' })).keys, [key])
     const page1 = await gate.list({ limit: 1 })
     assert.equal(page1.keys.length, 1)
     assert.equal(typeof page1.next, 'string')
