@@ -189,7 +189,11 @@ const NO_FAILURE = Object.freeze({ missingScopes: Object.freeze([]), problem: nu
 // `authorize` answers) is kept with it, so those requests cross N-API once.
 
 const MAX_SHARED = 10000
-/** number → `{ handle, gate, fields, authorized }` */
+/**
+ * number → `{ handle, gate, fields, authorized }`: `authorized` maps a
+ * requirement's handle to the core's answer (weakly, so requirements built
+ * per request do not pile up), for `gate`, the first gate that asked.
+ */
 const sharedVerifications = new Map()
 let sharedOf
 
@@ -200,7 +204,7 @@ function sharedEntry (number) {
     const handle = native.sharedVerification(number)
     if (handle === null) throw new Error(`gatepass: shared verification ${number} is gone`)
     if (sharedVerifications.size >= MAX_SHARED) sharedVerifications.clear()
-    entry = { handle, gate: null, fields: null, authorized: new Map() }
+    entry = { handle, gate: null, fields: null, authorized: new WeakMap() }
     sharedVerifications.set(number, entry)
   }
   return entry
@@ -235,26 +239,20 @@ class Verification {
    * number of a shared verification.
    */
   constructor (raw) {
-    if (typeof raw === 'number') {
-      const entry = sharedEntry(raw)
-      this.ok = true
-      this.code = 'valid'
-      this.status = 200
-      this.headers = {}
-      this.#handle = entry.handle
-      this.#shared = entry
-    } else if (Array.isArray(raw)) {
+    if (Array.isArray(raw)) {
       this.ok = raw[0] === 'valid'
       this.code = raw[0]
       this.status = raw[1]
       this.headers = headersFrom(raw[2])
       this.#handle = raw[3]
     } else {
+      const shared = typeof raw === 'number' ? sharedEntry(raw) : null
       this.ok = true
       this.code = 'valid'
       this.status = 200
       this.headers = {}
-      this.#handle = raw
+      this.#handle = shared === null ? raw : shared.handle
+      this.#shared = shared
     }
   }
 
@@ -641,8 +639,8 @@ class Gate {
     authorizeNow = (gate, verification, requirement) => {
       const verified = handleOf(verification)
       const required = requirementHandle(requirement)
-      // A shared verification keeps the core's answer per requirement (for
-      // the gate that verified it: the answer depends on its policy).
+      // A shared verification keeps the core's answer per requirement, for
+      // one gate (the answer depends on its policy): the first that asks.
       const shared = sharedOf(verification)
       const memo = shared !== null && (shared.gate ??= gate.#handle) === gate.#handle ? shared.authorized : null
       let changed = memo?.get(required)
