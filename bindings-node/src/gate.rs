@@ -406,10 +406,18 @@ pub fn gate_verify<'env>(
         })
         .or_throw()?;
     if let Some(v) = answered {
-        return match shared::share(v) {
-            Either::A(number) => Ok(Either3::A(number)),
-            Either::B(v) => outcome::to_js(env, v).map(Either3::B).or_throw(),
+        let headers = v.headers();
+        let v = if headers.is_empty() {
+            match shared::share(v) {
+                Either::A(number) => return Ok(Either3::A(number)),
+                Either::B(v) => v,
+            }
+        } else {
+            v
         };
+        return outcome::to_js_with(env, v, headers)
+            .map(Either3::B)
+            .or_throw();
     }
     let gate = gate.core().or_throw()?;
     let requirement = Arc::clone(requirement);

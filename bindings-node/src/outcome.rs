@@ -61,6 +61,15 @@ pub type Verified<'env> = Either<JsExternal<'env>, Array<'env>>;
 
 pub fn to_js(env: &Env, v: CoreVerification) -> Result<Verified<'_>, NodeError> {
     let headers = v.headers();
+    to_js_with(env, v, headers)
+}
+
+/// [`to_js`] with `v.headers()` already computed.
+pub fn to_js_with(
+    env: &Env,
+    v: CoreVerification,
+    headers: Vec<(String, String)>,
+) -> Result<Verified<'_>, NodeError> {
     if v.ok() && headers.is_empty() {
         return Ok(Either::A(External::new(Arc::new(v)).into_js_external(env)?));
     }

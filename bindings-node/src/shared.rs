@@ -41,10 +41,10 @@ thread_local! {
     static SHARED: RefCell<Shared> = RefCell::new(Shared::default());
 }
 
-/// The number naming `v` when it can be shared; `v` back when it cannot (a
-/// failure, headers to send, no key).
+/// The number naming `v`, which has no headers to send, when it can be
+/// shared; `v` back when it cannot (a failure, no key).
 pub fn share(v: CoreVerification) -> Either<f64, CoreVerification> {
-    if !v.ok() || !v.headers().is_empty() {
+    if !v.ok() {
         return Either::B(v);
     }
     let Some(address) = v.key.as_ref().map(|k| Arc::as_ptr(k) as usize) else {
