@@ -1,6 +1,7 @@
 //! The request-side parsers: Authorization header, token form, scopes and
 //! scope expressions, and the whole verify pipeline on an in-memory gate.
-//! The property is "no panic, no hang" on any bytes.
+//! The property is "no panic, no hang" on any bytes, and that
+//! `verify_in_memory`, when it answers, answers as `verify` does.
 
 #![no_main]
 
@@ -22,7 +23,12 @@ fn gate() -> &'static Gate {
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_authorization(Some(data), &["Bearer", "Token"]);
-    let _ = gate().verify(Some(data), &Requirement::none(), Some("channel:ch_1"));
+    let none = Requirement::none();
+    let in_memory = gate().verify_in_memory(Some(data), &none, Some("channel:ch_1"));
+    let blocking = gate().verify(Some(data), &none, Some("channel:ch_1"));
+    if let (Ok(Some(fast)), Ok(slow)) = (in_memory, blocking) {
+        assert_eq!(fast.outcome, slow.outcome, "verify_in_memory disagrees with verify");
+    }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = ParsedToken::parse(text);
         let _ = Scope::parse(text);
