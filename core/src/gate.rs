@@ -559,11 +559,16 @@ impl Gate {
         if !missing.is_empty() {
             return Ok(self.insufficient_scope(key, missing, scheme));
         }
+        // Every step from here on has an effect (the rate limit counts,
+        // credits are spent, usage is recorded): give up before the first
+        // one if any would wait, never half-way through.
+        may_wait::<W>(
+            (cached.rate_limit.is_none() || self.limiter.is_local())
+                && key.remaining.is_none()
+                && self.usage.records_in_memory(),
+        )?;
         let rate = match &cached.rate_limit {
-            Some(limit) => {
-                may_wait::<W>(self.limiter.is_local())?;
-                Some(self.limiter.check(&key.id, limit, now)?)
-            }
+            Some(limit) => Some(self.limiter.check(&key.id, limit, now)?),
             None => None,
         };
         if let Some(r) = rate.filter(|r| !r.allowed) {
@@ -573,7 +578,6 @@ impl Gate {
         }
         let mut key = Arc::clone(key);
         if key.remaining.is_some() {
-            may_wait::<W>(false)?;
             match self.store.consume_credit(&key.id)? {
                 Some(left) => Arc::make_mut(&mut key).remaining = Some(left),
                 None => {
@@ -583,7 +587,6 @@ impl Gate {
                 }
             }
         }
-        may_wait::<W>(self.usage.records_in_memory())?;
         self.usage.record(&key.id, now)?;
         let mut v = self.outcome(Outcome::Valid, "", scheme);
         v.key = Some(key);

@@ -601,6 +601,26 @@ fn verify_in_memory_answers_from_memory_or_gives_up() {
         let (v, blocking) = from_memory(g, &bearer(&ch), &none, Outcome::Valid);
         let left = 3 - 1 - u32::try_from(blocking).unwrap();
         assert_eq!(v.rate.map(|r| r.remaining), Some(left), "{name}");
+
+        // A rate limit and credits: given up before the rate limit counts,
+        // so the request is counted once, by the verify that follows.
+        let both = g
+            .issue(IssueRequest {
+                name: "webchat paid".into(),
+                kind: Some("channel".into()),
+                scopes: scopes(&["conversations:read"]),
+                remaining: Some(10),
+                ..Default::default()
+            })
+            .unwrap();
+        let rate_left = |g: &Gate| {
+            let v = g.verify(Some(&bearer(&both)), &none, None).unwrap();
+            assert_eq!(v.outcome, Outcome::Valid, "{name}");
+            v.rate.map(|r| r.remaining)
+        };
+        assert_eq!(rate_left(g), Some(2));
+        assert_eq!(in_memory(Some(&bearer(&both)), &none), None, "{name}");
+        assert_eq!(rate_left(g), Some(1), "{name}: given up, yet counted");
     }
 }
 
