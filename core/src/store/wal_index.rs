@@ -14,9 +14,10 @@
 //! every commit, by any connection in any process, increments the record's
 //! change counter (`iChange`) and rewrites both copies (`walIndexWriteHdr`).
 //! So two stable reads (both copies equal) that are byte-for-byte the same
-//! mean no commit happened in between. Anything else — a torn read while a
-//! writer is mid-update, a short read, an I/O error — counts as "may have
-//! changed", and the caller asks SQLite itself. The check can only ever send
+//! mean no commit happened in between. Anything else — a changed header, a
+//! torn read while a writer is mid-update — counts as "may have changed",
+//! and the caller asks SQLite itself; so does a database whose `-shm` file
+//! cannot be opened or mapped. The check can only ever send
 //! a caller to the exact, slower check; it never vouches for a change it did
 //! not see.
 
