@@ -38,6 +38,12 @@ function checkOptions (what, options, allowed) {
   return options
 }
 
+function checkCredential (what, credential) {
+  if (credential !== undefined && credential !== null && typeof credential !== 'string') {
+    throw invalid(`${what}: the credential must be a string (an Authorization header value or a token)`)
+  }
+}
+
 function checkId (what, id) {
   if (typeof id !== 'string') throw invalid(`${what}: the key id must be a string`)
   return id
@@ -587,9 +593,7 @@ class Gate {
 
   static {
     verifyNow = (gate, credential, requirement, resource) => {
-      if (credential !== undefined && credential !== null && typeof credential !== 'string') {
-        throw invalid('verify: the credential must be a string (an Authorization header value or a token)')
-      }
+      checkCredential('verify', credential)
       let raw
       try {
         raw = native.gateVerify(gate.#handle, credential ?? null, requirementHandle(requirement), resource ?? null)
@@ -606,9 +610,7 @@ class Gate {
   /** `verify` on the calling thread (the store may be touched: prefer `verify`). */
   verifySync (credential, options) {
     const o = checkOptions('verifySync', options, VERIFY_OPTIONS)
-    if (credential !== undefined && credential !== null && typeof credential !== 'string') {
-      throw invalid('verifySync: the credential must be a string (an Authorization header value or a token)')
-    }
+    checkCredential('verifySync', credential)
     const requirement = this.#requirementFor(o)
     try {
       return new Verification(native.gateVerifySync(this.#handle, credential ?? null, requirementHandle(requirement), o.resource ?? null))
