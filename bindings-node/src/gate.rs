@@ -91,8 +91,10 @@ impl GateSlot {
 }
 
 /// The gate as the per-request calls take it: a plain handle, because
-/// napi-rs checks and borrows a class instance (`&self`) on every call, at
-/// several microseconds per request under load.
+/// napi-rs checks and borrows a class instance (`&self`) on every call. In an
+/// isolated probe under load that cost ≈ 3–4 µs per class argument against
+/// ≈ 1 µs for an `External`; in the whole Express server the difference was
+/// within noise.
 pub type GateHandle = External<Arc<GateSlot>>;
 
 #[napi]
