@@ -680,3 +680,112 @@ fn verify_in_memory_gives_up_after_another_connection_commits() {
     );
     assert_eq!(check(&serving, &bearer(&t), &none), Outcome::Revoked);
 }
+
+/// Two gates on one SQLite file, as two processes would have.
+fn two_gates_on_one_file(dir: &std::path::Path) -> (Gate, Gate) {
+    let open = || {
+        Gate::new(
+            Arc::new(SqliteStore::open(dir.join("gp.db")).unwrap()),
+            Policy::from_toml(POLICY).unwrap(),
+        )
+    };
+    (open(), open())
+}
+
+#[test]
+fn usage_and_credits_counted_elsewhere_keep_the_cache_and_changes_empty_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (serving, other) = two_gates_on_one_file(dir.path());
+    let t = issue(&other, &[]);
+    let paid = other
+        .issue(IssueRequest {
+            name: "paid".into(),
+            remaining: Some(10),
+            ..Default::default()
+        })
+        .unwrap();
+    let none = Requirement::none();
+    let usage_seen = |g: &Gate| {
+        g.verify(Some(&bearer(&t)), &none, None)
+            .unwrap()
+            .key
+            .unwrap()
+            .usage_count
+    };
+    assert_eq!(usage_seen(&serving), 0, "cache filled");
+
+    // Traffic through the other gate commits usage and spends credits…
+    for _ in 0..5 {
+        assert_eq!(check(&other, &bearer(&t), &none), Outcome::Valid);
+        assert_eq!(check(&other, &bearer(&paid), &none), Outcome::Valid);
+    }
+    other.flush().unwrap();
+    assert_eq!(other.get(&t.key.id).unwrap().usage_count, 5);
+    // …which the serving gate's cached record does not reread: had the
+    // commit emptied its cache, the record would show the 5 uses.
+    assert_eq!(usage_seen(&serving), 0, "usage commits keep the cache");
+    assert!(serving
+        .verify_in_memory(Some(&bearer(&t)), &none, None)
+        .unwrap()
+        .is_some());
+    // Spending credits reports the store's count, not the cached one.
+    let spent = serving
+        .verify(Some(&bearer(&paid)), &none, None)
+        .unwrap()
+        .key
+        .unwrap();
+    assert_eq!(spent.remaining, Some(4));
+
+    // A change a verification can see empties the cache at once.
+    other
+        .update(
+            &t.key.id,
+            KeyUpdate {
+                name: Some("renamed".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let renamed = serving
+        .verify(Some(&bearer(&t)), &none, None)
+        .unwrap()
+        .key
+        .unwrap();
+    assert_eq!(renamed.name, "renamed");
+    assert_eq!(renamed.usage_count, 5, "reread with the change");
+    other.deactivate(&t.key.id).unwrap();
+    assert_eq!(check(&serving, &bearer(&t), &none), Outcome::Inactive);
+    other.activate(&t.key.id).unwrap();
+    other.delete(&t.key.id).unwrap();
+    assert_eq!(check(&serving, &bearer(&t), &none), Outcome::UnknownKey);
+}
+
+#[test]
+fn a_schema_version_1_sqlite_file_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = {
+        let (g, _) = two_gates_on_one_file(dir.path());
+        issue(&g, &["bots:read"])
+    };
+    // Back to what a version-1 build left: no change counter, no triggers.
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("gp.db")).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER gatepass_keys_changed; DROP TRIGGER gatepass_keys_deleted;
+             DROP TRIGGER gatepass_secrets_added; DROP TRIGGER gatepass_secrets_changed;
+             DROP TRIGGER gatepass_secrets_deleted; DROP TABLE gatepass_changes;
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let (serving, other) = two_gates_on_one_file(dir.path());
+    let version: i64 = rusqlite::Connection::open(dir.path().join("gp.db"))
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, gatepass_core::store::sqlite::SCHEMA_VERSION);
+    let read = Requirement::all(&["bots:read"]).unwrap();
+    assert_eq!(check(&serving, &bearer(&t), &read), Outcome::Valid);
+    other.revoke(&t.key.id).unwrap();
+    assert_eq!(check(&serving, &bearer(&t), &read), Outcome::Revoked);
+}

@@ -1,9 +1,11 @@
 //! `sqlite:///path`: the embedded default. One file, shared safely by several
 //! threads and several processes: WAL mode, a busy timeout instead of
 //! "database is locked" errors, `BEGIN IMMEDIATE` for every read-modify-write,
-//! additive usage updates, and `PRAGMA data_version` as the cache epoch so a
-//! revocation committed by another process is seen on the very next verify
-//! (asked only when the WAL-index header shows a commit, see `wal_index`).
+//! additive usage updates, and a change counter kept by triggers as the cache
+//! epoch, so a revocation committed by another process is seen on the very
+//! next verify (read only when the WAL-index header shows a commit, see
+//! `wal_index`), while usage counting, which commits about once a second,
+//! leaves every process's cache alone.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use crate::key::{KeyRecord, ListQuery};
 use crate::token::TokenDigest;
 
 /// The schema version this build writes and reads (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS gatepass_keys (
@@ -54,10 +56,41 @@ CREATE TABLE IF NOT EXISTS gatepass_secrets (
 CREATE INDEX IF NOT EXISTS gatepass_secrets_key ON gatepass_secrets (key_id);
 ";
 
+/// The cache epoch: `gatepass_changes.n` moves in the same transaction as
+/// every change a verification can see, whoever makes it (triggers, so every
+/// writer and every process counts), but not with usage counting or spent
+/// credits: those commit all the time, and moving the epoch would empty every
+/// process's cache each time. A verification shows them as of its cached
+/// record; `get` reads them fresh.
+///
+/// `UPDATE OF` fires when a listed column is assigned, changed or not:
+/// `update_key` assigns all of them, `add_usage` and `consume_credit` none.
+/// A new column a verification reads belongs in this list.
+const SCHEMA_V2: &str = "
+CREATE TABLE gatepass_changes (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    n  INTEGER NOT NULL
+) STRICT;
+INSERT INTO gatepass_changes (id, n) VALUES (1, 0);
+CREATE TRIGGER gatepass_keys_changed
+AFTER UPDATE OF id, name, kind, start, scopes, subject, resource, metadata, status,
+    created_at, updated_at, expires_at, revoked_at, rate_limit ON gatepass_keys
+BEGIN UPDATE gatepass_changes SET n = n + 1; END;
+CREATE TRIGGER gatepass_keys_deleted AFTER DELETE ON gatepass_keys
+BEGIN UPDATE gatepass_changes SET n = n + 1; END;
+CREATE TRIGGER gatepass_secrets_added AFTER INSERT ON gatepass_secrets
+BEGIN UPDATE gatepass_changes SET n = n + 1; END;
+CREATE TRIGGER gatepass_secrets_changed AFTER UPDATE ON gatepass_secrets
+BEGIN UPDATE gatepass_changes SET n = n + 1; END;
+CREATE TRIGGER gatepass_secrets_deleted AFTER DELETE ON gatepass_secrets
+BEGIN UPDATE gatepass_changes SET n = n + 1; END;
+";
+
 #[derive(Debug)]
 pub struct SqliteStore {
     /// Reads and the epoch check. A separate connection from `write`, so that
-    /// our own commits change its `data_version` just like other processes' do.
+    /// our own commits change its `data_version` (the check without a WAL
+    /// index) just like other processes' do.
     read: Mutex<Connection>,
     write: Mutex<Connection>,
     /// Locked before `read` when both are needed, never after. Declared
@@ -66,11 +99,13 @@ pub struct SqliteStore {
     epoch: Mutex<EpochCheck>,
 }
 
-/// The last `data_version` read, and the header it was read under.
+/// The change counter last read, and what it was read under: the WAL-index
+/// header, or without one the `data_version`.
 #[derive(Debug)]
 struct EpochCheck {
     watch: Option<WalIndexWatch>,
     data_version: u64,
+    changes: u64,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -112,6 +147,14 @@ fn data_version(conn: &Connection) -> Result<u64, StoreError> {
     Ok(v as u64)
 }
 
+/// The change counter (see [`SCHEMA_V2`]).
+fn changes(conn: &Connection) -> Result<u64, StoreError> {
+    let n: i64 = conn
+        .prepare_cached("SELECT n FROM gatepass_changes WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     // IMMEDIATE takes the write lock first, so two processes opening a new file
     // at once cannot both create the schema.
@@ -125,6 +168,11 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     if version < 1 {
         tx.execute_batch(SCHEMA_V1)?;
+    }
+    if version < 2 {
+        tx.execute_batch(SCHEMA_V2)?;
+    }
+    if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     tx.commit()?;
@@ -202,12 +250,14 @@ impl SqliteStore {
         let read = connect(path)?;
         // The first read maps the WAL index, so its `-shm` file exists from here on.
         let data_version = data_version(&read)?;
+        let changes = changes(&read)?;
         Ok(Self {
             read: Mutex::new(read),
             write: Mutex::new(write),
             epoch: Mutex::new(EpochCheck {
                 watch: WalIndexWatch::open(path),
                 data_version,
+                changes,
             }),
         })
     }
@@ -365,18 +415,28 @@ impl Store for SqliteStore {
     }
 
     fn epoch(&self) -> Result<u64, StoreError> {
-        let mut check = self.epoch.lock();
-        let Some(watch) = check.watch.as_mut() else {
-            return data_version(&self.read.lock());
-        };
-        let header = watch.read();
-        if watch.unchanged(header.as_ref()) {
-            return Ok(check.data_version);
+        let mut guard = self.epoch.lock();
+        let check = &mut *guard;
+        match check.watch.as_mut() {
+            Some(watch) => {
+                let header = watch.read();
+                if !watch.unchanged(header.as_ref()) {
+                    // Something committed: read the counter, which moved only
+                    // if that was a change a verification can see.
+                    check.changes = changes(&self.read.lock())?;
+                    watch.confirm(header);
+                }
+            }
+            None => {
+                let read = self.read.lock();
+                let version = data_version(&read)?;
+                if version != check.data_version {
+                    check.changes = changes(&read)?;
+                    check.data_version = version;
+                }
+            }
         }
-        let version = data_version(&self.read.lock())?;
-        watch.confirm(header);
-        check.data_version = version;
-        Ok(version)
+        Ok(check.changes)
     }
 
     /// Known when the WAL-index header is the one last confirmed. Gives up
@@ -386,6 +446,6 @@ impl Store for SqliteStore {
         let watch = check.watch.as_ref()?;
         watch
             .unchanged(watch.read().as_ref())
-            .then_some(check.data_version)
+            .then_some(check.changes)
     }
 }
