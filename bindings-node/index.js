@@ -594,9 +594,14 @@ class Gate {
   static {
     verifyNow = (gate, credential, requirement, resource) => {
       checkCredential('verify', credential)
+      const required = requirementHandle(requirement)
       let raw
       try {
-        raw = native.gateVerify(gate.#handle, credential ?? null, requirementHandle(requirement), resource ?? null)
+        // A cached key is answered by the lean `gateVerifyCached`
+        // (src/fast.rs); `undefined` means it did nothing, and `gateVerify`,
+        // which handles every case, takes over.
+        raw = native.gateVerifyCached(gate.#handle, credential, required, resource)
+        if (raw === undefined) raw = native.gateVerify(gate.#handle, credential ?? null, required, resource ?? null)
       } catch (e) {
         throw fromNative(e)
       }

@@ -10,7 +10,7 @@ use gatepass_core::key::{KeyUpdate, Status};
 use gatepass_core::policy::{Policy, PolicyDocument};
 use gatepass_core::ratelimit::{self, RateLimit};
 use gatepass_core::scope::parse_list;
-use gatepass_core::Gate as CoreGate;
+use gatepass_core::{Gate as CoreGate, Verification as CoreVerification};
 use napi::bindgen_prelude::{AsyncTask, Either, Either3, Env, External, ToNapiValue, TypeName};
 use napi_derive::napi;
 
@@ -78,7 +78,7 @@ impl GateSlot {
 
     /// Runs `f` on the open gate without taking a reference to it (no
     /// reference-count traffic on the per-request path); `close` waits.
-    fn with<T>(
+    pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&Arc<CoreGate>) -> Result<T, NodeError>,
     ) -> Result<T, NodeError> {
@@ -408,18 +408,10 @@ pub fn gate_verify<'env>(
         })
         .or_throw()?;
     if let Some(v) = answered {
-        let headers = v.headers();
-        let v = if headers.is_empty() {
-            match shared::share(v) {
-                Either::A(number) => return Ok(Either3::A(number)),
-                Either::B(v) => v,
-            }
-        } else {
-            v
+        return match answer(env, v).or_throw()? {
+            Either::A(number) => Ok(Either3::A(number)),
+            Either::B(v) => Ok(Either3::B(v)),
         };
-        return outcome::to_js_with(env, v, headers)
-            .map(Either3::B)
-            .or_throw();
     }
     let gate = gate.core().or_throw()?;
     let requirement = Arc::clone(requirement);
@@ -430,6 +422,25 @@ pub fn gate_verify<'env>(
             resource.as_deref(),
         )?)
     })))
+}
+
+/// A verification answered on the calling thread, as `gateVerify` (and
+/// `fast::gate_verify_cached`) return it: the number of a shared verification
+/// when it is valid with no headers, else converted.
+pub(crate) fn answer(
+    env: &Env,
+    v: CoreVerification,
+) -> Result<Either<f64, Verified<'_>>, NodeError> {
+    let headers = v.headers();
+    let v = if headers.is_empty() {
+        match shared::share(v) {
+            Either::A(number) => return Ok(Either::A(number)),
+            Either::B(v) => v,
+        }
+    } else {
+        v
+    };
+    outcome::to_js_with(env, v, headers).map(Either::B)
 }
 
 /// `gateVerify` on the calling thread, store work included.

@@ -8,6 +8,7 @@
 
 mod duration;
 mod error;
+mod fast;
 mod gate;
 mod key;
 mod outcome;

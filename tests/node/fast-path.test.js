@@ -1,0 +1,110 @@
+'use strict'
+// gate.verify answers cached keys through the addon's lean call
+// (bindings-node/src/fast.rs), which declines — does nothing — whatever it
+// does not handle, leaving it to the general call. Both must give the same
+// answer for every input, including those at the edges of its buffers.
+
+const { describe, it } = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+
+const { Gate } = require('gatepass')
+const native = require(path.join(__dirname, '..', '..', 'bindings-node', 'native.js'))
+
+const BUFFER = 1024
+const RESOURCE_BUFFER = 512
+const RESOURCE_MAX = 256 // the longest resource a key can be bound to
+
+/** What a caller can observe of a verification. */
+function seen (v) {
+  return { code: v.code, status: v.status, headers: v.headers, key: v.key?.id ?? null, missingScopes: v.missingScopes }
+}
+
+/** Header values at and around the lean call's buffer size, in bytes of UTF-8. */
+function edgeCredentials (token) {
+  const out = [undefined, null, '', 'Bearer', `Bearer ${token}`, `Token ${token}`, token, `Basic ${token}`]
+  for (let n = BUFFER - 12; n <= BUFFER + 4; n++) {
+    out.push(`Bearer ${token}`.padEnd(n, 'a'))
+    out.push(`Bearer ${token}`.padEnd(n - 1, ' ') + 'x') // cut short, it would be valid
+    out.push(`Bearer ${token} `.padEnd(n, 'é')) // two-byte characters across the edge
+    out.push(`Bearer ${'€'.repeat(Math.floor(n / 3))}`) // three-byte
+    out.push(`Bearer ${'😀'.repeat(Math.floor(n / 4))}`) // four-byte (surrogate pairs)
+  }
+  out.push(`Bearer ${token}\uD800`, `Bearer \uDC00${token}`) // lone surrogates
+  out.push(`Bearer ${token}`.padEnd(64 * 1024, 'a'))
+  return out
+}
+
+describe('the lean verify call', () => {
+  it('answers a cached key itself, and declines what needs the store', async () => {
+    const ng = await native.openGate('memory://', null, null)
+    const { token } = await ng.issue({ name: 'x', scopes: ['bots:read'] })
+    const gate = ng.handle()
+    const requirement = ng.requirement(['bots:read'], null)
+    const header = `Bearer ${token}`
+    // Not cached yet: nothing done, so the general call counts it once.
+    assert.equal(native.gateVerifyCached(gate, header, requirement, null), undefined)
+    await native.gateVerify(gate, header, requirement, null)
+    assert.equal(typeof native.gateVerifyCached(gate, header, requirement, null), 'number')
+    assert.equal(typeof native.gateVerifyCached(gate, header, requirement, undefined), 'number')
+    // Arguments it does not take: declined, for the general call to reject.
+    assert.equal(native.gateVerifyCached({}, header, requirement, null), undefined)
+    assert.equal(native.gateVerifyCached(gate, header, gate, null), undefined)
+    assert.equal(native.gateVerifyCached(gate, 42, requirement, null), undefined)
+    assert.equal(native.gateVerifyCached(gate, header, requirement, 7), undefined)
+    assert.equal(native.gateVerifyCached(gate, header.padEnd(BUFFER, 'a'), requirement, null), undefined)
+    assert.equal(native.gateVerifyCached(gate, header, requirement, 'r'.repeat(RESOURCE_BUFFER)), undefined)
+    assert.equal(native.gateVerifyCached(), undefined)
+    await ng.close()
+    assert.equal(native.gateVerifyCached(gate, header, requirement, null), undefined, 'closed: the general call throws')
+    await assert.rejects(Promise.resolve().then(() => native.gateVerify(gate, header, requirement, null)), { code: 'closed' })
+  })
+
+  it('counts each request once, whichever call answers', async () => {
+    const gate = await Gate.open('memory://')
+    const { token, key } = await gate.issue({ name: 'x' })
+    for (let i = 0; i < 10; i++) assert.equal((await gate.verify(`Bearer ${token}`)).code, 'valid')
+    assert.equal((await gate.get(key.id)).usageCount, 10)
+    await gate.close()
+  })
+
+  it('gives the answers of the general call at and around its buffer sizes', async () => {
+    const gate = await Gate.open('memory://', { policy: { scopes: ['bots:read', 'bots:write'] } })
+    const { token } = await gate.issue({ name: 'x', scopes: ['bots:read'] })
+    const bound = await gate.issue({ name: 'bound', resource: 'channel:'.padEnd(RESOURCE_MAX, 'c') })
+    await gate.verify(`Bearer ${token}`) // cached from here on
+    await gate.verify(`Bearer ${bound.token}`)
+    const write = gate.requirement({ scopes: ['bots:write'] })
+    for (const credential of edgeCredentials(token)) {
+      const label = JSON.stringify(credential)?.slice(0, 60) + ` (${credential?.length} chars)`
+      for (const options of [undefined, { requirement: write }]) {
+        assert.deepEqual(seen(await gate.verify(credential, options)), seen(gate.verifySync(credential, options)), label)
+      }
+    }
+    // Resources across the resource buffer, the bound key's own included.
+    const header = `Bearer ${bound.token}`
+    const own = bound.key.resource
+    const resources = [own, own.slice(0, 20), undefined]
+    for (let n = RESOURCE_BUFFER - 8; n <= RESOURCE_BUFFER + 2; n++) resources.push(own.padEnd(n, 'c'), 'channel:'.padEnd(n, 'é'))
+    for (const resource of resources) {
+      assert.deepEqual(seen(await gate.verify(header, { resource })), seen(gate.verifySync(header, { resource })), `resource of ${resource?.length} chars`)
+    }
+    assert.equal((await gate.verify(header, { resource: own })).code, 'valid')
+    assert.equal((await gate.verify(header, { resource: own.slice(0, 20) })).code, 'forbidden_resource')
+    await gate.close()
+  })
+
+  it('converts answers that carry headers: a rate-limited key', async () => {
+    const gate = await Gate.open('memory://')
+    const { token } = await gate.issue({ name: 'x', rateLimit: '2/minute' })
+    const header = `Bearer ${token}`
+    const codes = []
+    for (let i = 0; i < 4; i++) {
+      const v = await gate.verify(header)
+      codes.push(v.code)
+      assert.match(v.headers['ratelimit-policy'] ?? v.headers['RateLimit-Policy'], /2/)
+    }
+    assert.deepEqual(codes, ['valid', 'valid', 'rate_limited', 'rate_limited'])
+    await gate.close()
+  })
+})
