@@ -94,6 +94,27 @@ describe('the lean verify call', () => {
     await gate.close()
   })
 
+  it('gives the answers of the general call for random credentials and resources', async () => {
+    // A seeded generator, so a failure can be replayed.
+    let seed = 0x9e3779b9
+    const random = (n) => {
+      seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0
+      return seed % n
+    }
+    const pieces = ['Bearer ', 'Token ', 'bearer  ', '\t', ' ', ',', '=', '_', 'gp_', 'é', '€', '😀', '\uD800', '\u0000', 'a', 'Z', '9', '~']
+    const gate = await Gate.open('memory://')
+    const { token } = await gate.issue({ name: 'x', resource: 'channel:c1' })
+    await gate.verify(`Bearer ${token}`)
+    for (let i = 0; i < 3000; i++) {
+      let credential = random(4) === 0 ? `Bearer ${token}` : ''
+      const parts = random(4) === 0 ? 200 + random(400) : random(12)
+      for (let j = 0; j < parts; j++) credential += random(3) === 0 ? token.slice(random(token.length)) : pieces[random(pieces.length)]
+      const resource = [undefined, 'channel:c1', 'channel:c2', 'é'.repeat(random(300))][random(4)]
+      assert.deepEqual(seen(await gate.verify(credential, { resource })), seen(gate.verifySync(credential, { resource })), JSON.stringify(credential).slice(0, 80))
+    }
+    await gate.close()
+  })
+
   it('converts answers that carry headers: a rate-limited key', async () => {
     const gate = await Gate.open('memory://')
     const { token } = await gate.issue({ name: 'x', rateLimit: '2/minute' })
