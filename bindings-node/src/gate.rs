@@ -387,6 +387,8 @@ impl Gate {
 /// with no headers, else in the compact form of `outcome::to_js`. Otherwise
 /// returns a Promise of the compact form, the store work done on the libuv
 /// pool; it rejects only when the store fails, every request outcome resolves.
+/// `index.js` asks `gateVerifyCached` (`fast.rs`) first, which gives the same
+/// in-memory answers through leaner glue, and calls this when it declines.
 #[napi(
     catch_unwind,
     ts_return_type = "number | ExternalObject<unknown> | [string, number, string[] | null, ExternalObject<unknown>] | Promise<ExternalObject<unknown> | [string, number, string[] | null, ExternalObject<unknown>]>"
