@@ -76,6 +76,15 @@ fn issue(gate: &Gate, list: &[&str]) -> Issued {
     .unwrap()
 }
 
+fn issue_with_credits(gate: &Gate, credits: u64) -> Issued {
+    gate.issue(IssueRequest {
+        name: "paid".into(),
+        remaining: Some(credits),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 fn bearer(t: &Issued) -> Vec<u8> {
     format!("Bearer {}", t.token.expose()).into_bytes()
 }
@@ -578,13 +587,7 @@ fn verify_in_memory_answers_from_memory_or_gives_up() {
         from_memory(g, &bearer(&t), &read, Outcome::Revoked);
 
         // Credits are spent in the store: always given up.
-        let paid = g
-            .issue(IssueRequest {
-                name: "paid".into(),
-                remaining: Some(5),
-                ..Default::default()
-            })
-            .unwrap();
+        let paid = issue_with_credits(g, 5);
         assert_eq!(check(g, &bearer(&paid), &none), Outcome::Valid);
         assert_eq!(in_memory(Some(&bearer(&paid)), &none), None, "{name}");
         assert_eq!(g.get(&paid.key.id).unwrap().remaining, Some(4));
@@ -656,13 +659,7 @@ fn verify_in_memory_gives_up_on_a_remote_rate_limiter() {
 #[test]
 fn verify_in_memory_gives_up_after_another_connection_commits() {
     let dir = tempfile::tempdir().unwrap();
-    let open = || {
-        Gate::new(
-            Arc::new(SqliteStore::open(dir.path().join("gp.db")).unwrap()),
-            Policy::from_toml(POLICY).unwrap(),
-        )
-    };
-    let (serving, admin) = (open(), open());
+    let (serving, admin) = two_gates_on_one_file(dir.path());
     let t = issue(&admin, &[]);
     let none = Requirement::none();
     assert_eq!(check(&serving, &bearer(&t), &none), Outcome::Valid);
@@ -697,13 +694,7 @@ fn usage_and_credits_counted_elsewhere_keep_the_cache_and_changes_empty_it() {
     let dir = tempfile::tempdir().unwrap();
     let (serving, other) = two_gates_on_one_file(dir.path());
     let t = issue(&other, &[]);
-    let paid = other
-        .issue(IssueRequest {
-            name: "paid".into(),
-            remaining: Some(10),
-            ..Default::default()
-        })
-        .unwrap();
+    let paid = issue_with_credits(&other, 10);
     let none = Requirement::none();
     let usage_seen = |g: &Gate| {
         g.verify(Some(&bearer(&t)), &none, None)
