@@ -6,6 +6,7 @@
 // right status and headers, and `problemDetails()` (or your own handler)
 // with the JSON body.
 
+const { IncomingMessage } = require('node:http')
 const gatepass = require('./index.js')
 
 const { Gate, Verification, WebhookVerifier, AuthError, ConfigError, GatepassError, PROBLEM_CONTENT_TYPE, parseRequirement } = gatepass
@@ -15,6 +16,68 @@ function invalid (message) {
   const e = new TypeError(message)
   e.code = 'invalid_argument'
   return e
+}
+
+// ----- req.gatepass ----------------------------------------------------------
+//
+// Node's http module gives every request its own V8 hidden class, so adding
+// an own property to `req` builds a new one (a map and a copied descriptor
+// array) on every request and makes each later property read on `req` miss
+// V8's caches again. In the Express benchmark that cost about 2 % of
+// throughput (docs/benchmarks.md). So an Express request's context is kept in
+// `res.locals` (Express's per-request store, a dictionary object where adding
+// a key changes no hidden class) under a symbol, and `req.gatepass` is an
+// accessor on Express's request prototype (`express.request`, shared by all
+// apps of that Express copy, where Express defines its own `req.ip`,
+// `req.protocol`, …), installed on the first request through `authenticate`.
+// Anything else (a request without Express, a test's plain objects) gets an
+// own property, as does a value a user assigns to `req.gatepass`.
+
+/** Shared by every copy of this module, so contexts set by one are read by all. */
+const CONTEXT = Symbol.for('gatepass.context')
+
+function contextOf () {
+  const res = this.res
+  const locals = res == null ? undefined : res.locals
+  return locals == null ? undefined : locals[CONTEXT]
+}
+
+/** `req.gatepass = value` on a request: an own property, as it would have been. */
+function setOwnContext (value) {
+  Object.defineProperty(this, 'gatepass', { value, writable: true, enumerable: true, configurable: true })
+}
+
+/**
+ * Defines the `req.gatepass` accessor on the outermost prototype of `req`
+ * below Node's `IncomingMessage.prototype` (for Express, `express.request`).
+ * Node's own prototype is never changed: a request without such a prototype
+ * gets no accessor.
+ */
+function defineContextAccessor (req) {
+  let outermost = null
+  for (let p = Object.getPrototypeOf(req); p !== null; p = Object.getPrototypeOf(p)) {
+    if (p === IncomingMessage.prototype) {
+      if (outermost !== null && !Object.hasOwn(outermost, 'gatepass')) {
+        Object.defineProperty(outermost, 'gatepass', { configurable: true, get: contextOf, set: setOwnContext })
+      }
+      return
+    }
+    outermost = p
+  }
+}
+
+/** Makes `context` the request's `req.gatepass`. */
+function attachContext (req, res, context) {
+  const locals = res.locals
+  if (locals !== null && typeof locals === 'object') {
+    locals[CONTEXT] = context
+    // Read back: true once the accessor is there and `req.res` is `res`.
+    if (req.gatepass === context) return
+    defineContextAccessor(req)
+    if (req.gatepass === context) return
+    delete locals[CONTEXT]
+  }
+  req.gatepass = context
 }
 
 function setHeaders (res, headers) {
@@ -83,7 +146,7 @@ function settle (v, gate, optional, req, res, next) {
   if (!v.ok && optional && v.code === 'missing_credentials') return next()
   setHeaders(res, v.headers)
   if (!v.ok) return next(AuthError.from(v))
-  req.gatepass = new GatepassContext(v, gate)
+  attachContext(req, res, new GatepassContext(v, gate))
   next()
 }
 

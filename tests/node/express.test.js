@@ -188,6 +188,73 @@ for (const [label, express] of EXPRESSES) {
     })
   })
 
+  describe(`where req.gatepass lives (${label})`, () => {
+    let gate, token, server
+    const seen = []
+
+    before(async () => {
+      gate = await Gate.open('memory://')
+      token = (await gate.issue({ name: 'placed', scopes: ['bots:read'] })).token
+      const app = express()
+      const inner = express()
+      const look = (req, res, next) => {
+        seen.push({ own: Object.hasOwn(req, 'gatepass'), localsKeys: Object.keys(res.locals) })
+        next()
+      }
+      app.get('/direct', authenticate(gate), look, requireScopes('bots:read'), (req, res) => res.json({ key: req.gatepass.key.name }))
+      // Authenticated in the parent app, handled in a mounted sub-app with its own request prototype.
+      app.use('/mounted', authenticate(gate), inner)
+      inner.get('/bots', requireScopes('bots:read'), (req, res) => res.json({ key: req.gatepass.key.name }))
+      app.get('/unauthenticated', (req, res) => res.json({ gatepass: req.gatepass === undefined ? 'undefined' : 'set' }))
+      // A handler may still assign req.gatepass itself (a test double, its own scheme).
+      app.get('/assigned', authenticate(gate), (req, res, next) => {
+        const replaced = { key: { name: 'assigned' }, verification: req.gatepass.verification, gate }
+        req.gatepass = replaced
+        res.json({ key: req.gatepass.key.name, same: req.gatepass === replaced, own: Object.hasOwn(req, 'gatepass') })
+      })
+      app.use(problemDetails())
+      server = await listen(app)
+    })
+
+    after(async () => {
+      await server.close()
+      await gate.close()
+    })
+
+    const auth = () => ({ headers: { authorization: `Bearer ${token}` } })
+
+    it('is read through Express\'s request prototype, not added to each request', async () => {
+      seen.length = 0
+      for (let i = 0; i < 2; i++) {
+        const res = await server.request('/direct', auth())
+        assert.equal(res.status, 200)
+        assert.equal(res.json.key, 'placed')
+      }
+      assert.deepEqual(seen, [{ own: false, localsKeys: [] }, { own: false, localsKeys: [] }], 'no own property; nothing enumerable in res.locals')
+      const { IncomingMessage } = require('node:http')
+      assert.equal(Object.hasOwn(IncomingMessage.prototype, 'gatepass'), false, "Node's own prototype is left alone")
+    })
+
+    it('reaches a sub-app mounted after authenticate', async () => {
+      const res = await server.request('/mounted/bots', auth())
+      assert.equal(res.status, 200)
+      assert.equal(res.json.key, 'placed')
+      const denied = await server.request('/mounted/bots')
+      assert.equal(denied.status, 401)
+    })
+
+    it('is undefined on requests that did not pass authenticate', async () => {
+      await server.request('/direct', auth())
+      const res = await server.request('/unauthenticated', auth())
+      assert.equal(res.json.gatepass, 'undefined')
+    })
+
+    it('can be assigned by a handler, as an own property', async () => {
+      const res = await server.request('/assigned', auth())
+      assert.deepEqual(res.json, { key: 'assigned', same: true, own: true })
+    })
+  })
+
   describe(`Express's default error handler (${label})`, () => {
     it('answers with the status and the challenge headers', async () => {
       const gate = await Gate.open('memory://')
@@ -210,6 +277,39 @@ for (const [label, express] of EXPRESSES) {
     })
   })
 }
+
+describe('authenticate outside Express', () => {
+  it('sets req.gatepass as an own property on plain objects and on a bare node:http request', async () => {
+    const gate = await Gate.open('memory://')
+    const { token } = await gate.issue({ name: 'bare', scopes: ['bots:read'] })
+    const middleware = authenticate(gate, { scopes: ['bots:read'] })
+    const run = (req, res) => new Promise((resolve, reject) => middleware(req, res, (err) => (err ? reject(err) : resolve())))
+    const plain = { headers: { authorization: `Bearer ${token}` } }
+    await run(plain, { setHeader () {} })
+    assert.equal(plain.gatepass.key.name, 'bare')
+    const withLocals = { headers: { authorization: `Bearer ${token}` } }
+    await run(withLocals, { setHeader () {}, locals: {} })
+    assert.ok(Object.hasOwn(withLocals, 'gatepass'), 'no req.res to reach res.locals through: an own property')
+    assert.equal(withLocals.gatepass.key.name, 'bare')
+
+    const http = require('node:http')
+    const server = http.createServer((req, res) => {
+      middleware(req, res, (err) => {
+        res.end(err ? `error ${err.code}` : `${Object.hasOwn(req, 'gatepass')} ${req.gatepass.key.name}`)
+      })
+    })
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const res = await fetch(`http://127.0.0.1:${server.address().port}/`, { headers: { authorization: `Bearer ${token}` } })
+      assert.equal(await res.text(), 'true bare')
+      assert.equal(Object.hasOwn(http.IncomingMessage.prototype, 'gatepass'), false)
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+      await gate.close()
+    }
+  })
+})
 
 describe('errors a handler can use', () => {
   it('authenticate() rejects with AuthError subclasses carrying status, headers and problem', async () => {
