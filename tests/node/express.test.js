@@ -278,6 +278,32 @@ for (const [label, express] of EXPRESSES) {
   })
 }
 
+describe('authenticate when setting its results fails', () => {
+  for (const [label, express] of EXPRESSES) {
+    it(`passes the error to next(), on the thread-pool path and the cached path (${label})`, async () => {
+      const gate = await Gate.open('memory://')
+      const { token } = await gate.issue({ name: 'frozen', scopes: ['bots:read'] })
+      const app = express()
+      // A response whose locals cannot take gatepass's context.
+      app.use((req, res, next) => { res.locals = Object.freeze(Object.create(null)); next() })
+      app.get('/bots', authenticate(gate), (req, res) => res.json({ ok: true }))
+      app.use((err, req, res, next) => res.status(500).json({ error: err.name }))
+      const server = await listen(app)
+      try {
+        // The first request finds the key in the store (a Promise), the next in the cache.
+        for (const path of ['first', 'second']) {
+          const res = await server.request('/bots', { headers: { authorization: `Bearer ${token}` } })
+          assert.equal(res.status, 500, path)
+          assert.deepEqual(res.json, { error: 'TypeError' }, path)
+        }
+      } finally {
+        await server.close()
+        await gate.close()
+      }
+    })
+  }
+})
+
 describe('authenticate outside Express', () => {
   it('sets req.gatepass as an own property on plain objects and on a bare node:http request', async () => {
     const gate = await Gate.open('memory://')
