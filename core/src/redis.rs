@@ -158,41 +158,58 @@ impl RateLimiter for RedisRateLimiter {
     }
 }
 
-/// Webhook replay guard in Redis: `SET gatepass:replay:<key> 1 NX EX ttl`,
-/// atomic across every process that shares the server.
-#[derive(Debug)]
+/// A message's keys: if none exists, set them all (`EX ttl`) and return 1;
+/// else 0. One script, so the check and the writes are atomic on the server.
+const REPLAY_SCRIPT: &str = r"
+for _, k in ipairs(KEYS) do
+  if redis.call('EXISTS', k) == 1 then return 0 end
+end
+for _, k in ipairs(KEYS) do
+  redis.call('SET', k, '1', 'EX', ARGV[1])
+end
+return 1
+";
+
+/// Webhook replay guard in Redis under `gatepass:replay:<key>`, atomic across
+/// every process that shares the server (one script per message).
 pub struct RedisReplayGuard {
     conns: Connections,
+    script: redis::Script,
+}
+
+impl std::fmt::Debug for RedisReplayGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisReplayGuard").finish_non_exhaustive()
+    }
 }
 
 impl RedisReplayGuard {
     pub fn open(url: &str) -> Result<Self, StoreError> {
         Ok(Self {
             conns: Connections::open(url)?,
+            script: redis::Script::new(REPLAY_SCRIPT),
         })
     }
 }
 
 impl ReplayGuard for RedisReplayGuard {
-    fn check_and_remember(
+    fn check_and_remember_all(
         &self,
-        key: &str,
+        keys: &[&str],
         _now_secs: i64,
         ttl_secs: i64,
     ) -> Result<bool, ReplayGuardError> {
         let ttl = ttl_secs.max(1);
-        let set: Option<String> = self
+        let first: i64 = self
             .conns
             .with(|c| {
-                redis::cmd("SET")
-                    .arg(format!("gatepass:replay:{key}"))
-                    .arg(1)
-                    .arg("NX")
-                    .arg("EX")
-                    .arg(ttl)
-                    .query(c)
+                let mut call = self.script.prepare_invoke();
+                for key in keys {
+                    call.key(format!("gatepass:replay:{key}"));
+                }
+                call.arg(ttl).invoke(c)
             })
             .map_err(|e| ReplayGuardError::new(e.to_string()))?;
-        Ok(set.is_some())
+        Ok(first == 1)
     }
 }

@@ -186,3 +186,154 @@ fn a_gate_on_postgres_and_redis() {
     }
     assert_eq!(gates[2].get(&issued.key.id).unwrap().usage_count, 10);
 }
+
+/// The replay guard keys on signed content per verifier, also in Redis: a
+/// captured delivery re-sent to another process with its unsigned id header
+/// changed, or (Stripe, mid-rotation) with one `v1=` dropped, is refused;
+/// two tenants with different secrets on one Redis do not collide.
+#[test]
+fn redis_replay_guard_keys_on_signed_content_per_verifier() {
+    use gatepass_core::webhook::{generate_secret, WebhookVerifier};
+    use gatepass_core::webhook::{Headers, Scheme, SignOptions, VerifierOptions, WebhookSigner};
+    let Some(url) = redis_url() else {
+        return;
+    };
+    let verifier = |scheme: Scheme, secrets: &[&str]| {
+        let guard: Arc<dyn ReplayGuard> = Arc::new(RedisReplayGuard::open(&url).unwrap());
+        let options = VerifierOptions {
+            replay_guard: Some(guard),
+            ..VerifierOptions::default()
+        };
+        WebhookVerifier::new(scheme, secrets, options).unwrap()
+    };
+    let sign = |scheme: Scheme, secret: &str, body: &[u8], id: Option<&str>| {
+        let signer = WebhookSigner::new(scheme, secret, gatepass_core::clock::system()).unwrap();
+        let opts = SignOptions {
+            id: id.map(str::to_owned),
+            ..SignOptions::default()
+        };
+        signer.sign(body, opts).unwrap()
+    };
+    let code = |v: &WebhookVerifier, body: &[u8], h: Headers| {
+        v.verify(body, &h, None)
+            .map(|_| "ok")
+            .unwrap_or_else(|e| e.code())
+    };
+
+    // github: another process, another delivery id, same signed body
+    let body = unique("{\"github\":\"").into_bytes();
+    let (a, b) = (
+        verifier(Scheme::Github, &["gh"]),
+        verifier(Scheme::Github, &["gh"]),
+    );
+    let signed = sign(Scheme::Github, "gh", &body, Some("delivery-1"));
+    assert_eq!(code(&a, &body, Headers::from_pairs(signed.clone())), "ok");
+    let forged: Vec<_> = signed
+        .into_iter()
+        .map(|(n, v)| {
+            if n == "X-GitHub-Delivery" {
+                (n, "delivery-2".to_owned())
+            } else {
+                (n, v)
+            }
+        })
+        .collect();
+    assert_eq!(code(&b, &body, Headers::from_pairs(forged)), "replayed");
+
+    // stripe mid-rotation: signed with both secrets, re-sent with one dropped
+    let (old, new) = (
+        generate_secret(Scheme::Stripe).unwrap(),
+        generate_secret(Scheme::Stripe).unwrap(),
+    );
+    let body = unique("{\"stripe\":\"").into_bytes();
+    let ts = gatepass_core::clock::system().now_secs();
+    let v1 = |secret: &str| {
+        let signer =
+            WebhookSigner::new(Scheme::Stripe, secret, gatepass_core::clock::system()).unwrap();
+        let opts = SignOptions {
+            timestamp: Some(ts),
+            ..SignOptions::default()
+        };
+        let h = signer.sign(&body, opts).unwrap();
+        h[0].1.split_once(",v1=").unwrap().1.to_owned()
+    };
+    let (v1_old, v1_new) = (v1(&old), v1(&new));
+    let a = verifier(Scheme::Stripe, &[&old, &new]);
+    let b = verifier(Scheme::Stripe, &[&new, &old]);
+    let header = |v: String| Headers::from_pairs([("Stripe-Signature", v)]);
+    assert_eq!(
+        code(&a, &body, header(format!("t={ts},v1={v1_old},v1={v1_new}"))),
+        "ok"
+    );
+    assert_eq!(
+        code(&b, &body, header(format!("t={ts},v1={v1_new}"))),
+        "replayed"
+    );
+    assert_eq!(
+        code(&a, &body, header(format!("t={ts},v1={v1_old}"))),
+        "replayed"
+    );
+
+    // two tenants, one Redis: the same message id is not shared
+    let id = unique("msg");
+    let (s1, s2) = (
+        generate_secret(Scheme::Standard).unwrap(),
+        generate_secret(Scheme::Standard).unwrap(),
+    );
+    let (t1, t2) = (
+        verifier(Scheme::Standard, &[&s1]),
+        verifier(Scheme::Standard, &[&s2]),
+    );
+    assert_eq!(
+        code(
+            &t1,
+            b"{}",
+            Headers::from_pairs(sign(Scheme::Standard, &s1, b"{}", Some(&id)))
+        ),
+        "ok"
+    );
+    assert_eq!(
+        code(
+            &t2,
+            b"{}",
+            Headers::from_pairs(sign(Scheme::Standard, &s2, b"{}", Some(&id)))
+        ),
+        "ok"
+    );
+    assert_eq!(
+        code(
+            &t2,
+            b"{}",
+            Headers::from_pairs(sign(Scheme::Standard, &s2, b"{}", Some(&id)))
+        ),
+        "replayed"
+    );
+}
+
+/// The multi-key check is one atomic step on the server: a message is a
+/// repeat if any of its keys is there, and then nothing new is written.
+#[test]
+fn redis_replay_guard_checks_all_keys_at_once() {
+    let Some(url) = redis_url() else {
+        return;
+    };
+    let g = RedisReplayGuard::open(&url).unwrap();
+    let (a, b, c) = (unique("ka"), unique("kb"), unique("kc"));
+    assert!(g.check_and_remember_all(&[&a, &b], 0, 300).unwrap());
+    assert!(!g.check_and_remember_all(&[&c, &b], 0, 300).unwrap());
+    // `c` was not written by the refused call
+    assert!(g.check_and_remember(&c, 0, 300).unwrap());
+    let shared = unique("race-shared");
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let (url, shared) = (url.clone(), shared.clone());
+            std::thread::spawn(move || {
+                let own = format!("{}-own-{i}", shared);
+                let g = RedisReplayGuard::open(&url).unwrap();
+                usize::from(g.check_and_remember_all(&[&own, &shared], 0, 300).unwrap())
+            })
+        })
+        .collect();
+    let firsts: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(firsts, 1);
+}

@@ -4,8 +4,9 @@
 //! verifier was built with `allow_sha1`, and only when the sha256 header is
 //! absent: a request that carries both is judged by sha256 alone, so an
 //! attacker cannot downgrade to SHA-1. GitHub signs no timestamp; the
-//! delivery GUID `X-GitHub-Delivery` is reported as the id (and used by the
-//! replay guard) when present.
+//! delivery GUID `X-GitHub-Delivery` is reported as the id when present, but
+//! it is not signed: the replay guard keys on the body, which is (the same
+//! key for the sha256 and the sha1 signature of one delivery).
 
 use hmac::Mac;
 
@@ -13,7 +14,7 @@ use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
 use super::parse::{self, Candidates};
 use super::secret::{raw_secret, HmacSha1, HmacSha256, MacKey};
-use super::verifier::{Checked, Ctx, ReplayToken};
+use super::verifier::{Checked, Ctx};
 
 pub(crate) const HEADER_256: &str = "x-hub-signature-256";
 pub(crate) const HEADER_SHA1: &str = "x-hub-signature";
@@ -36,6 +37,14 @@ pub(crate) fn key(secret: &str, allow_sha1: bool) -> Result<GithubKey, WebhookCo
             None
         },
     })
+}
+
+impl GithubKey {
+    /// The replay identity of the secret (its sha256 key; the optional SHA-1
+    /// key is the same secret).
+    pub(crate) fn replay_identity(&self, scheme: super::scheme::Scheme) -> [u8; 32] {
+        self.sha256.replay_identity(scheme)
+    }
 }
 
 fn mac256(key: &MacKey<HmacSha256>, body: &[u8]) -> [u8; 32] {
@@ -73,13 +82,13 @@ pub(crate) fn verify(
     allow_sha1: bool,
     body: &[u8],
     headers: &Headers,
-    _ctx: &Ctx<'_>,
+    ctx: &Ctx<'_>,
 ) -> Result<Checked, WebhookError> {
     let id = parse::optional(headers, HEADER_ID)?
         .map(|v| parse::message_id(v, HEADER_ID))
         .transpose()?;
-    let found = |mac: ReplayToken| Checked {
-        replay: ReplayToken::id_or(id.as_ref(), mac),
+    let found = || Checked {
+        replay: ctx.signed_digest(&[body]),
         id: id.clone(),
         timestamp: None,
     };
@@ -90,7 +99,7 @@ pub(crate) fn verify(
             for key in keys {
                 let expected = mac256(&key.sha256, body);
                 if bool::from(c.matches(&expected)) {
-                    return Ok(found(ReplayToken::Mac256(expected)));
+                    return Ok(found());
                 }
             }
             Err(WebhookError::InvalidSignature)
@@ -102,7 +111,7 @@ pub(crate) fn verify(
             for key in keys.iter().filter_map(|k| k.sha1.as_ref()) {
                 let expected = mac1(key, body);
                 if bool::from(c.matches(&expected)) {
-                    return Ok(found(ReplayToken::Mac160(expected)));
+                    return Ok(found());
                 }
             }
             Err(WebhookError::InvalidSignature)
@@ -134,6 +143,7 @@ mod tests {
         now: 0,
         tolerance: Some(300),
         url: None,
+        guarded: false,
     };
 
     fn code(allow_sha1: bool, pairs: &[(&str, &str)]) -> &'static str {

@@ -1,11 +1,14 @@
 //! Replay protection: remember which messages were already accepted.
 //!
 //! A verified webhook can be captured and re-sent inside its timestamp
-//! window. A `ReplayGuard` records each accepted message's key (scheme + id,
-//! or scheme + signature for schemes without an id) for as long as the message
-//! could still be accepted, and refuses a second delivery. The verifier only
-//! consults the guard *after* the signature verified, so unauthenticated
-//! traffic can neither fill the guard nor pre-empt a genuine message id.
+//! window. A `ReplayGuard` records each accepted message's keys for as long
+//! as the message could still be accepted, and refuses a second delivery.
+//! The keys are built by the verifier from what the signature covers (never
+//! from an unsigned header, which a replayer could change) and from the
+//! verifier's secrets (so verifiers with different secrets sharing one guard
+//! never collide): one key per secret, see `WebhookVerifier`. The verifier
+//! only consults the guard *after* the signature verified, so unauthenticated
+//! traffic can neither fill the guard nor pre-empt a genuine message.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -19,6 +22,18 @@ use super::error::ReplayGuardError;
 /// fits this shape; its failures are reported as errors and the verifier then
 /// refuses the message (fail closed).
 pub trait ReplayGuard: Send + Sync {
+    /// One message known by several keys: if none of `keys` is remembered,
+    /// remember all of them until `now_secs + ttl_secs` and return
+    /// `Ok(true)`; if any is, return `Ok(false)` (a repeat). Atomic as a
+    /// whole: of two concurrent calls whose key sets overlap, at most one
+    /// sees "first time".
+    fn check_and_remember_all(
+        &self,
+        keys: &[&str],
+        now_secs: i64,
+        ttl_secs: i64,
+    ) -> Result<bool, ReplayGuardError>;
+
     /// Record `key` until `now_secs + ttl_secs`. Returns `Ok(true)` the first
     /// time a key is seen within its lifetime, `Ok(false)` for a repeat.
     fn check_and_remember(
@@ -26,7 +41,9 @@ pub trait ReplayGuard: Send + Sync {
         key: &str,
         now_secs: i64,
         ttl_secs: i64,
-    ) -> Result<bool, ReplayGuardError>;
+    ) -> Result<bool, ReplayGuardError> {
+        self.check_and_remember_all(&[key], now_secs, ttl_secs)
+    }
 }
 
 /// In-process replay guard with bounded memory.
@@ -112,28 +129,33 @@ impl Default for MemoryReplayGuard {
 }
 
 impl ReplayGuard for MemoryReplayGuard {
-    fn check_and_remember(
+    fn check_and_remember_all(
         &self,
-        key: &str,
+        keys: &[&str],
         now_secs: i64,
         ttl_secs: i64,
     ) -> Result<bool, ReplayGuardError> {
         let mut e = self.inner.lock();
         e.remove_expired(now_secs);
-        if e.by_key.contains_key(key) {
+        if keys.iter().any(|k| e.by_key.contains_key(*k)) {
             return Ok(false);
         }
-        while e.by_key.len() >= self.capacity {
-            match e.by_expiry.pop_first() {
-                Some((_, evicted)) => {
-                    e.by_key.remove(&evicted);
-                }
-                None => break,
-            }
-        }
         let expiry = now_secs.saturating_add(ttl_secs.max(1));
-        e.by_key.insert(key.to_owned(), expiry);
-        e.by_expiry.insert((expiry, key.to_owned()));
+        for key in keys {
+            if e.by_key.contains_key(*key) {
+                continue; // listed twice
+            }
+            while e.by_key.len() >= self.capacity {
+                match e.by_expiry.pop_first() {
+                    Some((_, evicted)) => {
+                        e.by_key.remove(&evicted);
+                    }
+                    None => break,
+                }
+            }
+            e.by_key.insert((*key).to_owned(), expiry);
+            e.by_expiry.insert((expiry, (*key).to_owned()));
+        }
         Ok(true)
     }
 }
@@ -163,6 +185,20 @@ mod tests {
         // the soonest-expiring were evicted, the newest kept
         assert!(!g.check_and_remember("e", 0, 100).unwrap());
         assert!(g.check_and_remember("a", 0, 100).unwrap());
+    }
+
+    #[test]
+    fn a_message_is_a_repeat_if_any_of_its_keys_is_known() {
+        let g = MemoryReplayGuard::new(10);
+        assert!(g.check_and_remember_all(&["a", "b"], 0, 100).unwrap());
+        assert_eq!(g.len(), 2);
+        // overlapping in one key: a repeat, and nothing new is remembered
+        assert!(!g.check_and_remember_all(&["b", "c"], 1, 100).unwrap());
+        assert!(!g.check_and_remember_all(&["x", "a"], 1, 100).unwrap());
+        assert_eq!(g.len(), 2);
+        assert!(g.check_and_remember_all(&["c", "c"], 1, 100).unwrap());
+        assert_eq!(g.len(), 3);
+        assert!(g.check_and_remember_all(&[], 1, 100).unwrap());
     }
 
     #[test]

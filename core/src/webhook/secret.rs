@@ -56,6 +56,16 @@ impl<M: Mac + KeyInit + Clone> MacKey<M> {
     pub(crate) fn start(&self) -> M {
         self.mac.clone()
     }
+
+    /// The replay guard's name for this key: the same in every process, and
+    /// one-way (an HMAC of a fixed label, hashed), so the guard's store never
+    /// holds anything from which the secret could be recovered.
+    pub(crate) fn replay_identity(&self, scheme: Scheme) -> [u8; 32] {
+        let mut m = self.start();
+        m.update(b"gatepass replay-guard identity v1\0");
+        m.update(scheme.as_str().as_bytes());
+        Sha256::digest(m.finalize().into_bytes()).into()
+    }
 }
 
 impl<M: Mac + KeyInit + Clone> Drop for MacKey<M> {

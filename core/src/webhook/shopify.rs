@@ -2,7 +2,7 @@
 //! by the app's client secret.
 //!
 //! Shopify signs no timestamp; `X-Shopify-Webhook-Id` is reported as the id
-//! (and used by the replay guard) when present.
+//! when present, but it is not signed: the replay guard keys on the body.
 
 use base64::Engine as _;
 use hmac::Mac;
@@ -11,7 +11,7 @@ use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
 use super::parse::{self, Candidates};
 use super::secret::{raw_secret, HmacSha256, MacKey};
-use super::verifier::{Checked, Ctx, ReplayToken};
+use super::verifier::{Checked, Ctx};
 
 pub(crate) const HEADER: &str = "x-shopify-hmac-sha256";
 pub(crate) const HEADER_ID: &str = "x-shopify-webhook-id";
@@ -30,7 +30,7 @@ pub(crate) fn verify(
     keys: &[MacKey<HmacSha256>],
     body: &[u8],
     headers: &Headers,
-    _ctx: &Ctx<'_>,
+    ctx: &Ctx<'_>,
 ) -> Result<Checked, WebhookError> {
     let sig = parse::required(headers, HEADER)?;
     let id = parse::optional(headers, HEADER_ID)?
@@ -45,7 +45,7 @@ pub(crate) fn verify(
         let expected = mac(key, body);
         if bool::from(c.matches(&expected)) {
             return Ok(Checked {
-                replay: ReplayToken::id_or(id.as_ref(), ReplayToken::Mac256(expected)),
+                replay: ctx.signed_digest(&[body]),
                 id,
                 timestamp: None,
             });
@@ -82,6 +82,7 @@ mod tests {
             now: 0,
             tolerance: Some(300),
             url: None,
+            guarded: false,
         };
         verify(&k, br#"{"foo": "bar"}"#, &h, &ctx)
             .map(|_| "valid")

@@ -3,7 +3,7 @@
 //! Signed bytes: `v0:{timestamp}:{body}`, HMAC-SHA256 keyed by the signing
 //! secret, hex. The timestamp is checked in both directions, as slack_sdk
 //! does (`abs(now - ts) > 300`). Slack carries no message id; the replay
-//! guard keys on the signature.
+//! guard keys on the signed timestamp and body.
 
 use hmac::Mac;
 
@@ -11,7 +11,7 @@ use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
 use super::parse::{self, Candidates};
 use super::secret::{raw_secret, HmacSha256, MacKey};
-use super::verifier::{Checked, Ctx, ReplayToken};
+use super::verifier::{Checked, Ctx};
 
 pub(crate) const HEADER_SIG: &str = "x-slack-signature";
 pub(crate) const HEADER_TS: &str = "x-slack-request-timestamp";
@@ -54,7 +54,7 @@ pub(crate) fn verify(
             return Ok(Checked {
                 id: None,
                 timestamp: Some(ts),
-                replay: ReplayToken::Mac256(expected),
+                replay: ctx.signed_digest(&[ts_raw, body]),
             });
         }
     }
@@ -92,6 +92,7 @@ mod tests {
             now,
             tolerance: Some(300),
             url: None,
+            guarded: false,
         };
         verify(&k, BODY.as_bytes(), &h, &ctx)
             .map(|_| "valid")

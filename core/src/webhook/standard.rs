@@ -13,7 +13,7 @@ use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
 use super::parse::{self, Candidates, Decoded};
 use super::secret::{decode_standard_secret, HmacSha256, MacKey};
-use super::verifier::{Checked, Ctx, ReplayToken};
+use super::verifier::{Checked, Ctx};
 
 /// One header family: the unbranded names and Svix's.
 struct Family {
@@ -116,7 +116,10 @@ pub(crate) fn verify(
         let expected = mac(key, id_raw, ts_raw, body);
         if bool::from(candidates.matches(&expected)) {
             return Ok(Checked {
-                replay: ReplayToken::Id,
+                // The id is signed and, by the specification, the same on
+                // every retry of one message: key on it, so an accepted
+                // message is not processed again when the sender retries.
+                replay: ctx.signed_digest(&[b"id", id_raw]),
                 id: Some(id),
                 timestamp: Some(ts),
             });
@@ -159,6 +162,7 @@ mod tests {
             now: TS,
             tolerance: Some(300),
             url: None,
+            guarded: false,
         }
     }
 

@@ -14,6 +14,9 @@
 //! same. We try exactly those variants, at most six HMACs. The URL is
 //! otherwise used byte for byte as given: pass the URL the request was made
 //! to, as Twilio saw it (scheme, host and query included).
+//!
+//! `I-Twilio-Idempotency-Token` is reported as the id but is not signed; the
+//! replay guard keys on the signed URL and parameters.
 
 use std::borrow::Cow;
 
@@ -25,7 +28,7 @@ use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
 use super::parse::{self, Candidates, Decoded};
 use super::secret::{raw_secret, HmacSha1, MacKey};
-use super::verifier::{Checked, Ctx, ReplayToken};
+use super::verifier::{Checked, Ctx};
 
 pub(crate) const HEADER: &str = "x-twilio-signature";
 pub(crate) const HEADER_ID: &str = "i-twilio-idempotency-token";
@@ -170,7 +173,11 @@ pub(crate) fn verify(
             let expected = mac(key, &variant, &params);
             if bool::from(c.matches(&expected)) {
                 return Ok(Checked {
-                    replay: ReplayToken::id_or(id.as_ref(), ReplayToken::Mac160(expected)),
+                    // The URL variant that matched is the one Twilio signed;
+                    // with the sorted parameters it is what the signature
+                    // covers (the idempotency token is not signed, and the
+                    // raw body may be re-encoded without changing them).
+                    replay: ctx.signed_digest(&[variant.as_bytes(), &params]),
                     id,
                     timestamp: None,
                 });
@@ -218,6 +225,7 @@ mod tests {
             now: 0,
             tolerance: Some(300),
             url,
+            guarded: false,
         };
         verify(&k, body.as_bytes(), &h, &ctx)
             .map(|_| "valid")

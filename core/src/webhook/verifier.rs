@@ -1,9 +1,10 @@
 //! `WebhookVerifier`: one scheme, one or more secrets, one policy.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+
+use sha2::{Digest, Sha256};
 
 use crate::clock::{self, Clock};
 
@@ -81,6 +82,26 @@ pub(crate) struct Ctx<'a> {
     pub(crate) now: i64,
     pub(crate) tolerance: Option<i64>,
     pub(crate) url: Option<&'a str>,
+    /// A replay guard is configured: only then do the scheme modules digest
+    /// what was signed, so plain verification hashes the body once (the MAC).
+    pub(crate) guarded: bool,
+}
+
+impl Ctx<'_> {
+    /// The replay guard's digest of the signed content, given as the parts
+    /// the scheme signs (each length-prefixed, so no two different part
+    /// lists hash alike); `None` when no guard is configured.
+    pub(crate) fn signed_digest(&self, parts: &[&[u8]]) -> Option<[u8; 32]> {
+        self.guarded.then(|| {
+            let mut h = Sha256::new();
+            h.update(b"gatepass replay content v1");
+            for part in parts {
+                h.update((part.len() as u64).to_be_bytes());
+                h.update(part);
+            }
+            h.finalize().into()
+        })
+    }
 }
 
 /// A scheme module's verdict before the replay guard.
@@ -88,33 +109,11 @@ pub(crate) struct Ctx<'a> {
 pub(crate) struct Checked {
     pub(crate) id: Option<String>,
     pub(crate) timestamp: Option<i64>,
-    /// What the replay guard keys on; built into a string only when a guard
-    /// is configured, so plain verification allocates nothing for it.
-    pub(crate) replay: ReplayToken,
-}
-
-/// The replay guard's key material for one verified message.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum ReplayToken {
-    /// The scheme cannot be replay-guarded (shared token).
-    Skip,
-    /// Key on `Checked::id`.
-    Id,
-    /// Key on the verified HMAC-SHA256 (schemes or requests without an id).
-    Mac256([u8; 32]),
-    /// Key on the verified HMAC-SHA1.
-    Mac160([u8; 20]),
-}
-
-impl ReplayToken {
-    /// `Id` when the request carried an id, else the MAC.
-    pub(crate) fn id_or(id: Option<&String>, mac: ReplayToken) -> Self {
-        if id.is_some() {
-            ReplayToken::Id
-        } else {
-            mac
-        }
-    }
+    /// Digest of what the signature covers ([`Ctx::signed_digest`]): the
+    /// replay guard's key material. Never an unsigned header: a replay guard
+    /// keyed on something the sender did not sign is bypassed by changing it.
+    /// `None` without a guard, and for schemes that cannot be guarded.
+    pub(crate) replay: Option<[u8; 32]>,
 }
 
 #[derive(Debug)]
@@ -136,7 +135,47 @@ enum Keys {
 pub struct WebhookVerifier {
     scheme: Scheme,
     keys: Keys,
+    identities: Identities,
     options: VerifierOptions,
+}
+
+/// One replay-guard identity per secret: a one-way name derived from the
+/// secret (an HMAC of a fixed label under it), the same in every process.
+///
+/// A message's replay keys are `scheme:H(identity, signed content)` for
+/// *every* secret of the verifier, all remembered together, and a message is
+/// a replay if *any* of them is remembered. So verifiers with different
+/// secrets never collide in a shared guard, and a message accepted before a
+/// rotation is still recognised after it as long as one secret it was
+/// accepted under is still in the list: adding a secret opens no window, nor
+/// does removing one that another remaining secret overlapped with.
+struct Identities(Vec<[u8; 32]>);
+
+impl Identities {
+    fn new(mut ids: Vec<[u8; 32]>) -> Self {
+        ids.sort_unstable();
+        ids.dedup();
+        Self(ids)
+    }
+
+    fn keys(&self, scheme: Scheme, digest: &[u8; 32]) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|id| {
+                let mut h = Sha256::new();
+                h.update(b"gatepass replay key v1");
+                h.update(id);
+                h.update(digest);
+                format!("{}:{}", scheme.as_str(), hex::encode(h.finalize()))
+            })
+            .collect()
+    }
+}
+
+impl fmt::Debug for Identities {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Identities({})", self.0.len())
+    }
 }
 
 fn keys_of<K>(
@@ -171,9 +210,19 @@ impl WebhookVerifier {
             Scheme::Twilio => Keys::Twilio(keys_of(secrets, twilio::key)?),
             Scheme::Token => Keys::Token(keys_of(secrets, token::key)?),
         };
+        let identities = Identities::new(match &keys {
+            Keys::Standard(k) | Keys::Stripe(k) | Keys::Slack(k) | Keys::Shopify(k) => {
+                k.iter().map(|k| k.replay_identity(scheme)).collect()
+            }
+            Keys::Github(k) => k.iter().map(|k| k.replay_identity(scheme)).collect(),
+            Keys::Twilio(k) => k.iter().map(|k| k.replay_identity(scheme)).collect(),
+            // A shared token is the same on every request: nothing to guard.
+            Keys::Token(_) => Vec::new(),
+        });
         Ok(Self {
             scheme,
             keys,
+            identities,
             options,
         })
     }
@@ -215,6 +264,7 @@ impl WebhookVerifier {
             now,
             tolerance,
             url,
+            guarded: self.options.replay_guard.is_some(),
         };
         let checked = match &self.keys {
             Keys::Standard(k) => standard::verify(k, body, headers, &ctx),
@@ -225,20 +275,11 @@ impl WebhookVerifier {
             Keys::Twilio(k) => twilio::verify(k, body, headers, &ctx),
             Keys::Token(k) => token::verify(k, body, headers, &ctx),
         }?;
-        let token =
-            self.options
-                .replay_guard
-                .as_ref()
-                .and_then(|_| match (checked.replay, &checked.id) {
-                    (ReplayToken::Id, Some(id)) => Some(Cow::Borrowed(id.as_str())),
-                    (ReplayToken::Mac256(m), _) => Some(Cow::Owned(hex::encode(m))),
-                    (ReplayToken::Mac160(m), _) => Some(Cow::Owned(hex::encode(m))),
-                    (ReplayToken::Skip | ReplayToken::Id, _) => None,
-                });
-        if let (Some(guard), Some(token)) = (&self.options.replay_guard, token) {
+        if let (Some(guard), Some(digest)) = (&self.options.replay_guard, checked.replay) {
             let ttl = replay_ttl(checked.timestamp, now, tolerance);
-            let key = format!("{}:{token}", self.scheme.as_str());
-            if !guard.check_and_remember(&key, now, ttl)? {
+            let keys = self.identities.keys(self.scheme, &digest);
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            if !guard.check_and_remember_all(&keys, now, ttl)? {
                 return Err(WebhookError::Replayed);
             }
         }
