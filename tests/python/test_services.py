@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -110,3 +111,51 @@ def test_unsupported_limiter_and_guard_urls():
         gatepass.WebhookVerifier("standard", gatepass.generate_secret("standard"), replay_guard="memcached://x")
     gatepass.Gate("memory://", rate_limiter="memory://")
     gatepass.WebhookVerifier("standard", gatepass.generate_secret("standard"), replay_guard="memory://")
+
+
+@needs_redis
+def test_redis_replay_guard_keys_on_what_was_signed():
+    """Two processes' verifiers on one Redis: a captured delivery re-sent with
+    its unsigned id header changed or removed (github, shopify, twilio), or a
+    Stripe event signed during a rotation re-sent with one ``v1=`` dropped, is
+    ``replayed``; two tenants with different secrets do not share keys."""
+
+    def refused(verifier, body, headers, url=None):
+        with pytest.raises(gatepass.WebhookError) as e:
+            verifier.verify(body, headers, url=url)
+        return e.value.code
+
+    url = "https://hooks.example.com/twilio?t=1"
+    for scheme, id_header in (
+        ("github", "X-GitHub-Delivery"),
+        ("shopify", "X-Shopify-Webhook-Id"),
+        ("twilio", "I-Twilio-Idempotency-Token"),
+    ):
+        secret = gatepass.generate_secret(scheme)
+        body = f"event={uuid.uuid4().hex}".encode()
+        signed = gatepass.WebhookSigner(scheme, secret).sign(body, id="delivery-1", url=url)
+        first = gatepass.WebhookVerifier(scheme, secret, replay_guard=REDIS)
+        second = gatepass.WebhookVerifier(scheme, secret, replay_guard=REDIS)
+        first.verify(body, signed, url=url)
+        assert refused(second, body, {**signed, id_header: "delivery-2"}, url) == "replayed", scheme
+        without = {k: v for k, v in signed.items() if k != id_header}
+        assert refused(second, body, without, url) == "replayed", scheme
+
+    old, new = gatepass.generate_secret("stripe"), gatepass.generate_secret("stripe")
+    body = f'{{"id":"evt_{uuid.uuid4().hex}"}}'.encode()
+    t = int(time.time())
+    sig = {s: gatepass.WebhookSigner("stripe", s).sign(body, timestamp=t)["Stripe-Signature"] for s in (old, new)}
+    v1 = {s: sig[s].split(",v1=")[1] for s in (old, new)}
+    a = gatepass.WebhookVerifier("stripe", [old, new], replay_guard=REDIS)
+    b = gatepass.WebhookVerifier("stripe", [new, old], replay_guard=REDIS)
+    a.verify(body, {"Stripe-Signature": f"t={t},v1={v1[old]},v1={v1[new]}"})
+    assert refused(b, body, {"Stripe-Signature": f"t={t},v1={v1[new]}"}) == "replayed"
+    assert refused(a, body, {"Stripe-Signature": f"t={t},v1={v1[old]}"}) == "replayed"
+
+    msg_id = f"msg_{uuid.uuid4().hex}"
+    for _ in range(2):  # two tenants, one Redis, the same message id
+        secret = gatepass.generate_secret("standard")
+        tenant = gatepass.WebhookVerifier("standard", secret, replay_guard=REDIS)
+        headers = gatepass.WebhookSigner("standard", secret).sign(b"{}", id=msg_id)
+        assert tenant.verify(b"{}", headers).id == msg_id
+        assert refused(tenant, b"{}", headers) == "replayed"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from urllib.parse import urlsplit
 
 from ._native import WebhookVerifier
-from .exceptions import AuthError, StoreError, WebhookError
+from .exceptions import AuthError, ConfigError, StoreError, WebhookError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -69,3 +70,40 @@ def webhook_verifier(what: str, scheme: Any, secrets: Any, options: Mapping[str,
     if secrets is None:
         raise TypeError(f"{what} needs secrets= (or a WebhookVerifier)")
     return WebhookVerifier(scheme, secrets, **options)
+
+
+#: Schemes whose signature covers the request URL.
+URL_SIGNING_SCHEMES = frozenset({"twilio"})
+
+
+def webhook_base_url(what: str, verifier: WebhookVerifier, base_url: Optional[str]) -> Optional[str]:
+    """A route's public base URL (``scheme://host[:port][/prefix]``, no trailing
+    ``/``) for schemes that sign the request URL; ``None`` for the others.
+
+    Twilio signs the URL it was configured to call. Rebuilt from the request,
+    that URL's host would come from the client's ``Host`` header, so a helper
+    never does that: the base is configuration, and missing it is an error at
+    declaration, not a quiet guess per request."""
+    if base_url is not None:
+        parts = urlsplit(base_url) if isinstance(base_url, str) else None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or "?" in base_url
+            or "#" in base_url
+        ):
+            raise ConfigError(
+                f"{what}: base_url must be an absolute http(s) URL without a query, "
+                "such as 'https://hooks.example.com'",
+                code="config_error",
+            )
+    if verifier.scheme not in URL_SIGNING_SCHEMES:
+        return None
+    if base_url is None:
+        raise ConfigError(
+            f"{what}: the {verifier.scheme} scheme signs the public URL the sender calls; "
+            "pass base_url='https://your.public.host' (the request's Host header is not trusted)",
+            code="config_error",
+        )
+    return base_url.rstrip("/")

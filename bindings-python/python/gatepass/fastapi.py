@@ -37,10 +37,18 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
+from starlette.datastructures import URL
 from starlette.responses import Response
 
 from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier
-from ._http import PROBLEM_CONTENT_TYPE, HTTPError, join_authorization, problem_body, webhook_verifier
+from ._http import (
+    PROBLEM_CONTENT_TYPE,
+    HTTPError,
+    join_authorization,
+    problem_body,
+    webhook_base_url,
+    webhook_verifier,
+)
 from .exceptions import StoreError, WebhookError, auth_error
 
 __all__ = [
@@ -205,9 +213,14 @@ class WebhookDependency:
         self,
         scheme: Union[str, WebhookVerifier],
         secrets: Union[str, Sequence[str], None] = None,
+        *,
+        base_url: Optional[str] = None,
         **options: Any,
     ) -> None:
         self.verifier = webhook_verifier("WebhookDependency", scheme, secrets, options)
+        # Required for twilio: the public base the sender calls; the request's
+        # path and query are appended, its Host header is never used.
+        self._base = webhook_base_url("WebhookDependency", self.verifier, base_url)
         self._wanted = frozenset(name.encode() for name in self.verifier.header_names)
 
     async def __call__(self, request: Request) -> VerifiedWebhook:
@@ -215,8 +228,15 @@ class WebhookDependency:
         # ASGI header names are lower-case bytes: keep just the scheme's own.
         headers = [(k, v) for k, v in request.headers.raw if k in self._wanted]
         try:
-            msg = self.verifier.verify(body, headers, url=str(request.url))
+            msg = self.verifier.verify(body, headers, url=self._url(request))
         except WebhookError as e:
             raise GatepassHTTPException(e) from None
         request.state.gatepass_webhook = msg
         return msg
+
+    def _url(self, request: Request) -> Optional[str]:
+        if self._base is None:
+            return None
+        # Starlette's own rendering of path and query, with the host left out.
+        scope = {**request.scope, "scheme": "http", "server": ("h", 80), "headers": []}
+        return self._base + str(URL(scope=scope))[len("http://h") :]

@@ -36,6 +36,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from flask import Flask, current_app, g, request
 from werkzeug import exceptions as wz
+from werkzeug.sansio.utils import get_current_url
 from werkzeug.wrappers import Response
 
 from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier
@@ -47,6 +48,7 @@ from ._http import (
     headers_from_environ,
     problem_body,
     resolve_resource,
+    webhook_base_url,
     webhook_verifier,
 )
 from .exceptions import GatepassError, StoreError, WebhookError, auth_error
@@ -208,11 +210,17 @@ class Gatepass:
         self,
         scheme: Union[str, WebhookVerifier],
         secrets: Union[str, Sequence[str], None] = None,
+        *,
+        base_url: Optional[str] = None,
         **options: Any,
     ) -> Callable[[F], F]:
         """Decorator: the request must be a genuine webhook. Reads the raw body
-        with ``request.get_data()`` (cached, so the view can still read it)."""
+        with ``request.get_data()`` (cached, so the view can still read it).
+        ``base_url`` (required for ``twilio``) is the public
+        ``https://host[/prefix]`` the sender calls; the request's path and
+        query are appended to it, its ``Host`` header is never used."""
         verifier = webhook_verifier("webhook()", scheme, secrets, options)
+        base = webhook_base_url("webhook()", verifier, base_url)
 
         keys = environ_keys(verifier.header_names)
 
@@ -222,7 +230,8 @@ class Gatepass:
                 body = request.get_data(cache=True)
                 headers = headers_from_environ(request.environ, keys)
                 try:
-                    msg = verifier.verify(body, headers, url=request.url)
+                    url = None if base is None else base + _path_and_query()
+                    msg = verifier.verify(body, headers, url=url)
                 except WebhookError as e:
                     raise http_exception_for(e) from None
                 g.gatepass_webhook = msg
@@ -231,6 +240,13 @@ class Gatepass:
             return wrapper  # type: ignore[return-value]
 
         return decorate
+
+
+def _path_and_query() -> str:
+    """The request's mount prefix, path and query, quoted as ``request.url``
+    quotes them, without the scheme and host."""
+    url = get_current_url("http", "h", request.root_path, request.path, request.query_string)
+    return url[len("http://h") :]
 
 
 def problem_response(error: HTTPError) -> Response:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import twilio_views, views
 
 urlpatterns = [
     path("v1/channels/<str:channel_id>/bots", views.bots),
@@ -15,4 +15,6 @@ urlpatterns = [
     path("drf/channel-bots", views.ChannelBots.as_view()),
     path("drf/channels", views.Channels.as_view()),
     path("drf/throttled", views.Throttled.as_view()),
+    path("hooks/twilio/sms", twilio_views.twilio_hook),
+    path("drf/hooks/twilio", twilio_views.DrfTwilioHook.as_view()),
 ]

@@ -9,7 +9,14 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest
 
 from .. import Gate, Requirement, WebhookVerifier
-from .._http import ResourceArg, environ_keys, headers_from_environ, resolve_resource, webhook_verifier
+from .._http import (
+    ResourceArg,
+    environ_keys,
+    headers_from_environ,
+    resolve_resource,
+    webhook_base_url,
+    webhook_verifier,
+)
 from ..exceptions import StoreError, WebhookError, auth_error
 from .conf import get_gate
 from .responses import problem_response
@@ -93,10 +100,13 @@ def require(
     return decorate
 
 
-def _verify_webhook(verifier: WebhookVerifier, keys: Any, request: HttpRequest) -> Any:
+def _verify_webhook(verifier: WebhookVerifier, keys: Any, base: Optional[str], request: HttpRequest) -> Any:
     headers = headers_from_environ(request.META, keys)
+    # The configured public base, never build_absolute_uri(): that takes the
+    # host from the client's Host header.
+    url = None if base is None else base + request.get_full_path()
     try:
-        msg = verifier.verify(request.body, headers, url=request.build_absolute_uri())
+        msg = verifier.verify(request.body, headers, url=url)
     except WebhookError as e:
         return problem_response(e)
     request.gatepass_webhook = msg  # type: ignore[attr-defined]
@@ -106,18 +116,23 @@ def _verify_webhook(verifier: WebhookVerifier, keys: Any, request: HttpRequest) 
 def webhook(
     scheme: Union[str, WebhookVerifier],
     secrets: Union[str, Sequence[str], None] = None,
+    *,
+    base_url: Optional[str] = None,
     **options: Any,
 ) -> Callable[[F], F]:
     """The request must be a genuine webhook; reads the raw ``request.body``.
-    Combine with ``@csrf_exempt``. The result is ``request.gatepass_webhook``."""
+    Combine with ``@csrf_exempt``. The result is ``request.gatepass_webhook``.
+    ``base_url`` (required for ``twilio``) is the public ``https://host[/prefix]``
+    the sender calls; ``request.get_full_path()`` is appended to it."""
     verifier = webhook_verifier("webhook()", scheme, secrets, options)
     keys = environ_keys(verifier.header_names)
+    base = webhook_base_url("webhook()", verifier, base_url)
 
     def decorate(view: F) -> F:
         if iscoroutinefunction(view):
 
             async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                failed = _verify_webhook(verifier, keys, request)
+                failed = _verify_webhook(verifier, keys, base, request)
                 return failed if failed is not None else await view(request, *args, **kwargs)
 
             wrapper: Any = functools.wraps(view)(async_wrapper)
@@ -125,7 +140,7 @@ def webhook(
         else:
 
             def sync_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                failed = _verify_webhook(verifier, keys, request)
+                failed = _verify_webhook(verifier, keys, base, request)
                 return failed if failed is not None else view(request, *args, **kwargs)
 
             wrapper = functools.wraps(view)(sync_wrapper)
