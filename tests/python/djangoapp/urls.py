@@ -15,4 +15,8 @@ urlpatterns = [
     path("drf/channel-bots", views.ChannelBots.as_view()),
     path("drf/channels", views.Channels.as_view()),
     path("drf/throttled", views.Throttled.as_view()),
+    path("protected/drf/admin", views.AdminOnly.as_view()),
+    path("protected/drf/report", views.admin_report),
+    path("protected/drf/open", views.OpenUnderProtected.as_view()),
+    path("drf/declared", views.DeclaredWithoutGatepassAuthentication.as_view()),
 ]
