@@ -103,7 +103,9 @@ pub struct Gate {
 }
 
 fn credits(field: &str, n: f64) -> Result<u64, NodeError> {
-    if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= 9.0e15 {
+    if n.is_finite() && n >= 0.0 && n.fract() == 0.0 {
+        // `as` saturates: a number past 64 bits reaches the core as
+        // u64::MAX, which refuses it with the bound in its message.
         Ok(n as u64)
     } else {
         Err(NodeError::invalid_argument(format!(
@@ -149,24 +151,26 @@ fn issue_request(o: IssueOptions) -> Result<IssueRequest, NodeError> {
     })
 }
 
-fn key_update(o: UpdateOptions, now: i64) -> Result<KeyUpdate, NodeError> {
+fn key_update(o: UpdateOptions) -> Result<KeyUpdate, NodeError> {
     let expires_at = if o.clear_expiry == Some(true) {
         Some(None)
-    } else if let Some(at) = o.expires_at {
-        Some(Some(duration::millis("expiresAt", at)?))
-    } else if let Some(d) = &o.expires_in {
-        let d = duration::parse("expiresIn", d)?;
-        Some(Some(
-            now.saturating_add(gatepass_core::duration::as_millis(d)),
-        ))
     } else {
-        None
+        o.expires_at
+            .map(|at| duration::millis("expiresAt", at))
+            .transpose()?
+            .map(Some)
     };
     Ok(KeyUpdate {
         name: o.name,
         scopes: o.scopes.as_deref().map(parse_list).transpose()?,
         metadata: o.metadata,
         expires_at,
+        // Measured from now by the core's clock, as in every binding.
+        expires_in: o
+            .expires_in
+            .as_ref()
+            .map(|d| duration::parse("expiresIn", d))
+            .transpose()?,
         rate_limit: if o.clear_rate_limit == Some(true) {
             Some(None)
         } else {
@@ -270,7 +274,7 @@ impl Gate {
     #[napi(catch_unwind)]
     pub fn update(&self, id: String, options: UpdateOptions) -> AsyncTask<Job<String>> {
         self.job(move |g| {
-            let update = key_update(options, g.now())?;
+            let update = key_update(options)?;
             Ok(key_json(&g.update(&id, update)?))
         })
     }

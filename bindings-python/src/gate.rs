@@ -13,7 +13,7 @@ use gatepass_core::scope::{self, Requirement as CoreRequirement};
 use gatepass_core::token::Token;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyBool, PyDict, PyInt, PyList};
 
 use crate::convert::{duration_arg, header_bytes, json_object, millis_arg, string_list};
 use crate::error::{detached, error, guarded, IntoPyResult};
@@ -124,10 +124,13 @@ fn remaining_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
     if value.is_none() {
         return Ok(None);
     }
-    value
-        .extract::<u64>()
-        .map(Some)
-        .map_err(|_| PyTypeError::new_err("remaining must be a non-negative int or None"))
+    let wrong = || PyTypeError::new_err("remaining must be a non-negative int or None");
+    if !value.is_instance_of::<PyInt>() || value.is_instance_of::<PyBool>() || value.lt(0)? {
+        return Err(wrong());
+    }
+    // Too large for 64 bits: hand the core a number past its bound, so the
+    // refusal and its message come from the one place that sets the bound.
+    Ok(Some(value.extract::<u64>().unwrap_or(u64::MAX)))
 }
 
 fn some<'py>(value: Option<&Bound<'py, PyAny>>) -> Option<Bound<'py, PyAny>> {
@@ -318,12 +321,7 @@ impl Gate {
                         Some(millis_arg(&value, "expires_at")?)
                     });
                 }
-                "expires_in" => {
-                    let d = duration_arg(&value, "expires_in")?;
-                    let now = self.inner.now();
-                    let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-                    update.expires_at = Some(Some(now.saturating_add(ms)));
-                }
+                "expires_in" => update.expires_in = Some(duration_arg(&value, "expires_in")?),
                 "rate_limit" => update.rate_limit = Some(rate_limit_arg(py, &value)?),
                 "remaining" => update.remaining = Some(remaining_arg(&value)?),
                 other => {

@@ -72,13 +72,15 @@ impl VerifiedWebhook {
         self.inner.scheme.as_str()
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "VerifiedWebhook(scheme={:?}, id={:?}, timestamp={:?})",
-            self.inner.scheme.as_str(),
-            self.inner.id,
-            self.inner.timestamp
-        )
+    /// Python's own spelling of each field (`'msg_1'`, `None`), not Rust's
+    /// `Some("msg_1")`; the id comes from the sender and is escaped by `repr`.
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let id = self.inner.id.as_deref().into_pyobject(py)?.repr()?;
+        let timestamp = self.inner.timestamp.into_pyobject(py)?.repr()?;
+        Ok(format!(
+            "VerifiedWebhook(scheme='{}', id={id}, timestamp={timestamp})",
+            self.inner.scheme.as_str()
+        ))
     }
 }
 

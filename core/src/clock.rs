@@ -9,6 +9,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;
 
+/// The latest time gatepass accepts or stores: 9999-12-31T23:59:59.999Z.
+/// Python's `datetime` ends there (JavaScript's `Date` later), so every time
+/// the core keeps can be shown as a date in every binding; a later expiry is
+/// refused when it is set rather than breaking every read of the key.
+pub const MAX_MILLIS: Millis = 253_402_300_799_999;
+
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Current time in milliseconds since the Unix epoch.
     fn now_ms(&self) -> Millis;

@@ -16,7 +16,25 @@ impl DurationError {
     }
 }
 
-/// Parses `"90d"`, `"12h"`, `"1h 30m"`, `"3600s"`, `"2w"`.
+/// The longest duration gatepass accepts anywhere (a lifetime, a grace
+/// period, a rate-limit window): 36 525 days, a hundred years. Longer is
+/// never meant, and refusing it here keeps every time computed from a
+/// duration (`now + expires_in`) inside the range every binding can show
+/// as a date.
+pub const MAX: Duration = Duration::from_secs(36_525 * 86_400);
+
+/// Refuses a duration longer than [`MAX`]; `field` names it in the message.
+pub fn check(field: &str, d: Duration) -> Result<Duration, DurationError> {
+    if d > MAX {
+        return Err(DurationError {
+            text: format(d),
+            problem: format!("{field} may be at most 36525 days (100 years)"),
+        });
+    }
+    Ok(d)
+}
+
+/// Parses `"90d"`, `"12h"`, `"1h 30m"`, `"3600s"`, `"2w"`, at most [`MAX`].
 pub fn parse(text: &str) -> Result<Duration, DurationError> {
     let trimmed = text.trim();
     let err = |problem: String| DurationError {
@@ -26,7 +44,13 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
     if trimmed.is_empty() || trimmed.len() > 64 {
         return Err(err("expected a duration such as \"90d\" or \"1h\"".into()));
     }
-    humantime::parse_duration(trimmed).map_err(|e| err(e.to_string()))
+    let d = humantime::parse_duration(trimmed).map_err(|e| err(e.to_string()))?;
+    if d > MAX {
+        return Err(err(
+            "longer than the maximum of 36525 days (100 years)".into()
+        ));
+    }
+    Ok(d)
 }
 
 /// Milliseconds in `d`, saturating rather than overflowing.
@@ -52,5 +76,17 @@ mod tests {
         assert!(parse("").is_err());
         assert!(parse("soon").is_err());
         assert!(parse("-1d").is_err());
+    }
+
+    #[test]
+    fn refuses_more_than_a_hundred_years() {
+        assert_eq!(parse("36525d").unwrap(), MAX);
+        let e = parse("36526d").unwrap_err();
+        assert!(e.to_string().contains("100 years"), "{e}");
+        assert!(parse("3000000d").is_err());
+        // humantime's own overflow is an error too, not a panic.
+        assert!(parse("99999999999999999999y").is_err());
+        assert!(check("grace", MAX).is_ok());
+        assert!(check("grace", MAX + Duration::from_millis(1)).is_err());
     }
 }

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::clock::{self, Clock, Millis};
+use crate::clock::{self, Clock, Millis, MAX_MILLIS};
 use crate::duration;
 use crate::error::GateError;
 use crate::header::{self, HeaderError};
-use crate::key::{Cursor, KeyRecord, KeyUpdate, ListQuery, Page, Status};
+use crate::key::{Cursor, KeyRecord, KeyUpdate, ListQuery, Page, Status, MAX_REMAINING};
 use crate::outcome::{Challenge, Outcome, Verification};
 use crate::policy::{Kind, Policy};
 use crate::ratelimit::{MemoryRateLimiter, RateLimit, RateLimiter};
@@ -126,6 +126,35 @@ fn check_optional_text(field: &str, value: &Option<String>) -> Result<(), GateEr
         .map_or(Ok(()), |v| check_text(field, v, MAX_ID_TEXT_LEN))
 }
 
+/// Refuses an argument that is not a key id before it reaches a store or a
+/// message. It is never repeated: what people paste where an id belongs is
+/// most often the token itself, and error messages end up in logs.
+fn check_key_id(id: &str) -> Result<(), GateError> {
+    if token::is_valid_key_id(id) {
+        return Ok(());
+    }
+    Err(GateError::InvalidArgument(if token::looks_like_token(id) {
+        "a token was given where a key id belongs: pass the key's id (\"key_\" and 16 letters or digits), \
+         never its token; this message does not repeat it"
+            .into()
+    } else {
+        "not a key id: key ids are \"key_\" followed by 16 letters or digits".into()
+    }))
+}
+
+fn check_remaining(remaining: Option<u64>) -> Result<(), GateError> {
+    match remaining {
+        Some(n) if n > MAX_REMAINING => Err(GateError::InvalidArgument(format!(
+            "remaining must be at most {MAX_REMAINING} (2^53 - 1)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn check_duration(field: &str, d: Duration) -> Result<Duration, GateError> {
+    Ok(duration::check(field, d)?)
+}
+
 impl Gate {
     /// Opens the store at `url` with `policy` (or the default policy).
     pub fn open(url: &str, policy: Option<Policy>) -> Result<Self, GateError> {
@@ -199,6 +228,11 @@ impl Gate {
                     "expiry must be in the future".into(),
                 ));
             }
+            if at > MAX_MILLIS {
+                return Err(GateError::InvalidArgument(
+                    "expiry must be no later than 9999-12-31T23:59:59.999Z".into(),
+                ));
+            }
         }
         if let Some(max) = kind.max_lifetime {
             let limit = now.saturating_add(duration::as_millis(max));
@@ -224,6 +258,10 @@ impl Gate {
             None => self.policy.default_kind(),
         };
         self.policy.check_grant(kind, &req.scopes)?;
+        check_remaining(req.remaining)?;
+        if let Some(d) = req.expires_in {
+            check_duration("expires_in", d)?;
+        }
         let now = self.now();
         let requested = match (req.expires_at, req.expires_in) {
             (Some(at), _) => Some(Some(at)),
@@ -261,6 +299,7 @@ impl Gate {
     /// The key with `id`; usage counted by this process is written first so
     /// the answer includes it.
     pub fn get(&self, id: &str) -> Result<KeyRecord, GateError> {
+        check_key_id(id)?;
         self.flush()?;
         self.store
             .get(id)?
@@ -302,10 +341,28 @@ impl Gate {
     }
 
     pub fn update(&self, id: &str, update: KeyUpdate) -> Result<KeyRecord, GateError> {
+        check_key_id(id)?;
         if let Some(name) = &update.name {
             check_text("name", name, MAX_NAME_LEN)?;
         }
+        if let Some(remaining) = update.remaining {
+            check_remaining(remaining)?;
+        }
         let now = self.now();
+        // A lifetime is measured from now, by this gate's clock, so every
+        // binding means the same moment by it.
+        let expiry = match (update.expires_at, update.expires_in) {
+            (Some(_), Some(_)) => {
+                return Err(GateError::InvalidArgument(
+                    "pass expires_at or expires_in, not both".into(),
+                ))
+            }
+            (Some(at), None) => Some(at),
+            (None, Some(d)) => Some(Some(
+                now.saturating_add(duration::as_millis(check_duration("expires_in", d)?)),
+            )),
+            (None, None) => None,
+        };
         let key = self.store.modify(id, &mut |key| {
             let kind = self.kind(&key.kind)?;
             if key.status == Status::Revoked {
@@ -315,7 +372,7 @@ impl Gate {
                 self.policy.check_grant(kind, scopes)?;
                 key.scopes = scopes.clone();
             }
-            if let Some(expiry) = update.expires_at {
+            if let Some(expiry) = expiry {
                 key.expires_at = self.bounded_expiry(kind, Some(expiry), now)?;
             }
             if let Some(name) = &update.name {
@@ -348,6 +405,7 @@ impl Gate {
         to: Status,
         action: &'static str,
     ) -> Result<KeyRecord, GateError> {
+        check_key_id(id)?;
         let now = self.now();
         let key = self.store.modify(id, &mut |key| {
             match (key.status, to) {
@@ -384,6 +442,8 @@ impl Gate {
     /// A new secret for the same key. Old secrets keep working for `grace`
     /// (zero: not at all), never past the key's own expiry.
     pub fn rotate(&self, id: &str, grace: Duration) -> Result<Issued, GateError> {
+        check_key_id(id)?;
+        check_duration("grace", grace)?;
         let now = self.now();
         let current = self
             .store
@@ -413,6 +473,7 @@ impl Gate {
     }
 
     pub fn delete(&self, id: &str) -> Result<(), GateError> {
+        check_key_id(id)?;
         self.flush()?;
         if self.store.delete(id)? {
             self.changed();

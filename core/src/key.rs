@@ -46,6 +46,12 @@ impl FromStr for Status {
     }
 }
 
+/// The most credits a key may hold: 2^53 − 1, the largest integer a
+/// JavaScript number (and a JSON parser that reads numbers as doubles)
+/// carries exactly, and well inside the stores' signed 64-bit columns, so
+/// the count a caller sets is the count every binding reads back.
+pub const MAX_REMAINING: u64 = (1 << 53) - 1;
+
 /// One key. Times are milliseconds since the Unix epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyRecord {
@@ -137,6 +143,9 @@ pub struct KeyUpdate {
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
     /// `Some(None)` removes the expiry (subject to the kind's maximum).
     pub expires_at: Option<Option<Millis>>,
+    /// A new lifetime measured from the moment of the update, by the gate's
+    /// clock; cannot be combined with `expires_at`.
+    pub expires_in: Option<std::time::Duration>,
     pub rate_limit: Option<Option<RateLimit>>,
     pub remaining: Option<Option<u64>>,
 }

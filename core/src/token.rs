@@ -237,6 +237,18 @@ pub fn is_valid_key_id(id: &str) -> bool {
         .is_some_and(|rest| rest.len() == 16 && rest.bytes().all(base62::is_digit))
 }
 
+/// Whether `text` has the shape of a token (or of an `Authorization` value
+/// holding one): a valid prefix, `_` and a body of [`BODY_LEN`] base62
+/// characters, checksum or not. Used to refuse a token passed where a key id
+/// belongs with a message that says so, without repeating it: a mistyped
+/// token is still a secret.
+pub fn looks_like_token(text: &str) -> bool {
+    let word = text.split_ascii_whitespace().last().unwrap_or_default();
+    word.rsplit_once('_').is_some_and(|(prefix, body)| {
+        is_valid_prefix(prefix) && body.len() == BODY_LEN && body.bytes().all(base62::is_digit)
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -303,6 +315,24 @@ mod tests {
         let id = new_key_id();
         assert!(is_valid_key_id(&id));
         assert!(!is_valid_key_id("key_short"));
+        assert!(!looks_like_token(&id));
         assert_ne!(new_key_id(), id);
+    }
+
+    #[test]
+    fn token_shapes_are_recognised_with_or_without_a_valid_checksum() {
+        let t = Token::mint("sk_live").unwrap();
+        let s = t.expose();
+        assert!(looks_like_token(s));
+        assert!(looks_like_token(&format!("Bearer {s}")));
+        let mut typo = s.to_owned();
+        typo.pop();
+        typo.push(if s.ends_with('a') { 'b' } else { 'a' });
+        assert!(ParsedToken::parse(&typo).is_err());
+        assert!(looks_like_token(&typo));
+        assert!(!looks_like_token(&s[..s.len() - 1]));
+        assert!(!looks_like_token("gp_short"));
+        assert!(!looks_like_token(""));
+        assert!(!looks_like_token("Bearer"));
     }
 }

@@ -20,7 +20,10 @@ error; 3 no such key; 4 invalid argument, configuration or key state;
 Secrets are printed only by ``keys issue``, ``keys rotate`` and ``webhook
 secret``, once. Tokens and webhook secrets can be passed through the
 environment (``GATEPASS_TOKEN``, ``GATEPASS_WEBHOOK_SECRET``) or stdin rather
-than the command line, where other users of the machine could see them.
+than the command line, where other users of the machine could see them. The
+same goes for a store or rate-limiter URL with a password: set
+``GATEPASS_STORE`` / ``GATEPASS_RATE_LIMITER``; given as ``--store`` or
+``--rate-limiter`` such a URL works but draws a warning on stderr.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import os
 import sys
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
+from urllib.parse import parse_qs, urlsplit
 
 from . import Gate, KeyInfo, WebhookSigner, WebhookVerifier, __version__, default_store_url, generate_secret
 from .exceptions import (
@@ -388,7 +392,10 @@ def common_options() -> argparse.ArgumentParser:
     """--store/--policy/--json, accepted before or after the subcommand."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument(
-        "--store", default=argparse.SUPPRESS, help="store URL (default $GATEPASS_STORE or sqlite:///gatepass.db)"
+        "--store",
+        default=argparse.SUPPRESS,
+        help="store URL (default $GATEPASS_STORE or sqlite:///gatepass.db); "
+        "put a URL with a password in $GATEPASS_STORE, not here",
     )
     p.add_argument("--policy", default=argparse.SUPPRESS, help="policy file (.toml or .json)")
     p.add_argument(
@@ -473,10 +480,36 @@ _EXIT_BY_CLASS = [
 ]
 
 
+def url_has_password(url: str) -> bool:
+    """Whether a store or rate-limiter URL carries a password, in its
+    user-info part (``postgres://user:pw@host``, ``redis://:pw@host``) or as
+    a libpq ``password=`` parameter."""
+    try:
+        parts = urlsplit(url)
+        return bool(parts.password) or "password" in parse_qs(parts.query)
+    except ValueError:  # unparseable (e.g. a bad port): let the store refuse it
+        return "@" in url or "password=" in url
+
+
+def warn_about_passwords(args: argparse.Namespace, err: TextIO) -> None:
+    """A password on the command line is visible to every user of the machine
+    (``ps``, ``/proc/<pid>/cmdline``) and stays in shell history: say so, and
+    where it belongs instead. The URL itself is never repeated."""
+    for option, variable in (("store", "GATEPASS_STORE"), ("rate_limiter", "GATEPASS_RATE_LIMITER")):
+        url = getattr(args, option, None)
+        if url and url_has_password(url):
+            flag = "--" + option.replace("_", "-")
+            err.write(
+                f"gatepass: warning: the {flag} URL holds a password, which other users of this machine can read "
+                f"from the process list and which stays in your shell history; set {variable} instead\n"
+            )
+
+
 def main(argv: Optional[Sequence[str]] = None, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     o = Output(getattr(args, "json", False), out, err)
+    warn_about_passwords(args, err)
     try:
         if args.group == "webhook":
             return args.run(args, o)

@@ -18,6 +18,10 @@ Views::
         permission_classes = [ReadWriteScopes]
         scope_resource = "channels"              # GET/HEAD/OPTIONS need channels:read, others channels:write
 
+    @required_scopes(["admin"])                  # function views: above @api_view
+    @api_view(["GET"])
+    def report(request): ...
+
 The authentication class verifies the key once per request, with the view's
 whole requirement (so usage and rate limits count once): ``request.auth`` is
 the :class:`gatepass.Verification`, ``request.user`` a :class:`KeyUser`.
@@ -26,12 +30,20 @@ gatepass failure answers ``application/problem+json`` with its headers
 (``insufficient_scope`` challenge, ``Retry-After``, ``RateLimit``). A store
 that fails during authentication (:class:`gatepass.StoreError`) raises
 :class:`GatepassAPIException` with status 503 and ``Retry-After``.
+
+A declared requirement cannot be skipped: a request without credentials to
+a view that declares one is 401, not passed on to other authenticators or to
+``AllowAny``; with ``gatepass.django.middleware.GatepassMiddleware``
+installed the view is verified before DRF runs, whatever its
+authentication and permission classes, and under ``PROTECT_PATHS`` every
+DRF view needs a valid key.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
+from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions, permissions, throttling
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -48,10 +60,15 @@ __all__ = [
     "KeyRateThrottle",
     "KeyUser",
     "exception_handler",
+    "required_scopes",
 ]
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 _STASH = "_gatepass_error"
+# On the Django request: the DRF view class the middleware verified it for.
+_VERIFIED_FOR = "_gatepass_verified_view"
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class KeyUser:
@@ -142,6 +159,47 @@ def requirement_for(view: Any, method: str) -> Optional[Requirement]:
     return found
 
 
+def verify_view(request: HttpRequest, view_class: type, protected: bool) -> Optional[HttpResponse]:
+    """Run by ``GatepassMiddleware`` before a DRF view: verifies the request
+    with the view's declared requirement (and ``gatepass_resource``) when it
+    has one or its path is protected; returns the problem response to send,
+    or ``None`` to go on. :class:`GatepassAuthentication` reuses the result."""
+    requirement = requirement_for(view_class, (request.method or "GET").upper())
+    if requirement is None and not protected:
+        return None
+    from .django.decorators import verify_with
+
+    failed = verify_with(request, get_gate(), requirement, getattr(view_class, "gatepass_resource", None))
+    if failed is None:
+        setattr(request, _VERIFIED_FOR, view_class)
+    return failed
+
+
+def required_scopes(
+    scopes: Union[str, Sequence[str], Dict[str, Any], None] = None,
+    *,
+    any_scopes: Optional[Sequence[str]] = None,
+) -> Callable[[F], F]:
+    """Declares the requirement of an ``@api_view`` function view, as the
+    ``required_scopes`` and ``required_any_scopes`` attributes do on a view
+    class. It goes *above* ``@api_view``: DRF builds the view's class there
+    and copies only its own policy attributes onto it."""
+
+    def decorate(view: F) -> F:
+        from rest_framework.views import APIView
+
+        view_class = getattr(view, "cls", None)
+        if not (isinstance(view_class, type) and issubclass(view_class, APIView)):
+            raise TypeError("@required_scopes goes above @api_view([...]), on the view it returns")
+        if scopes is not None:
+            view_class.required_scopes = scopes  # type: ignore[attr-defined]
+        if any_scopes is not None:
+            view_class.required_any_scopes = list(any_scopes)  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
 def _uses_key_throttle(view: Any) -> bool:
     return any(isinstance(t, type) and issubclass(t, KeyRateThrottle) for t in getattr(view, "throttle_classes", ()))
 
@@ -150,16 +208,28 @@ class GatepassAuthentication:
     """Authenticates ``Authorization: Bearer <token>`` (or ``Token``) with gatepass."""
 
     def authenticate(self, request: Request) -> Optional[Tuple[KeyUser, Verification]]:
-        header = request._request.META.get("HTTP_AUTHORIZATION")
+        django_request = request._request
         view = request.parser_context.get("view") if request.parser_context else None
         requirement = requirement_for(view, request.method) if view is not None else None
-        gate = get_gate()
-        try:
-            v = gate.verify(header, requirement, None, getattr(view, "gatepass_resource", None) if view else None)
-        except StoreError as e:
-            raise GatepassAPIException(e) from None
+        verified = getattr(django_request, "gatepass", None)
+        if view is not None and verified is not None and getattr(django_request, _VERIFIED_FOR, None) is type(view):
+            v = verified  # the middleware's, with this view's requirement: count once
+        else:
+            try:
+                v = get_gate().verify(
+                    django_request.META.get("HTTP_AUTHORIZATION"),
+                    requirement,
+                    None,
+                    getattr(view, "gatepass_resource", None) if view else None,
+                )
+            except StoreError as e:
+                raise GatepassAPIException(e) from None
         request._gatepass_verification = v
         if v.code == "missing_credentials":
+            if requirement is not None:
+                # A declared requirement is never left to other authenticators
+                # or to a permissive permission class.
+                raise GatepassAPIException(auth_error(v))
             return None  # let other authenticators try; 401 comes from permissions
         key = v.key
         if v.ok and key is not None:
@@ -185,6 +255,9 @@ class HasScopes(permissions.BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         v = request.auth
+        if not isinstance(v, Verification):
+            # Verified by the middleware while another authenticator set request.auth.
+            v = getattr(request._request, "gatepass", None)
         if not isinstance(v, Verification):
             return False  # → 401 with the challenge, via authenticate_header
         return v.ok or v.status == 429

@@ -17,4 +17,8 @@ urlpatterns = [
     path("drf/throttled", views.Throttled.as_view()),
     path("hooks/twilio/sms", twilio_views.twilio_hook),
     path("drf/hooks/twilio", twilio_views.DrfTwilioHook.as_view()),
+    path("protected/drf/admin", views.AdminOnly.as_view()),
+    path("protected/drf/report", views.admin_report),
+    path("protected/drf/open", views.OpenUnderProtected.as_view()),
+    path("drf/declared", views.DeclaredWithoutGatepassAuthentication.as_view()),
 ]

@@ -1,10 +1,12 @@
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gatepass.django import get_gate, require, webhook
-from gatepass.drf import KeyRateThrottle, ReadWriteScopes
+from gatepass.drf import KeyRateThrottle, ReadWriteScopes, required_scopes
 
 WH_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -83,3 +85,37 @@ class Throttled(APIView):
 
     def get(self, request):
         return Response({"ok": True})
+
+
+# PROTECT_PATHS and declared requirements: these views opt out of every
+# DRF default that would refuse an anonymous request by itself, so only
+# gatepass stands between them and the caller.
+class AdminOnly(APIView):
+    permission_classes = [AllowAny]
+    required_scopes = ["admin"]
+
+    def get(self, request):
+        return Response({"secret": "admin data"})
+
+
+@required_scopes(["admin"])
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def admin_report(request):
+    return Response({"secret": "admin report"})
+
+
+class OpenUnderProtected(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response({"key": request.gatepass_key.name if request.gatepass_key else None})
+
+
+class DeclaredWithoutGatepassAuthentication(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    required_scopes = ["admin"]
+
+    def get(self, request):
+        return Response({"key": request.gatepass_key.name})

@@ -51,7 +51,11 @@ def verify_request(request: HttpRequest, route: Optional[_RouteRequirement], res
     """Verifies the request; returns ``None`` (and sets ``request.gatepass_key``)
     when it may proceed, else the problem response (503 when the store fails)."""
     gate = get_gate()
-    requirement = route.for_gate(gate) if route is not None else None
+    return verify_with(request, gate, route.for_gate(gate) if route is not None else None, resource)
+
+
+def verify_with(request: HttpRequest, gate: Gate, requirement: Optional[Requirement], resource: Optional[str]) -> Any:
+    """:func:`verify_request` with a requirement already built for ``gate``."""
     try:
         v = gate.verify(authorization_header(request), requirement, None, resource)
     except StoreError as e:
