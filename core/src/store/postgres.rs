@@ -54,6 +54,7 @@ pub const PROBE_WITHIN: Duration = Duration::from_secs(2);
 /// one call tries again (the listener also tries, every `RECONNECT_BACKOFF`).
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+const WAIT_SLICE: Duration = Duration::from_millis(250);
 
 /// TCP settings applied unless the URL sets them: without them a connection
 /// whose peer vanished (no RST: a crashed machine, a dropped NAT entry) blocks
@@ -162,6 +163,8 @@ struct HealthState {
     last_error: Option<String>,
     /// While down: when the next call may try again.
     retry_at: Option<Instant>,
+    /// When a failure was last seen (by a call or the listener).
+    failed_at: Option<Instant>,
 }
 
 impl Health {
@@ -190,10 +193,28 @@ impl Health {
         self.state.lock().last_error = Some(error);
     }
 
+    /// `Err` if the server was found down after `since`: a call waiting for
+    /// the pool gives up then rather than at the pool's timeout.
+    fn failed_since(&self, since: Instant) -> Result<(), StoreError> {
+        if !self.down.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let state = self.state.lock();
+        match state.failed_at {
+            Some(at) if at > since => Err(StoreError::Unavailable(format!(
+                "postgres: {} (the server is down: failing fast)",
+                state.last_error.as_deref().unwrap_or("unreachable")
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Opens the circuit; the returned error says why.
     fn fail(&self, fallback: &str) -> StoreError {
         let mut state = self.state.lock();
-        state.retry_at = Some(Instant::now() + RETRY_INTERVAL);
+        let now = Instant::now();
+        state.failed_at = Some(now);
+        state.retry_at = Some(now + RETRY_INTERVAL);
         self.down.store(true, Ordering::Release);
         StoreError::Unavailable(format!(
             "postgres: {}",
@@ -205,6 +226,7 @@ impl Health {
         if self.down.swap(false, Ordering::AcqRel) {
             let mut state = self.state.lock();
             state.retry_at = None;
+            state.failed_at = None;
             state.last_error = None;
         }
     }
@@ -486,6 +508,15 @@ impl PostgresStore {
     /// Connects, migrates the schema and starts the listener thread.
     pub fn open(url: &str) -> Result<Self, StoreError> {
         let options = parse_url(url)?;
+        // One direct connection first: a wrong address, certificate, password
+        // or database name fails here at once with its reason, where the pool
+        // would retry until its timeout.
+        let mut first = options
+            .config
+            .connect(options.tls.clone())
+            .map_err(|e| unavailable(&e))?;
+        migrate(&mut first)?;
+        drop(first);
         let health = Arc::new(Health::default());
         let manager = PostgresConnectionManager::new(options.config.clone(), options.tls.clone());
         let pool = r2d2::Pool::builder()
@@ -499,7 +530,6 @@ impl PostgresStore {
             invalidation: Arc::new(Invalidation::default()),
             health: Arc::clone(&health),
         };
-        migrate(&mut *store.client()?)?;
         let state = Arc::clone(&store.invalidation);
         std::thread::Builder::new()
             .name("gatepass-listen".into())
@@ -518,12 +548,20 @@ impl PostgresStore {
     /// to be down.
     fn client(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
         self.health.check()?;
-        match self.pool.get() {
-            Ok(c) => {
-                self.health.up();
-                Ok(c)
+        // In slices, so that a caller already waiting learns within one
+        // slice that the listener (or another call) found the server down.
+        let started = Instant::now();
+        loop {
+            match self.pool.get_timeout(WAIT_SLICE) {
+                Ok(c) => {
+                    self.health.up();
+                    return Ok(c);
+                }
+                Err(e) if started.elapsed() >= POOL_TIMEOUT => {
+                    return Err(self.health.fail(&e.to_string()))
+                }
+                Err(_) => self.health.failed_since(started)?,
             }
-            Err(e) => Err(self.health.fail(&e.to_string())),
         }
     }
 
