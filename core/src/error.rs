@@ -16,6 +16,11 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("invalid {0} URL")]
     InvalidUrl(&'static str),
+    /// A URL option gatepass reads itself (`sslmode`, `sslrootcert`) is
+    /// missing, unknown or unusable. The message names the option, never the
+    /// URL, which may hold a password.
+    #[error("invalid store option: {0}")]
+    InvalidOption(String),
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
     #[error("the store holds data gatepass cannot read: {0}")]
@@ -47,7 +52,9 @@ impl StoreError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::UnsupportedUrl(_) | Self::InvalidUrl(_) => "config_error",
+            Self::UnsupportedUrl(_) | Self::InvalidUrl(_) | Self::InvalidOption(_) => {
+                "config_error"
+            }
             Self::Unavailable(_) => "store_unavailable",
             Self::Corrupt(_) | Self::SchemaTooNew { .. } => "store_corrupt",
         }

@@ -18,6 +18,8 @@ pub mod ratelimit;
 pub mod redis;
 pub mod scope;
 pub mod store;
+#[cfg(feature = "tls")]
+mod tls;
 pub mod token;
 pub mod usage;
 mod waiting;

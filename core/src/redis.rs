@@ -7,6 +7,11 @@
 //! stores the new arrival time; the decision is computed from the same inputs
 //! by [`crate::ratelimit::gcra`], so memory and Redis limiters agree exactly.
 //! Failures are errors, never a silent "allow": callers fail closed.
+//!
+//! `rediss://` connects with TLS (rustls): the server's certificate must lead
+//! to the CA file given as `?sslrootcert=/path/ca.pem` (the Postgres name for
+//! the same thing), or else to the Mozilla roots, and must name the host.
+//! redis-rs's `#insecure` (no check at all) is refused.
 
 use std::time::Duration;
 
@@ -62,9 +67,74 @@ fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(format!("redis: {}", e.category()))
 }
 
+/// The client for a URL, with gatepass's own option (`sslrootcert`) taken
+/// out of the query before redis-rs parses the rest.
+fn client_for(url: &str) -> Result<redis::Client, StoreError> {
+    let (url, fragment) = url.split_once('#').unwrap_or((url, ""));
+    if !fragment.is_empty() {
+        return Err(StoreError::InvalidOption(
+            "a Redis URL takes no #fragment; rediss://…#insecure (no certificate check) is \
+             not supported: give the server's CA with ?sslrootcert=/path/ca.pem"
+                .into(),
+        ));
+    }
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut kept = Vec::new();
+    let mut ca_file = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("sslrootcert", value)) => {
+                let path = percent_encoding::percent_decode_str(value)
+                    .decode_utf8()
+                    .map_err(|_| StoreError::InvalidOption("sslrootcert is not UTF-8".into()))?;
+                ca_file = Some(std::path::PathBuf::from(path.as_ref()));
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let rest = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    let tls = rest.starts_with("rediss://");
+    if !tls {
+        if ca_file.is_some() {
+            return Err(StoreError::InvalidOption(
+                "sslrootcert applies to rediss:// URLs only".into(),
+            ));
+        }
+        return redis::Client::open(rest).map_err(|_| StoreError::InvalidUrl("redis"));
+    }
+    // redis-rs builds its rustls config with the process-wide provider.
+    crate::tls::install_default_provider();
+    match ca_file {
+        None => redis::Client::open(rest).map_err(|_| StoreError::InvalidUrl("redis")),
+        Some(path) => {
+            // Read here for a clear error about the file itself; redis-rs
+            // parses the same bytes again.
+            crate::tls::read_ca_file(&path)?;
+            let pem = std::fs::read(&path).map_err(|e| {
+                StoreError::InvalidOption(format!(
+                    "cannot read the CA file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            redis::Client::build_with_tls(
+                rest,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                },
+            )
+            .map_err(|_| StoreError::InvalidUrl("redis"))
+        }
+    }
+}
+
 impl Connections {
     fn open(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(|_| StoreError::InvalidUrl("redis"))?;
+        let client = client_for(url)?;
         let this = Self {
             client,
             idle: Mutex::new(Vec::new()),
@@ -82,10 +152,12 @@ impl Connections {
         let mut conn = match pooled {
             Some(c) => c,
             None => {
+                // A failure to connect says why (refused, TLS certificate
+                // not trusted, wrong name): nothing secret is in it.
                 let c = self
                     .client
                     .get_connection_with_timeout(TIMEOUT)
-                    .map_err(unavailable)?;
+                    .map_err(|e| StoreError::Unavailable(format!("redis: {e}")))?;
                 c.set_read_timeout(Some(TIMEOUT)).map_err(unavailable)?;
                 c.set_write_timeout(Some(TIMEOUT)).map_err(unavailable)?;
                 c

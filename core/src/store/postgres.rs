@@ -2,23 +2,35 @@
 //!
 //! Every lifecycle change is one transaction that also sends
 //! `NOTIFY gatepass_keys`; a listener thread per store turns each notification
-//! into an epoch bump, which empties every process's verification cache. While
-//! the listener is not connected, `epoch` never repeats, so the cache is
-//! bypassed and every verify reads the store: slower, never stale.
+//! into an epoch bump, which empties every process's verification cache. The
+//! listener counts as connected only while it can prove the path end to end:
+//! every second a notification on a channel of its own is sent through the
+//! pool, as a revocation would be, and must come back within two seconds.
+//! While it is not connected, `epoch` never repeats, so the cache is bypassed
+//! and every verify reads the store: slower, never stale.
+//!
+//! While the server is known to be down, calls fail at once with the reason
+//! instead of each waiting for the pool's timeout (see [`Health`]).
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
+use postgres::config::SslMode;
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, NoTls, Row, Transaction};
+use postgres::{Client, Row, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::row::{key_columns_of, read_key_row, to_i64, KeyRow, KEY_COLUMNS, KEY_COLUMN_COUNT};
 use super::{Change, Found, Store, UsageDelta};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
 use crate::key::{KeyRecord, ListQuery};
+use crate::tls::{self, Verify};
 use crate::token::TokenDigest;
 
 /// The schema version this build writes and reads.
@@ -27,10 +39,31 @@ pub const SCHEMA_VERSION: i32 = 1;
 pub const CHANNEL: &str = "gatepass_keys";
 /// Arbitrary constant for `pg_advisory_xact_lock`, serialising migrations.
 const MIGRATION_LOCK: i64 = 0x6761_7465_7061_7373; // "gatepass"
-/// How long the listener waits for a notification before checking that its
-/// connection is still alive.
+/// How long the listener waits for a notification before looking at the
+/// clock again.
 const LISTEN_POLL: Duration = Duration::from_millis(250);
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(200);
+/// How often the listener proves its connection with a probe notification…
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// …and how long the probe may take to come back before the connection
+/// counts as dead. A revocation is hidden from this process's cache for at
+/// most about `PROBE_EVERY + PROBE_WITHIN` when the connection dies silently
+/// (a half-open TCP connection, a pooler that drops notifications).
+pub const PROBE_WITHIN: Duration = Duration::from_secs(2);
+/// While the server is known to be down, calls fail at once; after this long
+/// one call tries again (the listener also tries, every `RECONNECT_BACKOFF`).
+pub const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+const WAIT_SLICE: Duration = Duration::from_millis(250);
+
+/// TCP settings applied unless the URL sets them: without them a connection
+/// whose peer vanished (no RST: a crashed machine, a dropped NAT entry) blocks
+/// its caller until the kernel gives up, which is minutes to hours.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_KEEPALIVES_IDLE: Duration = Duration::from_secs(10);
+const DEFAULT_KEEPALIVES_INTERVAL: Duration = Duration::from_secs(5);
+const DEFAULT_KEEPALIVES_RETRIES: u32 = 3;
+const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(20);
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS gatepass_keys (
@@ -63,17 +96,40 @@ CREATE TABLE IF NOT EXISTS gatepass_secrets (
 CREATE INDEX IF NOT EXISTS gatepass_secrets_key ON gatepass_secrets (key_id);
 ";
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Manager = PostgresConnectionManager<MakeRustlsConnect>;
+type Pool = r2d2::Pool<Manager>;
+
+/// What went wrong, said in full: `postgres::Error`'s own `Display` stops at
+/// "db error" or "error connecting to server" and leaves the reason in its
+/// source. For a server error only the severity, message and SQLSTATE are
+/// kept: its detail can quote row values.
+pub(crate) fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {} ({})", db.severity(), db.message(), db.code().code());
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn unavailable(e: &postgres::Error) -> StoreError {
+    StoreError::Unavailable(format!("postgres: {}", describe(e)))
+}
 
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
-        StoreError::unavailable(e)
+        unavailable(&e)
     }
 }
 
 impl From<postgres::Error> for GateError {
     fn from(e: postgres::Error) -> Self {
-        GateError::Store(StoreError::unavailable(e))
+        GateError::Store(unavailable(&e))
     }
 }
 
@@ -85,10 +141,216 @@ struct Invalidation {
     stopped: AtomicBool,
 }
 
+/// Whether the server is known to be down, and why.
+///
+/// Without this, during an outage every call waited the pool's whole timeout
+/// and then reported only "timed out waiting for connection". Now the first
+/// failure (a pool timeout, or the listener failing to reach the server)
+/// opens the circuit with the underlying error; until the listener reconnects
+/// or a retry succeeds, calls fail at once with that error. One call per
+/// [`RETRY_INTERVAL`] still tries, so recovery does not depend on the
+/// listener alone.
+#[derive(Debug, Default)]
+struct Health {
+    /// Checked on every call without taking the lock.
+    down: AtomicBool,
+    state: Mutex<HealthState>,
+}
+
+#[derive(Debug, Default)]
+struct HealthState {
+    /// The latest connection error seen by the pool or the listener.
+    last_error: Option<String>,
+    /// While down: when the next call may try again.
+    retry_at: Option<Instant>,
+    /// When a failure was last seen (by a call or the listener).
+    failed_at: Option<Instant>,
+}
+
+impl Health {
+    /// `Err` while down and before the next retry; the call that passes after
+    /// the retry time is the one that tries (others keep failing fast).
+    fn check(&self) -> Result<(), StoreError> {
+        if !self.down.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut state = self.state.lock();
+        let now = Instant::now();
+        match state.retry_at {
+            Some(at) if now < at => Err(StoreError::Unavailable(format!(
+                "postgres: {} (the server is down: failing fast, next attempt in {} ms)",
+                state.last_error.as_deref().unwrap_or("unreachable"),
+                at.saturating_duration_since(now).as_millis()
+            ))),
+            _ => {
+                state.retry_at = Some(now + RETRY_INTERVAL);
+                Ok(())
+            }
+        }
+    }
+
+    fn record(&self, error: String) {
+        self.state.lock().last_error = Some(error);
+    }
+
+    /// `Err` if the server was found down after `since`: a call waiting for
+    /// the pool gives up then rather than at the pool's timeout.
+    fn failed_since(&self, since: Instant) -> Result<(), StoreError> {
+        if !self.down.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let state = self.state.lock();
+        match state.failed_at {
+            Some(at) if at > since => Err(StoreError::Unavailable(format!(
+                "postgres: {} (the server is down: failing fast)",
+                state.last_error.as_deref().unwrap_or("unreachable")
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Opens the circuit; the returned error says why.
+    fn fail(&self, fallback: &str) -> StoreError {
+        let mut state = self.state.lock();
+        let now = Instant::now();
+        state.failed_at = Some(now);
+        state.retry_at = Some(now + RETRY_INTERVAL);
+        self.down.store(true, Ordering::Release);
+        StoreError::Unavailable(format!(
+            "postgres: {}",
+            state.last_error.as_deref().unwrap_or(fallback)
+        ))
+    }
+
+    fn up(&self) {
+        if self.down.swap(false, Ordering::AcqRel) {
+            let mut state = self.state.lock();
+            state.retry_at = None;
+            state.failed_at = None;
+            state.last_error = None;
+        }
+    }
+}
+
+/// Hands the pool's connection errors (which r2d2 would otherwise log and
+/// replace with "timed out waiting for connection") to [`Health`].
 #[derive(Debug)]
+struct RecordErrors(Arc<Health>);
+
+impl r2d2::HandleError<postgres::Error> for RecordErrors {
+    fn handle_error(&self, error: postgres::Error) {
+        self.0.record(describe(&error));
+    }
+}
+
 pub struct PostgresStore {
     pool: Pool,
     invalidation: Arc<Invalidation>,
+    health: Arc<Health>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The pool's configuration holds the password.
+        f.debug_struct("PostgresStore")
+            .field("invalidation", &self.invalidation)
+            .field("health", &self.health)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A `postgres://` URL with the options gatepass reads itself taken out:
+/// `sslmode` (tokio-postgres knows only disable/prefer/require and would let
+/// `prefer` fall back to plaintext) and `sslrootcert`.
+struct ConnectOptions {
+    config: postgres::Config,
+    tls: MakeRustlsConnect,
+}
+
+fn parse_url(url: &str) -> Result<ConnectOptions, StoreError> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut kept = Vec::new();
+    let mut sslmode = None;
+    let mut sslrootcert = None;
+    let mut present = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decoded = || {
+            percent_encoding::percent_decode_str(value)
+                .decode_utf8()
+                .map(|v| v.into_owned())
+                .map_err(|_| StoreError::InvalidOption(format!("{key} is not UTF-8")))
+        };
+        match key {
+            "sslmode" => sslmode = Some(decoded()?),
+            "sslrootcert" => sslrootcert = Some(PathBuf::from(decoded()?)),
+            _ => {
+                present.push(key.to_owned());
+                kept.push(pair);
+            }
+        }
+    }
+    let rest = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    let mut config: postgres::Config = rest
+        .parse()
+        .map_err(|_| StoreError::InvalidUrl("postgres"))?;
+    let verify = match sslmode.as_deref() {
+        None | Some("disable") => None,
+        // libpq's `require` checks the chain when a CA file is given.
+        Some("require") if sslrootcert.is_some() => Some(Verify::Chain),
+        Some("require") => Some(Verify::Nothing),
+        Some("verify-ca") => Some(Verify::Chain),
+        Some("verify-full") => Some(Verify::Full),
+        Some("allow" | "prefer") => {
+            return Err(StoreError::InvalidOption(
+                "sslmode=allow and sslmode=prefer may fall back to plaintext without a word; \
+                 gatepass asks for one of disable, require, verify-ca or verify-full"
+                    .into(),
+            ))
+        }
+        Some(_) => {
+            return Err(StoreError::InvalidOption(
+                "sslmode must be one of disable, require, verify-ca or verify-full".into(),
+            ))
+        }
+    };
+    if verify.is_none() && sslrootcert.is_some() {
+        return Err(StoreError::InvalidOption(
+            "sslrootcert needs sslmode=require, verify-ca or verify-full".into(),
+        ));
+    }
+    config.ssl_mode(if verify.is_some() {
+        SslMode::Require
+    } else {
+        SslMode::Disable
+    });
+    let has = |k: &str| present.iter().any(|p| p == k);
+    if !has("connect_timeout") {
+        config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+    }
+    if !has("keepalives_idle") {
+        config.keepalives_idle(DEFAULT_KEEPALIVES_IDLE);
+    }
+    if !has("keepalives_interval") {
+        config.keepalives_interval(DEFAULT_KEEPALIVES_INTERVAL);
+    }
+    if !has("keepalives_retries") {
+        config.keepalives_retries(DEFAULT_KEEPALIVES_RETRIES);
+    }
+    if !has("tcp_user_timeout") {
+        config.tcp_user_timeout(DEFAULT_TCP_USER_TIMEOUT);
+    }
+    // With sslmode=disable the connector is never used; one type keeps the
+    // pool's type the same whatever the URL says.
+    let client_config = tls::client_config(verify.unwrap_or(Verify::Full), sslrootcert.as_deref())?;
+    Ok(ConnectOptions {
+        config,
+        tls: MakeRustlsConnect::new(client_config),
+    })
 }
 
 fn read_row(row: &Row) -> Result<KeyRow, postgres::Error> {
@@ -123,75 +385,184 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
 }
 
 /// Keeps one `LISTEN` connection open, reconnecting after failures, and bumps
-/// the epoch on every notification and on every (re)connect (notifications
-/// sent while it was away are lost, so everything cached before is suspect).
-fn listen(config: postgres::Config, state: Arc<Invalidation>) {
+/// the epoch on every notification and on every change of state
+/// (notifications sent while it was away are lost, so everything cached
+/// before is suspect).
+///
+/// The connection counts as listening only once a probe sent through the pool
+/// has come back on it, and stops counting the moment a probe is late: a
+/// connection that merely looks open (half-open TCP, a pooler in transaction
+/// mode that accepts `LISTEN` and delivers nothing) is not trusted.
+fn listen(options: ConnectOptions, pool: Pool, state: Arc<Invalidation>, health: Arc<Health>) {
+    let mut id = [0u8; 8];
+    let probe_channel = match getrandom::fill(&mut id) {
+        Ok(()) => format!("gatepass_probe_{}", hex::encode(id)),
+        // Without a unique channel the probes of two processes could answer
+        // each other; such a listener never counts as connected.
+        Err(_) => return,
+    };
+    let (probes, requests) = sync_channel::<u64>(1);
+    {
+        let pool = pool.clone();
+        let channel = probe_channel.clone();
+        let spawned = std::thread::Builder::new()
+            .name("gatepass-probe".into())
+            .spawn(move || send_probes(&pool, &channel, &requests));
+        if spawned.is_err() {
+            return;
+        }
+    }
+    let mut seq: u64 = 0;
     while !state.stopped.load(Ordering::Acquire) {
-        let mut client = match config.connect(NoTls) {
+        let mut client = match options.config.connect(options.tls.clone()) {
             Ok(c) => c,
-            Err(_) => {
+            Err(e) => {
+                // A server that cannot be reached is down for every caller
+                // too; a server that answers with an error (a missing
+                // database, a bad password) is left to the callers' own tries.
+                health.record(describe(&e));
+                if e.as_db_error().is_none() {
+                    health.fail("unreachable");
+                }
                 std::thread::sleep(RECONNECT_BACKOFF);
                 continue;
             }
         };
-        if client.batch_execute(&format!("LISTEN {CHANNEL}")).is_err() {
+        health.up();
+        if client
+            .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {probe_channel}"))
+            .is_err()
+        {
             std::thread::sleep(RECONNECT_BACKOFF);
             continue;
         }
-        state.epoch.fetch_add(1, Ordering::AcqRel);
-        state.listening.store(true, Ordering::Release);
+        seq += 1;
+        let mut awaiting = Some(Instant::now());
+        let mut next_probe = Instant::now();
+        // A full queue means the last probe is still stuck in the pool; the
+        // missing answer then ends this connection.
+        let _ = probes.try_send(seq);
         while !state.stopped.load(Ordering::Acquire) {
-            let next = client.notifications().timeout_iter(LISTEN_POLL).next();
-            match next {
+            match client.notifications().timeout_iter(LISTEN_POLL).next() {
+                Ok(Some(n)) if n.channel() == probe_channel => {
+                    if n.payload() == seq.to_string() {
+                        awaiting = None;
+                        next_probe = Instant::now() + PROBE_EVERY;
+                        if !state.listening.load(Ordering::Acquire) {
+                            // Anything cached before this point was read
+                            // before the path was proven.
+                            state.epoch.fetch_add(1, Ordering::AcqRel);
+                            state.listening.store(true, Ordering::Release);
+                        }
+                    }
+                }
                 Ok(Some(_)) => {
                     state.epoch.fetch_add(1, Ordering::AcqRel);
                 }
-                // A quiet interval: make sure the connection is still there,
-                // since a silent connection and a dead one look alike.
-                Ok(None) => {
-                    if client.is_closed() || client.simple_query("SELECT 1").is_err() {
-                        break;
-                    }
-                }
+                Ok(None) => {}
                 Err(_) => break,
+            }
+            if client.is_closed() {
+                break;
+            }
+            let now = Instant::now();
+            match awaiting {
+                Some(sent) if now.duration_since(sent) > PROBE_WITHIN => break,
+                Some(_) => {}
+                None if now >= next_probe => {
+                    seq += 1;
+                    awaiting = Some(now);
+                    let _ = probes.try_send(seq);
+                }
+                None => {}
             }
         }
         state.listening.store(false, Ordering::Release);
         state.epoch.fetch_add(1, Ordering::AcqRel);
+        // Closing waits for the connection to finish; on a connection that
+        // no longer answers that could take as long as the kernel's timeouts.
+        let _ = std::thread::Builder::new()
+            .name("gatepass-listen-close".into())
+            .spawn(move || drop(client));
+    }
+}
+
+/// Sends each requested probe as any other process's change would arrive:
+/// `pg_notify` from a pooled connection. Blocking here (a stuck pool) only
+/// delays probes, which the listener then counts as a dead path.
+fn send_probes(pool: &Pool, channel: &str, requests: &Receiver<u64>) {
+    loop {
+        let seq = match requests.recv_timeout(Duration::from_secs(1)) {
+            Ok(seq) => seq,
+            Err(RecvTimeoutError::Timeout) => continue,
+            // The listener is gone: the store was dropped.
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        if let Ok(mut client) = pool.get() {
+            let _ = client.execute("SELECT pg_notify($1, $2)", &[&channel, &seq.to_string()]);
+        }
     }
 }
 
 impl PostgresStore {
     /// Connects, migrates the schema and starts the listener thread.
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let config: postgres::Config = url
-            .parse()
-            .map_err(|_| StoreError::InvalidUrl("postgres"))?;
-        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+        let options = parse_url(url)?;
+        // One direct connection first: a wrong address, certificate, password
+        // or database name fails here at once with its reason, where the pool
+        // would retry until its timeout.
+        let mut first = options
+            .config
+            .connect(options.tls.clone())
+            .map_err(|e| unavailable(&e))?;
+        migrate(&mut first)?;
+        drop(first);
+        let health = Arc::new(Health::default());
+        let manager = PostgresConnectionManager::new(options.config.clone(), options.tls.clone());
         let pool = r2d2::Pool::builder()
             .max_size(8)
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(POOL_TIMEOUT)
+            .error_handler(Box::new(RecordErrors(Arc::clone(&health))))
             .build(manager)
-            .map_err(StoreError::unavailable)?;
-        migrate(&mut *pool.get().map_err(StoreError::unavailable)?)?;
-        let invalidation = Arc::new(Invalidation::default());
-        let state = Arc::clone(&invalidation);
+            .map_err(|e| health.fail(&e.to_string()))?;
+        let store = Self {
+            pool: pool.clone(),
+            invalidation: Arc::new(Invalidation::default()),
+            health: Arc::clone(&health),
+        };
+        let state = Arc::clone(&store.invalidation);
         std::thread::Builder::new()
             .name("gatepass-listen".into())
-            .spawn(move || listen(config, state))
+            .spawn(move || listen(options, pool, state, health))
             .map_err(StoreError::unavailable)?;
-        Ok(Self { pool, invalidation })
+        Ok(store)
     }
 
-    /// Whether the notification listener is connected (tests and health checks).
+    /// Whether the notification listener is connected and its last probe came
+    /// back in time (tests and health checks).
     pub fn is_listening(&self) -> bool {
         self.invalidation.listening.load(Ordering::Acquire)
     }
 
-    fn client(
-        &self,
-    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
-        self.pool.get().map_err(StoreError::unavailable)
+    /// A pooled connection, or at once an error while the server is known
+    /// to be down.
+    fn client(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
+        self.health.check()?;
+        // In slices, so that a caller already waiting learns within one
+        // slice that the listener (or another call) found the server down.
+        let started = Instant::now();
+        loop {
+            match self.pool.get_timeout(WAIT_SLICE) {
+                Ok(c) => {
+                    self.health.up();
+                    return Ok(c);
+                }
+                Err(e) if started.elapsed() >= POOL_TIMEOUT => {
+                    return Err(self.health.fail(&e.to_string()))
+                }
+                Err(_) => self.health.failed_since(started)?,
+            }
+        }
     }
 
     fn read_key(

@@ -114,7 +114,10 @@ pub fn open(url: &str) -> Result<std::sync::Arc<dyn ReplayGuard>, crate::error::
         return Ok(std::sync::Arc::new(MemoryReplayGuard::default()));
     }
     #[cfg(feature = "redis")]
-    if url.starts_with("redis://") || url.starts_with("redis+unix://") {
+    if url.starts_with("redis://")
+        || url.starts_with("rediss://")
+        || url.starts_with("redis+unix://")
+    {
         return Ok(std::sync::Arc::new(crate::redis::RedisReplayGuard::open(
             url,
         )?));
