@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Mutation testing of core rules: runs `cargo mutants` on the given core files
+# against the core's tests that need no services, then prints one table row
+# per file (caught, missed, timeout, unviable, score) and every missed mutant.
+#
+#   scripts/mutants.sh core/src/scope.rs core/src/gate.rs
+#   scripts/mutants.sh scope.rs webhook/verifier.rs   # relative to core/src
+#
+# Run it after changing a rule in one of those files; a missed mutant is a
+# change to the code that no test notices. Not part of .ci/run: each file
+# takes minutes (every mutant is a rebuild and a test run).
+#
+# Score = (caught + timeout) / (caught + missed + timeout): a mutant that makes
+# the tests hang was noticed too; unviable mutants (they do not compile) are
+# not counted.
+#
+# Environment:
+#   MUTANTS_IN_PLACE=1   mutate this tree instead of a copy (faster: no copy,
+#                        reuses target/; do not edit the tree meanwhile).
+#   MUTANTS_OUT=DIR      where results go (default target/mutants-report).
+#   MUTANTS_TESTS="a b"  only these core/tests targets (default: all but the
+#                        ones that need Postgres/Redis); the library's own
+#                        unit tests always run.
+#   MUTANTS_ARGS="..."   extra arguments for cargo mutants (e.g. "-j 2").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+if [ $# -eq 0 ]; then
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+  exit 2
+fi
+if ! cargo mutants --version >/dev/null 2>&1; then
+  echo "cargo-mutants is not installed: cargo install --locked cargo-mutants" >&2
+  exit 2
+fi
+
+# Test targets that need no services. services.rs and postgres_restart.rs need
+# the servers from scripts/services.sh (and fail under CI=true without them).
+needs_services="services postgres_restart"
+if [ -n "${MUTANTS_TESTS:-}" ]; then
+  targets=$MUTANTS_TESTS
+else
+  targets=""
+  for f in core/tests/*.rs; do
+    name=$(basename "$f" .rs)
+    case " $needs_services " in *" $name "*) continue ;; esac
+    targets="$targets $name"
+  done
+fi
+test_args=(--lib)
+for t in $targets; do test_args+=(--test "$t"); done
+
+out_root=${MUTANTS_OUT:-$root/target/mutants-report}
+mkdir -p "$out_root"
+mode=()
+[ "${MUTANTS_IN_PLACE:-}" = 1 ] && mode=(--in-place)
+# shellcheck disable=SC2206
+extra=(${MUTANTS_ARGS:-})
+
+rows=()
+missed_all=""
+for arg in "$@"; do
+  file=${arg#./}
+  case "$file" in core/src/*) ;; *) file="core/src/$file" ;; esac
+  if [ ! -f "$file" ]; then
+    echo "no such core file: $file" >&2
+    exit 2
+  fi
+  out="$out_root/$(echo "${file#core/src/}" | tr '/' '_' | sed 's/\.rs$//')"
+  rm -rf "$out"
+  mkdir -p "$out"
+  echo "== cargo mutants on $file (tests: lib$(printf ' %s' $targets))" >&2
+  # No services: unset the URLs the service tests read, and CI (under which a
+  # missing service is a failure).
+  status=0
+  env -u CI -u GATEPASS_TEST_POSTGRES_URL -u GATEPASS_TEST_REDIS_URL \
+    cargo mutants --package gatepass-core --file "$file" --output "$out" \
+    --no-shuffle --profile mutants "${mode[@]}" "${extra[@]}" \
+    -- "${test_args[@]}" >&2 || status=$?
+  # 0: all caught; 2: some missed; 3: some timed out. Anything else means the
+  # run itself failed (for example the tests fail without any mutation).
+  case $status in 0 | 2 | 3) ;; *)
+    echo "cargo mutants failed on $file (exit $status); see $out/mutants.out" >&2
+    exit "$status"
+    ;;
+  esac
+  count() {
+    local f="$out/mutants.out/$1.txt"
+    if [ -f "$f" ]; then grep -c . "$f" || true; else echo 0; fi
+  }
+  caught=$(count caught)
+  missed=$(count missed)
+  timeout=$(count timeout)
+  unviable=$(count unviable)
+  viable=$((caught + missed + timeout))
+  if [ "$viable" -gt 0 ]; then
+    score=$(awk -v k=$((caught + timeout)) -v n="$viable" 'BEGIN { printf "%.1f %%", 100 * k / n }')
+  else
+    score="-"
+  fi
+  rows+=("$(printf '| %-22s | %6s | %6s | %7s | %8s | %7s |' "${file#core/src/}" "$caught" "$missed" "$timeout" "$unviable" "$score")")
+  if [ "$missed" -gt 0 ]; then
+    missed_all+=$(sed 's/^/  /' "$out/mutants.out/missed.txt")$'\n'
+  fi
+done
+
+printf '| %-22s | %6s | %6s | %7s | %8s | %7s |\n' file caught missed timeout unviable score
+printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..24})" "-------:" "-------:" "--------:" "---------:" "--------:"
+printf '%s\n' "${rows[@]}"
+if [ -n "$missed_all" ]; then
+  echo
+  echo "Missed (no test failed with this change):"
+  printf '%s' "$missed_all"
+fi
