@@ -101,12 +101,23 @@ pub fn millis_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Millis> {
     Ok((seconds * 1000.0).round() as i64)
 }
 
-/// Milliseconds to an aware UTC datetime.
+/// Milliseconds to an aware UTC datetime, exactly: whole seconds through
+/// `fromtimestamp`, then the milliseconds as microseconds. (`ms / 1000.0`
+/// as a float is off by microseconds for far-future times such as the
+/// latest expiry, 9999-12-31T23:59:59.999Z.)
 pub fn datetime<'py>(py: Python<'py>, ms: Millis) -> PyResult<Bound<'py, PyAny>> {
     let c = cached(py)?;
-    #[allow(clippy::cast_precision_loss)]
-    let seconds = ms as f64 / 1000.0;
-    c.fromtimestamp.bind(py).call1((seconds, c.utc.bind(py)))
+    let at = c
+        .fromtimestamp
+        .bind(py)
+        .call1((ms.div_euclid(1000), c.utc.bind(py)))?;
+    let millis = ms.rem_euclid(1000);
+    if millis == 0 {
+        return Ok(at);
+    }
+    let change = PyDict::new(py);
+    change.set_item("microsecond", millis * 1000)?;
+    at.call_method("replace", (), Some(&change))
 }
 
 pub fn optional_datetime<'py>(

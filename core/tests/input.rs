@@ -237,3 +237,23 @@ fn expires_in_on_update_is_measured_from_the_gates_clock() {
     assert_eq!(e.code(), "invalid_argument");
     assert!(e.to_string().contains("not both"), "{e}");
 }
+
+#[test]
+fn an_expiry_stored_before_the_bound_reads_back_as_the_latest_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let url = format!("sqlite:///{}", path.display());
+    let id = {
+        let g = Gate::open(&url, None).unwrap();
+        g.issue(named("far")).unwrap().key.id
+    };
+    // What an older gatepass stored for `expires_in="3000000d"` and beyond.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE gatepass_keys SET expires_at = ?1", [i64::MAX])
+        .unwrap();
+    let g = Gate::open(&url, None).unwrap();
+    assert_eq!(g.get(&id).unwrap().expires_at, Some(MAX_MILLIS));
+    let page = g.list(None, None, None, None, 10).unwrap();
+    assert_eq!(page.keys[0].expires_at, Some(MAX_MILLIS));
+}

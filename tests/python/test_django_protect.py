@@ -178,3 +178,20 @@ def test_required_scopes_goes_above_api_view():
         @required_scopes(["admin"])
         def plain(request):  # pragma: no cover - never called
             return None
+
+
+def test_management_commands_never_repeat_a_token_given_as_a_key_id(tmp_path):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with override_settings(GATEPASS={"STORE": f"sqlite:///{tmp_path}/mc.db"}):
+        token = get_gate().issue("prod").token
+        for command in ("gatepass_show", "gatepass_revoke", "gatepass_rotate", "gatepass_delete"):
+            out, err = io.StringIO(), io.StringIO()
+            with pytest.raises(CommandError) as e:
+                call_command(command, token, stdout=out, stderr=err)
+            assert "a token was given where a key id belongs" in str(e.value)
+            body = token.rsplit("_", 1)[1]
+            assert body[:12] not in str(e.value) + out.getvalue() + err.getvalue(), command

@@ -201,3 +201,25 @@ def test_cli_warns_about_a_password_in_the_rate_limiter_url(tmp_path):
 def test_cli_does_not_warn_without_a_password(tmp_path):
     proc = run_cli(tmp_path, "--store", f"sqlite:///{tmp_path / 'plain.db'}", "keys", "list")
     assert proc.returncode == 0 and "warning" not in proc.stderr
+
+
+def test_a_key_stored_with_an_expiry_past_the_bound_stays_readable(tmp_path):
+    """A store written before the bound (``expires_in="3000000d"``) used to
+    break every read of the key and every ``list`` of its store."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = gatepass.Gate(url)
+    key = old.issue("far").key
+    old.close()
+    conn = sqlite3.connect(tmp_path / "old.db")
+    with conn:
+        conn.execute("UPDATE gatepass_keys SET expires_at = ?", (2**63 - 1,))
+    conn.close()
+    gate = gatepass.Gate(url)
+    latest = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc)
+    assert gate.get(key.id).expires_at == latest
+    assert [k.expires_at for k in gate.iter_keys()] == [latest]
+    proc = run_cli(tmp_path, "--json", "keys", "list", env={"GATEPASS_STORE": url})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["keys"][0]["expires_at"].startswith("9999-12-31T23:59:59")

@@ -133,7 +133,11 @@ impl KeyRow {
             resource: self.resource,
             created_at: self.created_at,
             updated_at: self.updated_at,
-            expires_at: self.expires_at,
+            // Gatepass before the bound on expiries could store any i64 (e.g.
+            // from `expires_in="3000000d"`); read such a key as expiring at
+            // the latest time every binding can show, rather than breaking
+            // every read of it (and every `list` of its store).
+            expires_at: self.expires_at.map(|t| t.min(crate::clock::MAX_MILLIS)),
             revoked_at: self.revoked_at,
             last_used_at: self.last_used_at,
         })
