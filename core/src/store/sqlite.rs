@@ -88,15 +88,15 @@ BEGIN UPDATE gatepass_changes SET n = n + 1; END;
 
 #[derive(Debug)]
 pub struct SqliteStore {
+    /// Locked before `read` when both are needed, never after. Declared
+    /// before the connections, so it is dropped before them: it reads the
+    /// WAL index through the mapping SQLite keeps for `read`.
+    epoch: Mutex<EpochCheck>,
     /// Reads and the epoch check. A separate connection from `write`, so that
     /// our own commits change its `data_version` (the check without a WAL
     /// index) just like other processes' do.
     read: Mutex<Connection>,
     write: Mutex<Connection>,
-    /// Locked before `read` when both are needed, never after. Declared
-    /// after the connections, so it is dropped after them: its mapping of
-    /// the `-shm` file relies on `read` keeping that file in place.
-    epoch: Mutex<EpochCheck>,
 }
 
 /// The change counter last read, and what it was read under: the WAL-index
@@ -248,17 +248,18 @@ impl SqliteStore {
         let mut write = connect(path)?;
         migrate(&mut write)?;
         let read = connect(path)?;
-        // The first read maps the WAL index, so its `-shm` file exists from here on.
+        // The first read attaches `read` to the WAL index (mapping it).
         let data_version = data_version(&read)?;
         let changes = changes(&read)?;
+        let watch = WalIndexWatch::attach(&read);
         Ok(Self {
-            read: Mutex::new(read),
-            write: Mutex::new(write),
             epoch: Mutex::new(EpochCheck {
-                watch: WalIndexWatch::open(path),
+                watch,
                 data_version,
                 changes,
             }),
+            read: Mutex::new(read),
+            write: Mutex::new(write),
         })
     }
 
