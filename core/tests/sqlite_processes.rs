@@ -336,3 +336,50 @@ fn a_leftover_wal_index_in_any_state_is_rebuilt_on_open() {
         assert_eq!(verify(&gate, &issued), Outcome::Valid, "leftover {i}");
     }
 }
+
+/// The permission bits of a file.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// A new database, and the `-wal` and `-shm` files next to it, are readable
+/// and writable by their owner only; SQLite alone makes all three 0644.
+#[test]
+fn new_database_files_are_owner_only() {
+    let (dir, _url, gate, issued) = shared_file("private");
+    assert_eq!(verify(&gate, &issued), Outcome::Valid);
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.path().join(format!("private.db{suffix}"));
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+}
+
+/// An existing database keeps the permissions its operator gave it, and its
+/// `-wal` and `-shm` files follow them.
+#[test]
+fn an_existing_database_keeps_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    std::fs::write(&db, b"").unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let gate = Gate::open(&format!("sqlite:///{}", db.display()), None).unwrap();
+    gate.issue(IssueRequest {
+        name: "k".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.path().join(format!("shared.db{suffix}"));
+        assert_eq!(mode(&file), 0o640, "{}", file.display());
+    }
+}
+
+/// `sqlite:///:memory:` names SQLite's in-memory database, not a file: no
+/// file of that name is created (whether or not the store then opens).
+#[test]
+fn an_in_memory_database_creates_no_file() {
+    let _ = Gate::open("sqlite:///:memory:", None);
+    assert!(!Path::new(":memory:").exists());
+}

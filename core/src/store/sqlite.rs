@@ -120,6 +120,39 @@ impl From<rusqlite::Error> for GateError {
     }
 }
 
+/// Creates the database file readable and writable by its owner only (0600)
+/// when it does not exist yet. SQLite would create it 0644, readable by every
+/// local user (its unix VFS even undoes a stricter umask), and it gives the
+/// `-wal` and `-shm` files it creates the database file's permissions, so
+/// those follow. An existing file keeps the permissions it has: a deployment
+/// may share it with a group on purpose.
+#[cfg(unix)]
+fn create_owner_only(path: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    /// Held from creating the file until its descriptor is closed, and by
+    /// every open in between: on Linux, closing any descriptor of a file
+    /// drops every POSIX lock the process holds on it, SQLite's included. A
+    /// file just created has no SQLite connection of this process on it yet,
+    /// and none can attach until the lock is released.
+    static CREATING: Mutex<()> = Mutex::new(());
+
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+        return;
+    }
+    let _creating = CREATING.lock();
+    // Errors (a missing directory, no permission) are SQLite's to report,
+    // with its own message, when it opens the file next.
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+}
+
+#[cfg(not(unix))]
+fn create_owner_only(_path: &Path) {}
+
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
@@ -245,6 +278,7 @@ impl SqliteStore {
     /// up to date.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
+        create_owner_only(path);
         let mut write = connect(path)?;
         migrate(&mut write)?;
         let read = connect(path)?;
