@@ -88,15 +88,15 @@ BEGIN UPDATE gatepass_changes SET n = n + 1; END;
 
 #[derive(Debug)]
 pub struct SqliteStore {
+    /// Locked before `read` when both are needed, never after. Declared
+    /// before the connections, so it is dropped before them: it reads the
+    /// WAL index through the mapping SQLite keeps for `read`.
+    epoch: Mutex<EpochCheck>,
     /// Reads and the epoch check. A separate connection from `write`, so that
     /// our own commits change its `data_version` (the check without a WAL
     /// index) just like other processes' do.
     read: Mutex<Connection>,
     write: Mutex<Connection>,
-    /// Locked before `read` when both are needed, never after. Declared
-    /// after the connections, so it is dropped after them: its mapping of
-    /// the `-shm` file relies on `read` keeping that file in place.
-    epoch: Mutex<EpochCheck>,
 }
 
 /// The change counter last read, and what it was read under: the WAL-index
@@ -119,6 +119,39 @@ impl From<rusqlite::Error> for GateError {
         GateError::Store(StoreError::unavailable(e))
     }
 }
+
+/// Creates the database file readable and writable by its owner only (0600)
+/// when it does not exist yet. SQLite would create it 0644, readable by every
+/// local user (its unix VFS even undoes a stricter umask), and it gives the
+/// `-wal` and `-shm` files it creates the database file's permissions, so
+/// those follow. An existing file keeps the permissions it has: a deployment
+/// may share it with a group on purpose.
+#[cfg(unix)]
+fn create_owner_only(path: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    /// Held from creating the file until its descriptor is closed, and by
+    /// every open in between: on Linux, closing any descriptor of a file
+    /// drops every POSIX lock the process holds on it, SQLite's included. A
+    /// file just created has no SQLite connection of this process on it yet,
+    /// and none can attach until the lock is released.
+    static CREATING: Mutex<()> = Mutex::new(());
+
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+        return;
+    }
+    let _creating = CREATING.lock();
+    // Errors (a missing directory, no permission) are SQLite's to report,
+    // with its own message, when it opens the file next.
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+}
+
+#[cfg(not(unix))]
+fn create_owner_only(_path: &Path) {}
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
@@ -245,20 +278,22 @@ impl SqliteStore {
     /// up to date.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
+        create_owner_only(path);
         let mut write = connect(path)?;
         migrate(&mut write)?;
         let read = connect(path)?;
-        // The first read maps the WAL index, so its `-shm` file exists from here on.
+        // The first read attaches `read` to the WAL index (mapping it).
         let data_version = data_version(&read)?;
         let changes = changes(&read)?;
+        let watch = WalIndexWatch::attach(&read);
         Ok(Self {
-            read: Mutex::new(read),
-            write: Mutex::new(write),
             epoch: Mutex::new(EpochCheck {
-                watch: WalIndexWatch::open(path),
+                watch,
                 data_version,
                 changes,
             }),
+            read: Mutex::new(read),
+            write: Mutex::new(write),
         })
     }
 

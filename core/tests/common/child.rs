@@ -22,8 +22,13 @@ pub fn unix_micros() -> u128 {
 /// Child: reads commands from stdin.
 /// `watch <token>`: verify until valid (cache warm), print READY, then verify
 /// in a tight loop until the outcome is not valid and print `SEEN <code> <µs>`.
+/// `revoke <id>`: revoke the key, print `REVOKED`.
 /// `check <token>`: print `OUTCOME <code>` for one verify (errors print `OUTCOME error`).
 /// `hammer <token> <n>`: verify `n` times, flush, print `HAMMERED <valid count>`.
+/// `churn <token> <id>`: verify and read the key until valid, print READY,
+/// then verify and read it in a tight loop until the outcome is not valid and
+/// print `SEEN <code> <errors>`, or after a minute `STALE <errors>` (`errors`
+/// counts failed verifies and reads).
 pub fn serve() {
     let Ok(url) = std::env::var(ENV_URL) else {
         return;
@@ -58,6 +63,36 @@ pub fn serve() {
                     }
                 };
                 writeln!(out, "\nSEEN {} {}", outcome.code(), unix_micros()).unwrap();
+            }
+            (Some("churn"), Some(token)) => {
+                let id = parts.next().unwrap();
+                while verify(token).ok() != Some(Outcome::Valid) {}
+                writeln!(out, "\nREADY").unwrap();
+                out.flush().unwrap();
+                // Not a timed assertion: only a bound so that a missed
+                // revocation fails the test instead of hanging it.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                let mut errors = 0u64;
+                let seen = loop {
+                    if std::time::Instant::now() > deadline {
+                        break None;
+                    }
+                    errors += u64::from(gate.get(id).is_err());
+                    match verify(token) {
+                        Ok(Outcome::Valid) => {}
+                        Ok(other) => break Some(other),
+                        Err(_) => errors += 1,
+                    }
+                };
+                match seen {
+                    Some(outcome) => writeln!(out, "\nSEEN {} {errors}", outcome.code()),
+                    None => writeln!(out, "\nSTALE {errors}"),
+                }
+                .unwrap();
+            }
+            (Some("revoke"), Some(id)) => {
+                gate.revoke(id).unwrap();
+                writeln!(out, "\nREVOKED").unwrap();
             }
             (Some("check"), Some(token)) => {
                 let code = verify(token).map_or("error", |o| o.code());
@@ -111,6 +146,35 @@ impl ChildGate {
             let line = self.lines.next().expect("child exited").unwrap();
             if let Some(rest) = line.trim().strip_prefix(marker) {
                 return rest.trim().to_owned();
+            }
+        }
+    }
+
+    /// Waits for the child to exit after `quit`; `Err` with its status when it
+    /// did not exit cleanly (a crash shows here as a signal).
+    pub fn try_finish(mut self) -> Result<(), std::process::ExitStatus> {
+        self.send_quietly("quit");
+        drop(self.stdin);
+        let status = self.child.wait().unwrap();
+        if status.success() {
+            Ok(())
+        } else {
+            Err(status)
+        }
+    }
+
+    /// Like [`send`](Self::send), ignoring a child that already exited.
+    fn send_quietly(&mut self, line: &str) {
+        let _ = writeln!(self.stdin, "{line}").and_then(|()| self.stdin.flush());
+    }
+
+    /// The rest of the next line that starts with `marker`, or `None` when
+    /// the child exited first.
+    pub fn try_expect(&mut self, marker: &str) -> Option<String> {
+        loop {
+            let line = self.lines.next()?.ok()?;
+            if let Some(rest) = line.trim().strip_prefix(marker) {
+                return Some(rest.trim().to_owned());
             }
         }
     }
