@@ -35,7 +35,13 @@ export interface AuthenticateOptions {
 }
 
 export interface VerifyWebhookOptions {
-  /** The URL `twilio` signed; default `protocol://host/originalUrl`. */
+  /**
+   * The public `https://host[/prefix]` the sender calls; `req.originalUrl`
+   * is appended to build the URL `twilio` signed. `twilio` needs this or
+   * `url`: the request's `Host` header is never trusted.
+   */
+  baseUrl?: string
+  /** The full URL `twilio` signed (instead of `baseUrl`). */
   url?: string | ((req: Request) => string)
 }
 

@@ -213,8 +213,23 @@ function requireScopeExpression (expression) {
   return scopeMiddleware('requireScopeExpression()', parseRequirement({ scopes: expression }))
 }
 
-function requestUrl (req) {
-  return `${req.protocol}://${req.get('host')}${req.originalUrl}`
+/** Schemes whose signature covers the request URL. */
+const URL_SIGNING_SCHEMES = new Set(['twilio'])
+
+/**
+ * `options.baseUrl` checked once: an absolute http(s) URL without query or
+ * fragment, returned without a trailing `/`.
+ */
+function baseUrlOption (baseUrl) {
+  if (baseUrl === undefined) return undefined
+  let parsed
+  try {
+    parsed = typeof baseUrl === 'string' ? new URL(baseUrl) : undefined
+  } catch {}
+  if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || baseUrl.includes('?') || baseUrl.includes('#')) {
+    throw new ConfigError('verifyWebhook: baseUrl must be an absolute http(s) URL without a query, such as \'https://hooks.example.com\'', 'config_error')
+  }
+  return baseUrl.replace(/\/+$/, '')
 }
 
 function hasBody (req) {
@@ -224,9 +239,10 @@ function hasBody (req) {
 /**
  * Verifies a webhook and sets `req.gatepassWebhook` to `{ scheme, id, timestamp }`.
  * Needs the raw body: mount `express.raw({ type: '*\/*' })` on the route.
- * `options.url` (string or `req => string`) is the URL `twilio` signed;
- * by default `protocol://host/originalUrl` (set Express's `trust proxy`
- * behind a proxy).
+ * `twilio` signs the public URL it calls, so it needs `options.baseUrl` (the
+ * public `https://host[/prefix]`; `req.originalUrl` is appended) or
+ * `options.url` (string or `req => string`). The request's `Host` header is
+ * never used: it is the client's to choose.
  */
 function verifyWebhook (verifier, options = {}) {
   if (!(verifier instanceof WebhookVerifier)) throw invalid('verifyWebhook(verifier): verifier must be a WebhookVerifier')
@@ -234,7 +250,13 @@ function verifyWebhook (verifier, options = {}) {
   if (url !== undefined && typeof url !== 'string' && typeof url !== 'function') {
     throw invalid('verifyWebhook: url must be a string or a function of the request')
   }
-  const needsUrl = verifier.scheme === 'twilio'
+  const base = baseUrlOption(options.baseUrl)
+  const needsUrl = URL_SIGNING_SCHEMES.has(verifier.scheme)
+  if (needsUrl && url === undefined && base === undefined) {
+    throw new ConfigError(
+      `verifyWebhook: the ${verifier.scheme} scheme signs the public URL the sender calls; ` +
+      'pass { baseUrl: \'https://your.public.host\' } (the request\'s Host header is not trusted)', 'config_error')
+  }
   return function gatepassVerifyWebhook (req, res, next) {
     let body = req.body
     if (body === undefined) {
@@ -255,13 +277,20 @@ function verifyWebhook (verifier, options = {}) {
       }
     }
     try {
-      const target = !needsUrl ? undefined : typeof url === 'function' ? url(req) : url ?? requestUrl(req)
+      const target = !needsUrl ? undefined : typeof url === 'function' ? url(req) : url ?? publicUrl(base, req)
       req.gatepassWebhook = verifier.verify(body, req.headers, { url: target })
     } catch (e) {
       return next(e)
     }
     next()
   }
+}
+
+/** `base` + the request's path and query; a request target that is not a
+ * path (absolute-form, `*`) still cannot change the host. */
+function publicUrl (base, req) {
+  const path = req.originalUrl
+  return base + (path.startsWith('/') ? path : `/${path}`)
 }
 
 /**

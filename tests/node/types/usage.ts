@@ -59,6 +59,7 @@ async function main (): Promise<void> {
   app.post('/hooks', express.raw({ type: '*/*' }), verifyWebhook(verifier), (req, res) => {
     res.json({ id: req.gatepassWebhook?.id })
   })
+  app.post('/hooks/twilio', express.raw({ type: '*/*' }), verifyWebhook(verifier, { baseUrl: 'https://hooks.example.com' }), (req, res) => res.end())
   app.use(problemDetails())
   console.log(code, headers, k, when)
   await gate.close()
