@@ -284,6 +284,11 @@ fn parse_url(url: &str) -> Result<ConnectOptions, StoreError> {
         match key {
             "sslmode" => sslmode = Some(decoded()?),
             "sslrootcert" => sslrootcert = Some(PathBuf::from(decoded()?)),
+            "sslcert" | "sslkey" | "sslpassword" => {
+                return Err(StoreError::InvalidOption(
+                    "client certificates (sslcert, sslkey) are not supported".into(),
+                ))
+            }
             _ => {
                 present.push(key.to_owned());
                 kept.push(pair);
