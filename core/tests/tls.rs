@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatepass_core::redis::{RedisRateLimiter, RedisReplayGuard};
-use gatepass_core::webhook::ReplayGuard;
 use gatepass_core::{Gate, GateError, IssueRequest, Outcome, Requirement, StoreError};
 
 struct Tls {
@@ -256,6 +255,9 @@ fn postgres_sslmodes_that_may_downgrade_are_refused() {
         assert_eq!(e.code(), "config_error", "{mode}");
         assert!(!e.to_string().contains("hunter2"));
     }
+    let e = open_error("postgres://u@127.0.0.1:1/db?sslmode=verify-full&sslcert=/etc/client.pem");
+    assert_eq!(e.code(), "config_error");
+    assert!(e.to_string().contains("client certificates"), "{e}");
     let e = open_error("postgres://u@127.0.0.1:1/db?sslrootcert=/etc/ca.pem");
     assert_eq!(e.code(), "config_error");
     let e = open_error(

@@ -284,6 +284,11 @@ fn parse_url(url: &str) -> Result<ConnectOptions, StoreError> {
         match key {
             "sslmode" => sslmode = Some(decoded()?),
             "sslrootcert" => sslrootcert = Some(PathBuf::from(decoded()?)),
+            "sslcert" | "sslkey" | "sslpassword" => {
+                return Err(StoreError::InvalidOption(
+                    "client certificates (sslcert, sslkey) are not supported".into(),
+                ))
+            }
             _ => {
                 present.push(key.to_owned());
                 kept.push(pair);
@@ -814,5 +819,93 @@ impl Store for PostgresStore {
             .listening
             .load(Ordering::Acquire)
             .then(|| state.epoch.load(Ordering::Acquire))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    fn options(url: &str) -> ConnectOptions {
+        match parse_url(url) {
+            Ok(o) => o,
+            Err(e) => panic!("{url}: {e}"),
+        }
+    }
+
+    #[test]
+    fn other_options_pass_through_as_written_around_ours() {
+        let o = options(
+            "postgres://u@h/db?options=-csearch_path%3Dgp_x&sslmode=require&application_name=a%20b",
+        );
+        assert_eq!(o.config.get_options(), Some("-csearch_path=gp_x"));
+        assert_eq!(o.config.get_application_name(), Some("a b"));
+        assert_eq!(o.config.get_ssl_mode(), SslMode::Require);
+        assert_eq!(
+            options("postgres://u@h/db").config.get_ssl_mode(),
+            SslMode::Disable
+        );
+        assert_eq!(
+            options("postgres://u@h/db?sslmode=disable")
+                .config
+                .get_ssl_mode(),
+            SslMode::Disable
+        );
+    }
+
+    #[test]
+    fn tcp_timeouts_default_unless_the_url_sets_them() {
+        let c = options("postgres://u@h/db").config;
+        assert_eq!(c.get_connect_timeout(), Some(&DEFAULT_CONNECT_TIMEOUT));
+        assert_eq!(c.get_tcp_user_timeout(), Some(&DEFAULT_TCP_USER_TIMEOUT));
+        assert_eq!(c.get_keepalives_idle(), DEFAULT_KEEPALIVES_IDLE);
+        assert_eq!(c.get_keepalives_retries(), Some(DEFAULT_KEEPALIVES_RETRIES));
+        let c = options(
+            "postgres://u@h/db?connect_timeout=7&keepalives_idle=70&keepalives_retries=9&tcp_user_timeout=11",
+        )
+        .config;
+        assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(7)));
+        assert_eq!(c.get_keepalives_idle(), Duration::from_secs(70));
+        assert_eq!(c.get_keepalives_retries(), Some(9));
+        assert_eq!(
+            c.get_tcp_user_timeout(),
+            Some(&Duration::from_secs(11))
+        );
+    }
+
+    #[test]
+    fn modes_that_may_fall_back_to_plaintext_are_refused() {
+        for mode in ["allow", "prefer", "Verify-Full", "verify_ca", "true"] {
+            let e = parse_url(&format!("postgres://u:pw@h/db?sslmode={mode}")).err();
+            assert!(
+                matches!(e, Some(StoreError::InvalidOption(ref m)) if !m.contains("pw")),
+                "{mode}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn health_fails_fast_only_while_down_and_lets_one_call_retry() {
+        let health = Health::default();
+        assert!(health.check().is_ok());
+        health.record("error connecting to server: Connection refused".into());
+        let e = health.fail("timed out");
+        assert!(e.to_string().contains("Connection refused"), "{e}");
+        let fast = health.check().unwrap_err().to_string();
+        assert!(fast.contains("failing fast"), "{fast}");
+        assert!(fast.contains("Connection refused"), "{fast}");
+        // After the retry interval one call passes; the next fails fast again.
+        health.state.lock().retry_at = Some(Instant::now());
+        assert!(health.check().is_ok());
+        assert!(health.check().is_err());
+        let before = Instant::now();
+        assert!(health.failed_since(before).is_ok());
+        let _ = health.fail("timed out");
+        assert!(health.failed_since(before).is_err());
+        health.up();
+        assert!(health.check().is_ok());
+        assert!(health.failed_since(before).is_ok());
     }
 }
