@@ -10,6 +10,9 @@
 # change to the code that no test notices. Not part of .ci/run: each file
 # takes minutes (every mutant is a rebuild and a test run).
 #
+# The test timeout is at least 60 s (cargo mutants would derive a few seconds
+# from the unmutated run, which a loaded machine exceeds without any hang).
+#
 # Score = (caught + timeout) / (caught + missed + timeout): a mutant that makes
 # the tests hang was noticed too; unviable mutants (they do not compile) are
 # not counted.
@@ -76,7 +79,8 @@ for arg in "$@"; do
   status=0
   env -u CI -u GATEPASS_TEST_POSTGRES_URL -u GATEPASS_TEST_REDIS_URL \
     cargo mutants --package gatepass-core --file "$file" --output "$out" \
-    --no-shuffle --profile mutants "${mode[@]}" "${extra[@]}" \
+    --no-shuffle --profile mutants --minimum-test-timeout 60 \
+    "${mode[@]}" "${extra[@]}" \
     -- "${test_args[@]}" >&2 || status=$?
   # 0: all caught; 2: some missed; 3: some timed out. Anything else means the
   # run itself failed (for example the tests fail without any mutation).
