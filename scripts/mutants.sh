@@ -22,8 +22,9 @@
 #                        reuses target/; do not edit the tree meanwhile).
 #   MUTANTS_OUT=DIR      where results go (default target/mutants-report).
 #   MUTANTS_TESTS="a b"  only these core/tests targets (default: all but the
-#                        ones that need Postgres/Redis); the library's own
-#                        unit tests always run.
+#                        ones that need Postgres/Redis).
+#   MUTANTS_NO_LIB=1     leave out the library's own unit tests (saves a
+#                        second build of the crate per mutant).
 #   MUTANTS_ARGS="..."   extra arguments for cargo mutants (e.g. "-j 2").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,7 +52,8 @@ else
     targets="$targets $name"
   done
 fi
-test_args=(--lib)
+test_args=()
+[ "${MUTANTS_NO_LIB:-}" = 1 ] || test_args+=(--lib)
 for t in $targets; do test_args+=(--test "$t"); done
 
 out_root=${MUTANTS_OUT:-$root/target/mutants-report}
@@ -73,7 +75,7 @@ for arg in "$@"; do
   out="$out_root/$(echo "${file#core/src/}" | tr '/' '_' | sed 's/\.rs$//')"
   rm -rf "$out"
   mkdir -p "$out"
-  echo "== cargo mutants on $file (tests: lib$(printf ' %s' $targets))" >&2
+  echo "== cargo mutants on $file (tests: ${test_args[*]})" >&2
   # No services: unset the URLs the service tests read, and CI (under which a
   # missing service is a failure).
   status=0
