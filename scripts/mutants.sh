@@ -26,6 +26,7 @@
 #   MUTANTS_NO_LIB=1     leave out the library's own unit tests (saves a
 #                        second build of the crate per mutant).
 #   MUTANTS_ARGS="..."   extra arguments for cargo mutants (e.g. "-j 2").
+#   MUTANTS_MEMORY_KB=N  heap limit per process (default 4 GiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -62,6 +63,11 @@ mode=()
 [ "${MUTANTS_IN_PLACE:-}" = 1 ] && mode=(--in-place)
 # shellcheck disable=SC2206
 extra=(${MUTANTS_ARGS:-})
+
+# A mutant can loop forever allocating (a lexer that stops advancing pushes
+# tokens without end): cap each process's heap so it aborts within seconds
+# instead of taking the machine's memory. Builds stay far below 4 GiB.
+ulimit -d "${MUTANTS_MEMORY_KB:-4194304}"
 
 rows=()
 missed_all=""
