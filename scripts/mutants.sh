@@ -10,6 +10,9 @@
 # change to the code that no test notices. Not part of .ci/run: each file
 # takes minutes (every mutant is a rebuild and a test run).
 #
+# The test timeout is at least 60 s (cargo mutants would derive a few seconds
+# from the unmutated run, which a loaded machine exceeds without any hang).
+#
 # Score = (caught + timeout) / (caught + missed + timeout): a mutant that makes
 # the tests hang was noticed too; unviable mutants (they do not compile) are
 # not counted.
@@ -19,9 +22,11 @@
 #                        reuses target/; do not edit the tree meanwhile).
 #   MUTANTS_OUT=DIR      where results go (default target/mutants-report).
 #   MUTANTS_TESTS="a b"  only these core/tests targets (default: all but the
-#                        ones that need Postgres/Redis); the library's own
-#                        unit tests always run.
+#                        ones that need Postgres/Redis).
+#   MUTANTS_NO_LIB=1     leave out the library's own unit tests (saves a
+#                        second build of the crate per mutant).
 #   MUTANTS_ARGS="..."   extra arguments for cargo mutants (e.g. "-j 2").
+#   MUTANTS_MEMORY_KB=N  heap limit per process (default 4 GiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -48,7 +53,8 @@ else
     targets="$targets $name"
   done
 fi
-test_args=(--lib)
+test_args=()
+[ "${MUTANTS_NO_LIB:-}" = 1 ] || test_args+=(--lib)
 for t in $targets; do test_args+=(--test "$t"); done
 
 out_root=${MUTANTS_OUT:-$root/target/mutants-report}
@@ -57,6 +63,11 @@ mode=()
 [ "${MUTANTS_IN_PLACE:-}" = 1 ] && mode=(--in-place)
 # shellcheck disable=SC2206
 extra=(${MUTANTS_ARGS:-})
+
+# A mutant can loop forever allocating (a lexer that stops advancing pushes
+# tokens without end): cap each process's heap so it aborts within seconds
+# instead of taking the machine's memory. Builds stay far below 4 GiB.
+ulimit -d "${MUTANTS_MEMORY_KB:-4194304}"
 
 rows=()
 missed_all=""
@@ -70,13 +81,14 @@ for arg in "$@"; do
   out="$out_root/$(echo "${file#core/src/}" | tr '/' '_' | sed 's/\.rs$//')"
   rm -rf "$out"
   mkdir -p "$out"
-  echo "== cargo mutants on $file (tests: lib$(printf ' %s' $targets))" >&2
+  echo "== cargo mutants on $file (tests: ${test_args[*]})" >&2
   # No services: unset the URLs the service tests read, and CI (under which a
   # missing service is a failure).
   status=0
   env -u CI -u GATEPASS_TEST_POSTGRES_URL -u GATEPASS_TEST_REDIS_URL \
     cargo mutants --package gatepass-core --file "$file" --output "$out" \
-    --no-shuffle --profile mutants "${mode[@]}" "${extra[@]}" \
+    --no-shuffle --profile mutants --minimum-test-timeout 60 \
+    "${mode[@]}" "${extra[@]}" \
     -- "${test_args[@]}" >&2 || status=$?
   # 0: all caught; 2: some missed; 3: some timed out. Anything else means the
   # run itself failed (for example the tests fail without any mutation).

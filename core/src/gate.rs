@@ -801,3 +801,34 @@ mod authorize_tests {
         assert_eq!(gate.get(&issued.key.id).unwrap().usage_count, 1);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod rule_tests {
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    fn cache_hash(digest: &TokenDigest) -> u64 {
+        BuildHasherDefault::<DigestHasher>::default().hash_one(digest)
+    }
+
+    /// The cache's hasher takes the digest's leading bytes as they are, so
+    /// every one of their bits must reach the hash: a hasher that lost some
+    /// would pile keys into fewer buckets, and one that lost all would turn
+    /// every lookup into a scan of the whole cache.
+    #[test]
+    fn every_leading_bit_of_a_digest_reaches_the_cache_hash() {
+        let digest = TokenDigest::of("gp_example");
+        let base = cache_hash(&digest);
+        for bit in 0..64 {
+            let mut flipped = digest;
+            flipped.0[bit / 8] ^= 1 << (bit % 8);
+            assert_ne!(cache_hash(&flipped), base, "bit {bit}");
+        }
+        let distinct: std::collections::HashSet<u64> = (0..1_000)
+            .map(|i| cache_hash(&TokenDigest::of(&i.to_string())))
+            .collect();
+        assert_eq!(distinct.len(), 1_000);
+    }
+}

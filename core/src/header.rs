@@ -137,12 +137,10 @@ pub fn parse_authorization<'a, S: AsRef<str>>(
     {
         return Err(HeaderError::InvalidCharacters);
     }
-    let text = std::str::from_utf8(raw)
-        .map_err(|_| HeaderError::InvalidCharacters)?
-        .trim_matches(|c| c == ' ' || c == '\t');
-    if text.is_empty() {
-        return Err(HeaderError::Missing);
-    }
+    let text = std::str::from_utf8(raw).map_err(|_| HeaderError::InvalidCharacters)?;
+    // Splitting on every space and tab and skipping the empty pieces also
+    // ignores surrounding whitespace, and an empty or blank value yields no
+    // piece at all (`Missing`), so the value needs no trimming first.
     let mut parts = text.split([' ', '\t']).filter(|p| !p.is_empty());
     let first = parts.next().ok_or(HeaderError::Missing)?;
     let second = parts.next();
