@@ -103,6 +103,9 @@ pub struct Gate {
     challenge: Arc<Challenge>,
     clock: Arc<dyn Clock>,
     limiter: Arc<dyn RateLimiter>,
+    /// True until [`Gate::with_limiter`] replaces the in-memory limiter,
+    /// which [`Gate::with_clock`] then keeps on the gate's clock.
+    default_limiter: bool,
     cache: Mutex<Cache>,
     /// Bumped after each lifecycle change made through this gate, so its own
     /// cache never waits for the store's epoch (a Postgres notification
@@ -148,6 +151,7 @@ impl Gate {
             challenge,
             clock: clock::system(),
             limiter: Arc::new(MemoryRateLimiter::new()),
+            default_limiter: true,
             cache: Mutex::default(),
             local_changes: AtomicU64::new(0),
         }
@@ -155,6 +159,9 @@ impl Gate {
 
     /// Replaces the clock (tests move time by hand).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        if self.default_limiter {
+            self.limiter = Arc::new(MemoryRateLimiter::with_clock(Arc::clone(&clock)));
+        }
         self.clock = clock;
         self
     }
@@ -162,6 +169,7 @@ impl Gate {
     /// Replaces the rate limiter (a shared one for several processes).
     pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = limiter;
+        self.default_limiter = false;
         self
     }
 
