@@ -2,7 +2,7 @@
 //! a store, a policy, a rate limiter and a clock.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +27,10 @@ use crate::waiting::{may_wait, Blocking, InMemory, NeedsIo, Stop, Waiting};
 pub const CACHE_TTL: Duration = Duration::from_secs(30);
 /// Cached key records are dropped wholesale past this many entries.
 const MAX_CACHED_KEYS: usize = 100_000;
+/// Digests of tokens the store does not know are dropped wholesale past this
+/// many entries: 7/8 of a 32 768-slot table, so the table never grows past
+/// that (about 1.6 MB) however many different tokens a client sends.
+pub const MAX_CACHED_UNKNOWN: usize = 32_768 / 8 * 7;
 /// Largest page `list` returns.
 pub const MAX_PAGE_SIZE: usize = 1_000;
 const MAX_NAME_LEN: usize = 200;
@@ -94,6 +98,14 @@ struct Cache {
     /// The (store epoch, local changes) the entries were filled under.
     validity: Option<(u64, u64)>,
     entries: HashMap<TokenDigest, Arc<CachedKey>, BuildHasherDefault<DigestHasher>>,
+    /// Digests of well-formed tokens the store did not have, and when it said
+    /// so: a client repeating an unknown (deleted, mistyped, guessed) token
+    /// is answered from memory instead of taking a store connection each
+    /// time. Invalidated with `entries`, so a key stored anywhere is found on
+    /// the next call. Clients choose these digests (by choosing tokens), so
+    /// the table is keyed with a per-process random SipHash key, not
+    /// [`DigestHasher`]: nobody can aim a flood at one bucket.
+    unknown: HashMap<TokenDigest, Instant, RandomState>,
 }
 
 #[derive(Debug)]
@@ -635,11 +647,12 @@ impl Gate {
         v
     }
 
-    /// Finds the key for a digest through the cache. The cache is emptied
-    /// whenever the store's epoch or this gate's own change counter moves, so
-    /// a change committed anywhere is seen on the next call; both are read
-    /// before the store, so a change racing with the fill is caught by the
-    /// next call's check.
+    /// Finds the key for a digest through the cache, which remembers found
+    /// keys and digests the store did not have alike. It is emptied whenever
+    /// the store's epoch or this gate's own change counter moves, so a change
+    /// committed anywhere (a new key included) is seen on the next call; both
+    /// are read before the store, so a change racing with the fill is caught
+    /// by the next call's check.
     fn lookup<W: Waiting>(
         &self,
         digest: &TokenDigest,
@@ -653,11 +666,17 @@ impl Gate {
             let mut cache = self.cache.lock();
             if cache.validity != validity {
                 cache.entries.clear();
+                cache.unknown.clear();
                 cache.validity = validity;
             }
             if let Some(hit) = cache.entries.get(digest) {
                 if hit.loaded_at.elapsed() < CACHE_TTL {
                     return Ok(Some(Arc::clone(hit)));
+                }
+            }
+            if let Some(at) = cache.unknown.get(digest) {
+                if at.elapsed() < CACHE_TTL {
+                    return Ok(None);
                 }
             }
         }
@@ -667,6 +686,13 @@ impl Gate {
             secret_expires_at,
         }) = self.store.find(digest)?
         else {
+            let mut cache = self.cache.lock();
+            if cache.validity == validity {
+                if cache.unknown.len() >= MAX_CACHED_UNKNOWN {
+                    cache.unknown.clear();
+                }
+                cache.unknown.insert(*digest, Instant::now());
+            }
             return Ok(None);
         };
         let kind = self.policy.kind(&key.kind);
@@ -746,5 +772,170 @@ mod authorize_tests {
         );
         gate.flush().unwrap();
         assert_eq!(gate.get(&issued.key.id).unwrap().usage_count, 1);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod unknown_cache_tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::store::{Change, MemoryStore, UsageDelta};
+
+    /// A memory store that counts how often verification reads it.
+    #[derive(Debug, Default)]
+    struct CountingStore {
+        inner: MemoryStore,
+        finds: AtomicUsize,
+    }
+
+    impl Store for CountingStore {
+        fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), crate::StoreError> {
+            self.inner.insert(key, digest)
+        }
+        fn get(&self, id: &str) -> Result<Option<KeyRecord>, crate::StoreError> {
+            self.inner.get(id)
+        }
+        fn find(&self, digest: &TokenDigest) -> Result<Option<Found>, crate::StoreError> {
+            self.finds.fetch_add(1, Ordering::SeqCst);
+            self.inner.find(digest)
+        }
+        fn list(&self, query: &ListQuery) -> Result<Vec<KeyRecord>, crate::StoreError> {
+            self.inner.list(query)
+        }
+        fn modify(&self, id: &str, change: Change<'_>) -> Result<KeyRecord, GateError> {
+            self.inner.modify(id, change)
+        }
+        fn rotate(
+            &self,
+            id: &str,
+            new_digest: &TokenDigest,
+            old_until: Millis,
+            change: Change<'_>,
+        ) -> Result<KeyRecord, GateError> {
+            self.inner.rotate(id, new_digest, old_until, change)
+        }
+        fn delete(&self, id: &str) -> Result<bool, crate::StoreError> {
+            self.inner.delete(id)
+        }
+        fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), crate::StoreError> {
+            self.inner.add_usage(batch)
+        }
+        fn consume_credit(&self, id: &str) -> Result<Option<u64>, crate::StoreError> {
+            self.inner.consume_credit(id)
+        }
+        fn epoch(&self) -> Result<u64, crate::StoreError> {
+            self.inner.epoch()
+        }
+        fn epoch_now(&self) -> Option<u64> {
+            self.inner.epoch_now()
+        }
+    }
+
+    fn counted() -> (Arc<CountingStore>, Gate) {
+        let store = Arc::new(CountingStore::default());
+        let gate = Gate::new(Arc::clone(&store) as Arc<dyn Store>, Policy::default());
+        (store, gate)
+    }
+
+    fn outcome(gate: &Gate, token: &Token) -> Outcome {
+        gate.verify(Some(token.expose().as_bytes()), &Requirement::none(), None)
+            .unwrap()
+            .outcome
+    }
+
+    #[test]
+    fn a_repeated_unknown_token_reads_the_store_once() {
+        let (store, gate) = counted();
+        let unknown = Token::mint("gp").unwrap();
+        for _ in 0..5 {
+            assert_eq!(outcome(&gate, &unknown), Outcome::UnknownKey);
+        }
+        assert_eq!(store.finds.load(Ordering::SeqCst), 1);
+        // Answered from memory, so also without waiting.
+        let v = gate
+            .verify_in_memory(
+                Some(unknown.expose().as_bytes()),
+                &Requirement::none(),
+                None,
+            )
+            .unwrap();
+        assert_eq!(v.map(|v| v.outcome), Some(Outcome::UnknownKey));
+        // Another unknown token is another read.
+        assert_eq!(
+            outcome(&gate, &Token::mint("gp").unwrap()),
+            Outcome::UnknownKey
+        );
+        assert_eq!(store.finds.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_key_stored_for_a_remembered_unknown_token_is_found_at_once() {
+        let (store, gate) = counted();
+        let token = Token::mint("gp").unwrap();
+        assert_eq!(outcome(&gate, &token), Outcome::UnknownKey);
+        assert_eq!(outcome(&gate, &token), Outcome::UnknownKey);
+        // The store gains a key for that very digest behind the gate's back,
+        // as another process (or an import) would write it.
+        let mut record = gate
+            .issue(IssueRequest {
+                name: "template".into(),
+                ..IssueRequest::default()
+            })
+            .unwrap()
+            .key;
+        record.id = token::new_key_id();
+        record.start = token.start();
+        store.insert(&record, &token.digest()).unwrap();
+        assert_eq!(outcome(&gate, &token), Outcome::Valid);
+        // And so is a fresh issue or rotation through the gate.
+        let issued = gate
+            .issue(IssueRequest {
+                name: "new".into(),
+                ..IssueRequest::default()
+            })
+            .unwrap();
+        assert_eq!(outcome(&gate, &issued.token), Outcome::Valid);
+        let rotated = gate.rotate(&issued.key.id, Duration::ZERO).unwrap();
+        assert_eq!(outcome(&gate, &rotated.token), Outcome::Valid);
+    }
+
+    #[test]
+    fn a_deleted_key_is_unknown_at_once_and_then_remembered() {
+        let (store, gate) = counted();
+        let issued = gate
+            .issue(IssueRequest {
+                name: "gone".into(),
+                ..IssueRequest::default()
+            })
+            .unwrap();
+        assert_eq!(outcome(&gate, &issued.token), Outcome::Valid);
+        gate.delete(&issued.key.id).unwrap();
+        let before = store.finds.load(Ordering::SeqCst);
+        for _ in 0..3 {
+            assert_eq!(outcome(&gate, &issued.token), Outcome::UnknownKey);
+        }
+        assert_eq!(store.finds.load(Ordering::SeqCst), before + 1);
+    }
+
+    #[test]
+    fn a_flood_of_different_unknown_tokens_stays_bounded() {
+        let (store, gate) = counted();
+        let flood = 3 * MAX_CACHED_UNKNOWN + 17;
+        for i in 0..flood {
+            let token = Token::mint("gp").unwrap();
+            assert_eq!(outcome(&gate, &token), Outcome::UnknownKey, "{i}");
+            let cache = gate.cache.lock();
+            assert!(cache.unknown.len() <= MAX_CACHED_UNKNOWN, "{i}");
+            // The table never reallocates past its first full size.
+            assert!(cache.unknown.capacity() <= MAX_CACHED_UNKNOWN, "{i}");
+        }
+        assert_eq!(store.finds.load(Ordering::SeqCst), flood);
+        // The most recent ones are still remembered.
+        let token = Token::mint("gp").unwrap();
+        assert_eq!(outcome(&gate, &token), Outcome::UnknownKey);
+        assert_eq!(outcome(&gate, &token), Outcome::UnknownKey);
+        assert_eq!(store.finds.load(Ordering::SeqCst), flood + 1);
     }
 }
