@@ -155,6 +155,7 @@ impl Gate {
                 .iter()
                 .map(|s| Arc::from(s.as_str()))
                 .collect(),
+            disclose_key_state: policy.disclose_key_state,
         });
         Self {
             usage: UsageRecorder::start(Arc::clone(&store)),
