@@ -485,7 +485,26 @@ impl Gate {
         requirement: &Requirement,
         resource: Option<&str>,
     ) -> Result<Verification, GateError> {
-        self.verify_as::<Blocking>(authorization, requirement, resource)
+        self.verify_as::<Blocking>(authorization, requirement, resource, Spend::Yes)
+            .map_err(|stop| match stop {
+                Stop::Failed(e) => e,
+                Stop::GaveUp(never) => match never {},
+            })
+    }
+
+    /// [`Gate::verify`] with no effect on the key: no usage recorded, no
+    /// rate-limit allowance counted, no credit spent. For checking a token by
+    /// hand (`gatepass verify`) without using up a production key's limits.
+    /// A key with no credits left is `usage_exceeded`; a rate limit answers
+    /// `rate_limited` only when the limiter can tell without counting (the
+    /// in-memory one can; others report nothing).
+    pub fn verify_without_spending(
+        &self,
+        authorization: Option<&[u8]>,
+        requirement: &Requirement,
+        resource: Option<&str>,
+    ) -> Result<Verification, GateError> {
+        self.verify_as::<Blocking>(authorization, requirement, resource, Spend::No)
             .map_err(|stop| match stop {
                 Stop::Failed(e) => e,
                 Stop::GaveUp(never) => match never {},
@@ -504,7 +523,7 @@ impl Gate {
         requirement: &Requirement,
         resource: Option<&str>,
     ) -> Result<Option<Verification>, GateError> {
-        match self.verify_as::<InMemory>(authorization, requirement, resource) {
+        match self.verify_as::<InMemory>(authorization, requirement, resource, Spend::Yes) {
             Ok(v) => Ok(Some(v)),
             Err(Stop::GaveUp(NeedsIo)) => Ok(None),
             Err(Stop::Failed(e)) => Err(e),
@@ -516,6 +535,7 @@ impl Gate {
         authorization: Option<&[u8]>,
         requirement: &Requirement,
         resource: Option<&str>,
+        spend: Spend,
     ) -> Result<Verification, Stop<W::GaveUp>> {
         let credential = match header::parse_authorization(authorization, &self.policy.schemes) {
             Ok(c) => c,
@@ -580,6 +600,9 @@ impl Gate {
         if !missing.is_empty() {
             return Ok(self.insufficient_scope(key, missing, scheme));
         }
+        if spend == Spend::No {
+            return Ok(self.without_spending(&cached, now, scheme)?);
+        }
         // Every step from here on has an effect (the rate limit counts,
         // credits are spent, usage is recorded): give up before the first
         // one if any would wait, never half-way through.
@@ -610,6 +633,37 @@ impl Gate {
         }
         self.usage.record(&key.id, now)?;
         let mut v = self.outcome(Outcome::Valid, "", scheme);
+        v.key = Some(key);
+        v.rate = rate;
+        Ok(v)
+    }
+
+    /// The end of a verification that spends nothing: the rate limit as the
+    /// limiter sees it without counting, credits as the key record holds them.
+    fn without_spending(
+        &self,
+        cached: &CachedKey,
+        now: Millis,
+        scheme: Option<&str>,
+    ) -> Result<Verification, GateError> {
+        // The cached record's credits are as of the cache fill; this is a
+        // rare, manual check, so read them as they are now.
+        let key = match self.store.get(&cached.key.id)? {
+            Some(fresh) => Arc::new(fresh),
+            None => Arc::clone(&cached.key),
+        };
+        let rate = match &cached.rate_limit {
+            Some(limit) => self.limiter.peek(&key.id, limit, now)?,
+            None => None,
+        };
+        let outcome = if rate.is_some_and(|r| !r.allowed) {
+            (Outcome::RateLimited, "the key's rate limit is exhausted")
+        } else if key.remaining == Some(0) {
+            (Outcome::UsageExceeded, "the key has no credits left")
+        } else {
+            (Outcome::Valid, "")
+        };
+        let mut v = self.outcome(outcome.0, outcome.1, scheme);
         v.key = Some(key);
         v.rate = rate;
         Ok(v)
@@ -720,6 +774,14 @@ impl Gate {
     pub fn flush(&self) -> Result<(), GateError> {
         Ok(self.usage.flush()?)
     }
+}
+
+/// Whether a verification records usage, counts the rate limit and spends
+/// credits ([`Gate::verify`]) or only looks ([`Gate::verify_without_spending`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spend {
+    Yes,
+    No,
 }
 
 fn invalid_state(key: &KeyRecord, action: &'static str) -> GateError {
