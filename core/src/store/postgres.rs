@@ -301,6 +301,10 @@ impl Store for PostgresStore {
             "INSERT INTO gatepass_secrets (digest, key_id, created_at, expires_at) VALUES ($1, $2, $3, NULL)",
             &[&&digest.as_bytes()[..], &r.id, &r.created_at],
         )?;
+        // Verification caches remember digests the store did not have; a
+        // new secret must reach them too, as on SQLite, where the epoch
+        // moves with every inserted secret.
+        notify(&mut tx, &r.id)?;
         tx.commit()?;
         Ok(())
     }

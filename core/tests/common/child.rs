@@ -23,6 +23,7 @@ pub fn unix_micros() -> u128 {
 /// `watch <token>`: verify until valid (cache warm), print READY, then verify
 /// in a tight loop until the outcome is not valid and print `SEEN <code> <µs>`.
 /// `check <token>`: print `OUTCOME <code>` for one verify (errors print `OUTCOME error`).
+/// `until-valid <token>`: verify until valid, print `VALID after <µs> µs and <n> refusals`.
 /// `hammer <token> <n>`: verify `n` times, flush, print `HAMMERED <valid count>`.
 pub fn serve() {
     let Ok(url) = std::env::var(ENV_URL) else {
@@ -58,6 +59,14 @@ pub fn serve() {
                     }
                 };
                 writeln!(out, "\nSEEN {} {}", outcome.code(), unix_micros()).unwrap();
+            }
+            (Some("until-valid"), Some(token)) => {
+                let (start, mut refused) = (std::time::Instant::now(), 0u64);
+                while verify(token).ok() != Some(Outcome::Valid) {
+                    refused += 1;
+                }
+                let waited = start.elapsed().as_micros();
+                writeln!(out, "\nVALID after {waited} µs and {refused} refusals").unwrap();
             }
             (Some("check"), Some(token)) => {
                 let code = verify(token).map_or("error", |o| o.code());
