@@ -160,6 +160,8 @@ export interface PolicyDocument {
     description?: string
   }>
   default_kind?: string
+  /** `false` answers unknown, inactive, revoked and expired keys alike, as `invalid_token`. */
+  disclose_key_state?: boolean
 }
 
 export interface OpenOptions {

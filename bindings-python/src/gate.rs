@@ -431,6 +431,32 @@ impl Gate {
         })
     }
 
+    /// Like `verify`, but records no usage, counts no rate limit and spends
+    /// no credit: for checking a token by hand.
+    #[pyo3(signature = (authorization, scopes=None, any_scopes=None, resource=None))]
+    fn verify_without_spending(
+        &self,
+        py: Python<'_>,
+        authorization: Option<&Bound<'_, PyAny>>,
+        scopes: Option<&Bound<'_, PyAny>>,
+        any_scopes: Option<&Bound<'_, PyAny>>,
+        resource: Option<String>,
+    ) -> PyResult<Verification> {
+        let header = header_bytes(authorization)?;
+        let gate = Arc::clone(&self.inner);
+        let requirement = if scopes.is_none() && any_scopes.is_none() {
+            CoreRequirement::none()
+        } else {
+            build_requirement(py, scopes, any_scopes)?.inner
+        };
+        let result = detached(py, || {
+            gate.verify_without_spending(header.as_deref(), &requirement, resource.as_deref())
+        })?;
+        Ok(Verification {
+            inner: result.py_err(py)?,
+        })
+    }
+
     /// Writes usage counted in this process to the store.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let gate = Arc::clone(&self.inner);

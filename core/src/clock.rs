@@ -3,8 +3,8 @@
 //! move time by hand instead of sleeping.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;
@@ -23,6 +23,18 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now_secs(&self) -> i64 {
         self.now_ms().div_euclid(1000)
     }
+
+    /// Nanoseconds on a clock that never steps: for measuring intervals
+    /// (rate limits), where a wall clock set back by an operator or NTP would
+    /// refuse every limited key until it caught up, and one set forward would
+    /// grant every key a fresh burst. Only differences are meaningful.
+    fn monotonic_ns(&self) -> i64;
+}
+
+/// The origin of [`SystemClock::monotonic_ns`]: the first time it is read.
+fn monotonic_origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
 }
 
 /// The operating system's wall clock.
@@ -38,33 +50,60 @@ impl Clock for SystemClock {
             Err(_) => 0,
         }
     }
+
+    fn monotonic_ns(&self) -> i64 {
+        // i64 nanoseconds last 292 years of uptime.
+        i64::try_from(monotonic_origin().elapsed().as_nanos()).unwrap_or(i64::MAX)
+    }
 }
 
-/// A clock that only moves when told to; for tests.
+/// A clock that only moves when told to; for tests. Its wall and monotonic
+/// readings move together as time passes ([`advance_ms`](Self::advance_ms)),
+/// and apart when the wall clock is set ([`set_ms`](Self::set_ms)), as on a
+/// real machine.
 #[derive(Debug, Default)]
 pub struct ManualClock {
     now: AtomicI64,
+    monotonic_ns: AtomicI64,
 }
 
 impl ManualClock {
     pub fn new(now_ms: Millis) -> Arc<Self> {
         Arc::new(Self {
             now: AtomicI64::new(now_ms),
+            monotonic_ns: AtomicI64::new(0),
         })
     }
 
+    /// Sets the wall clock, as an operator or NTP step would; monotonic time
+    /// does not move.
     pub fn set_ms(&self, now_ms: Millis) {
         self.now.store(now_ms, Ordering::SeqCst);
     }
 
+    /// Lets `by` milliseconds pass. A negative `by` sets the wall clock back
+    /// without moving monotonic time, which never goes back.
     pub fn advance_ms(&self, by: Millis) {
         self.now.fetch_add(by, Ordering::SeqCst);
+        if by > 0 {
+            self.advance_ns(by.saturating_mul(1_000_000));
+        }
+    }
+
+    /// Lets `by` nanoseconds of monotonic time pass (the wall clock, in whole
+    /// milliseconds, stays): for limits finer than a millisecond.
+    pub fn advance_ns(&self, by: i64) {
+        self.monotonic_ns.fetch_add(by.max(0), Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
     fn now_ms(&self) -> Millis {
         self.now.load(Ordering::SeqCst)
+    }
+
+    fn monotonic_ns(&self) -> i64 {
+        self.monotonic_ns.load(Ordering::SeqCst)
     }
 }
 

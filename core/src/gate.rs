@@ -2,7 +2,7 @@
 //! a store, a policy, a rate limiter and a clock.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +27,10 @@ use crate::waiting::{may_wait, Blocking, InMemory, NeedsIo, Stop, Waiting};
 pub const CACHE_TTL: Duration = Duration::from_secs(30);
 /// Cached key records are dropped wholesale past this many entries.
 const MAX_CACHED_KEYS: usize = 100_000;
+/// Digests of tokens the store does not know are dropped wholesale past this
+/// many entries: 7/8 of a 32 768-slot table, so the table never grows past
+/// that (about 1.6 MB) however many different tokens a client sends.
+pub const MAX_CACHED_UNKNOWN: usize = 32_768 / 8 * 7;
 /// Largest page `list` returns.
 pub const MAX_PAGE_SIZE: usize = 1_000;
 const MAX_NAME_LEN: usize = 200;
@@ -94,6 +98,14 @@ struct Cache {
     /// The (store epoch, local changes) the entries were filled under.
     validity: Option<(u64, u64)>,
     entries: HashMap<TokenDigest, Arc<CachedKey>, BuildHasherDefault<DigestHasher>>,
+    /// Digests of well-formed tokens the store did not have, and when it said
+    /// so: a client repeating an unknown (deleted, mistyped, guessed) token
+    /// is answered from memory instead of taking a store connection each
+    /// time. Invalidated with `entries`, so a key stored anywhere is found on
+    /// the next call. Clients choose these digests (by choosing tokens), so
+    /// the table is keyed with a per-process random SipHash key, not
+    /// [`DigestHasher`]: nobody can aim a flood at one bucket.
+    unknown: HashMap<TokenDigest, Instant, RandomState>,
 }
 
 #[derive(Debug)]
@@ -103,6 +115,9 @@ pub struct Gate {
     challenge: Arc<Challenge>,
     clock: Arc<dyn Clock>,
     limiter: Arc<dyn RateLimiter>,
+    /// True until [`Gate::with_limiter`] replaces the in-memory limiter,
+    /// which [`Gate::with_clock`] then keeps on the gate's clock.
+    default_limiter: bool,
     cache: Mutex<Cache>,
     /// Bumped after each lifecycle change made through this gate, so its own
     /// cache never waits for the store's epoch (a Postgres notification
@@ -169,6 +184,7 @@ impl Gate {
                 .iter()
                 .map(|s| Arc::from(s.as_str()))
                 .collect(),
+            disclose_key_state: policy.disclose_key_state,
         });
         Self {
             usage: UsageRecorder::start(Arc::clone(&store)),
@@ -177,6 +193,7 @@ impl Gate {
             challenge,
             clock: clock::system(),
             limiter: Arc::new(MemoryRateLimiter::new()),
+            default_limiter: true,
             cache: Mutex::default(),
             local_changes: AtomicU64::new(0),
         }
@@ -184,6 +201,9 @@ impl Gate {
 
     /// Replaces the clock (tests move time by hand).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        if self.default_limiter {
+            self.limiter = Arc::new(MemoryRateLimiter::with_clock(Arc::clone(&clock)));
+        }
         self.clock = clock;
         self
     }
@@ -191,6 +211,7 @@ impl Gate {
     /// Replaces the rate limiter (a shared one for several processes).
     pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = limiter;
+        self.default_limiter = false;
         self
     }
 
@@ -525,7 +546,26 @@ impl Gate {
         requirement: &Requirement,
         resource: Option<&str>,
     ) -> Result<Verification, GateError> {
-        self.verify_as::<Blocking>(authorization, requirement, resource)
+        self.verify_as::<Blocking>(authorization, requirement, resource, Spend::Yes)
+            .map_err(|stop| match stop {
+                Stop::Failed(e) => e,
+                Stop::GaveUp(never) => match never {},
+            })
+    }
+
+    /// [`Gate::verify`] with no effect on the key: no usage recorded, no
+    /// rate-limit allowance counted, no credit spent. For checking a token by
+    /// hand (`gatepass verify`) without using up a production key's limits.
+    /// A key with no credits left is `usage_exceeded`; a rate limit answers
+    /// `rate_limited` only when the limiter can tell without counting (the
+    /// in-memory one can; others report nothing).
+    pub fn verify_without_spending(
+        &self,
+        authorization: Option<&[u8]>,
+        requirement: &Requirement,
+        resource: Option<&str>,
+    ) -> Result<Verification, GateError> {
+        self.verify_as::<Blocking>(authorization, requirement, resource, Spend::No)
             .map_err(|stop| match stop {
                 Stop::Failed(e) => e,
                 Stop::GaveUp(never) => match never {},
@@ -544,7 +584,7 @@ impl Gate {
         requirement: &Requirement,
         resource: Option<&str>,
     ) -> Result<Option<Verification>, GateError> {
-        match self.verify_as::<InMemory>(authorization, requirement, resource) {
+        match self.verify_as::<InMemory>(authorization, requirement, resource, Spend::Yes) {
             Ok(v) => Ok(Some(v)),
             Err(Stop::GaveUp(NeedsIo)) => Ok(None),
             Err(Stop::Failed(e)) => Err(e),
@@ -556,6 +596,7 @@ impl Gate {
         authorization: Option<&[u8]>,
         requirement: &Requirement,
         resource: Option<&str>,
+        spend: Spend,
     ) -> Result<Verification, Stop<W::GaveUp>> {
         let credential = match header::parse_authorization(authorization, &self.policy.schemes) {
             Ok(c) => c,
@@ -620,6 +661,9 @@ impl Gate {
         if !missing.is_empty() {
             return Ok(self.insufficient_scope(key, missing, scheme));
         }
+        if spend == Spend::No {
+            return Ok(self.without_spending(&cached, now, scheme)?);
+        }
         // Every step from here on has an effect (the rate limit counts,
         // credits are spent, usage is recorded): give up before the first
         // one if any would wait, never half-way through.
@@ -650,6 +694,37 @@ impl Gate {
         }
         self.usage.record(&key.id, now)?;
         let mut v = self.outcome(Outcome::Valid, "", scheme);
+        v.key = Some(key);
+        v.rate = rate;
+        Ok(v)
+    }
+
+    /// The end of a verification that spends nothing: the rate limit as the
+    /// limiter sees it without counting, credits as the key record holds them.
+    fn without_spending(
+        &self,
+        cached: &CachedKey,
+        now: Millis,
+        scheme: Option<&str>,
+    ) -> Result<Verification, GateError> {
+        // The cached record's credits are as of the cache fill; this is a
+        // rare, manual check, so read them as they are now.
+        let key = match self.store.get(&cached.key.id)? {
+            Some(fresh) => Arc::new(fresh),
+            None => Arc::clone(&cached.key),
+        };
+        let rate = match &cached.rate_limit {
+            Some(limit) => self.limiter.peek(&key.id, limit, now)?,
+            None => None,
+        };
+        let outcome = if rate.is_some_and(|r| !r.allowed) {
+            (Outcome::RateLimited, "the key's rate limit is exhausted")
+        } else if key.remaining == Some(0) {
+            (Outcome::UsageExceeded, "the key has no credits left")
+        } else {
+            (Outcome::Valid, "")
+        };
+        let mut v = self.outcome(outcome.0, outcome.1, scheme);
         v.key = Some(key);
         v.rate = rate;
         Ok(v)
@@ -688,11 +763,12 @@ impl Gate {
         v
     }
 
-    /// Finds the key for a digest through the cache. The cache is emptied
-    /// whenever the store's epoch or this gate's own change counter moves, so
-    /// a change committed anywhere is seen on the next call; both are read
-    /// before the store, so a change racing with the fill is caught by the
-    /// next call's check.
+    /// Finds the key for a digest through the cache, which remembers found
+    /// keys and digests the store did not have alike. It is emptied whenever
+    /// the store's epoch or this gate's own change counter moves, so a change
+    /// committed anywhere (a new key included) is seen on the next call; both
+    /// are read before the store, so a change racing with the fill is caught
+    /// by the next call's check.
     fn lookup<W: Waiting>(
         &self,
         digest: &TokenDigest,
@@ -706,11 +782,17 @@ impl Gate {
             let mut cache = self.cache.lock();
             if cache.validity != validity {
                 cache.entries.clear();
+                cache.unknown.clear();
                 cache.validity = validity;
             }
             if let Some(hit) = cache.entries.get(digest) {
                 if hit.loaded_at.elapsed() < CACHE_TTL {
                     return Ok(Some(Arc::clone(hit)));
+                }
+            }
+            if let Some(at) = cache.unknown.get(digest) {
+                if at.elapsed() < CACHE_TTL {
+                    return Ok(None);
                 }
             }
         }
@@ -720,6 +802,13 @@ impl Gate {
             secret_expires_at,
         }) = self.store.find(digest)?
         else {
+            let mut cache = self.cache.lock();
+            if cache.validity == validity {
+                if cache.unknown.len() >= MAX_CACHED_UNKNOWN {
+                    cache.unknown.clear();
+                }
+                cache.unknown.insert(*digest, Instant::now());
+            }
             return Ok(None);
         };
         let kind = self.policy.kind(&key.kind);
@@ -746,6 +835,14 @@ impl Gate {
     pub fn flush(&self) -> Result<(), GateError> {
         Ok(self.usage.flush()?)
     }
+}
+
+/// Whether a verification records usage, counts the rate limit and spends
+/// credits ([`Gate::verify`]) or only looks ([`Gate::verify_without_spending`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spend {
+    Yes,
+    No,
 }
 
 fn invalid_state(key: &KeyRecord, action: &'static str) -> GateError {
@@ -830,5 +927,170 @@ mod rule_tests {
             .map(|i| cache_hash(&TokenDigest::of(&i.to_string())))
             .collect();
         assert_eq!(distinct.len(), 1_000);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod unknown_cache_tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::store::{Change, MemoryStore, UsageDelta};
+
+    /// A memory store that counts how often verification reads it.
+    #[derive(Debug, Default)]
+    struct CountingStore {
+        inner: MemoryStore,
+        finds: AtomicUsize,
+    }
+
+    impl Store for CountingStore {
+        fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), crate::StoreError> {
+            self.inner.insert(key, digest)
+        }
+        fn get(&self, id: &str) -> Result<Option<KeyRecord>, crate::StoreError> {
+            self.inner.get(id)
+        }
+        fn find(&self, digest: &TokenDigest) -> Result<Option<Found>, crate::StoreError> {
+            self.finds.fetch_add(1, Ordering::SeqCst);
+            self.inner.find(digest)
+        }
+        fn list(&self, query: &ListQuery) -> Result<Vec<KeyRecord>, crate::StoreError> {
+            self.inner.list(query)
+        }
+        fn modify(&self, id: &str, change: Change<'_>) -> Result<KeyRecord, GateError> {
+            self.inner.modify(id, change)
+        }
+        fn rotate(
+            &self,
+            id: &str,
+            new_digest: &TokenDigest,
+            old_until: Millis,
+            change: Change<'_>,
+        ) -> Result<KeyRecord, GateError> {
+            self.inner.rotate(id, new_digest, old_until, change)
+        }
+        fn delete(&self, id: &str) -> Result<bool, crate::StoreError> {
+            self.inner.delete(id)
+        }
+        fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), crate::StoreError> {
+            self.inner.add_usage(batch)
+        }
+        fn consume_credit(&self, id: &str) -> Result<Option<u64>, crate::StoreError> {
+            self.inner.consume_credit(id)
+        }
+        fn epoch(&self) -> Result<u64, crate::StoreError> {
+            self.inner.epoch()
+        }
+        fn epoch_now(&self) -> Option<u64> {
+            self.inner.epoch_now()
+        }
+    }
+
+    fn counted() -> (Arc<CountingStore>, Gate) {
+        let store = Arc::new(CountingStore::default());
+        let gate = Gate::new(Arc::clone(&store) as Arc<dyn Store>, Policy::default());
+        (store, gate)
+    }
+
+    fn outcome(gate: &Gate, token: &Token) -> Outcome {
+        gate.verify(Some(token.expose().as_bytes()), &Requirement::none(), None)
+            .unwrap()
+            .outcome
+    }
+
+    #[test]
+    fn a_repeated_unknown_token_reads_the_store_once() {
+        let (store, gate) = counted();
+        let unknown = Token::mint("gp").unwrap();
+        for _ in 0..5 {
+            assert_eq!(outcome(&gate, &unknown), Outcome::UnknownKey);
+        }
+        assert_eq!(store.finds.load(Ordering::SeqCst), 1);
+        // Answered from memory, so also without waiting.
+        let v = gate
+            .verify_in_memory(
+                Some(unknown.expose().as_bytes()),
+                &Requirement::none(),
+                None,
+            )
+            .unwrap();
+        assert_eq!(v.map(|v| v.outcome), Some(Outcome::UnknownKey));
+        // Another unknown token is another read.
+        assert_eq!(
+            outcome(&gate, &Token::mint("gp").unwrap()),
+            Outcome::UnknownKey
+        );
+        assert_eq!(store.finds.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_key_stored_for_a_remembered_unknown_token_is_found_at_once() {
+        let (store, gate) = counted();
+        let token = Token::mint("gp").unwrap();
+        assert_eq!(outcome(&gate, &token), Outcome::UnknownKey);
+        assert_eq!(outcome(&gate, &token), Outcome::UnknownKey);
+        // The store gains a key for that very digest behind the gate's back,
+        // as another process (or an import) would write it.
+        let mut record = gate
+            .issue(IssueRequest {
+                name: "template".into(),
+                ..IssueRequest::default()
+            })
+            .unwrap()
+            .key;
+        record.id = token::new_key_id();
+        record.start = token.start();
+        store.insert(&record, &token.digest()).unwrap();
+        assert_eq!(outcome(&gate, &token), Outcome::Valid);
+        // And so is a fresh issue or rotation through the gate.
+        let issued = gate
+            .issue(IssueRequest {
+                name: "new".into(),
+                ..IssueRequest::default()
+            })
+            .unwrap();
+        assert_eq!(outcome(&gate, &issued.token), Outcome::Valid);
+        let rotated = gate.rotate(&issued.key.id, Duration::ZERO).unwrap();
+        assert_eq!(outcome(&gate, &rotated.token), Outcome::Valid);
+    }
+
+    #[test]
+    fn a_deleted_key_is_unknown_at_once_and_then_remembered() {
+        let (store, gate) = counted();
+        let issued = gate
+            .issue(IssueRequest {
+                name: "gone".into(),
+                ..IssueRequest::default()
+            })
+            .unwrap();
+        assert_eq!(outcome(&gate, &issued.token), Outcome::Valid);
+        gate.delete(&issued.key.id).unwrap();
+        let before = store.finds.load(Ordering::SeqCst);
+        for _ in 0..3 {
+            assert_eq!(outcome(&gate, &issued.token), Outcome::UnknownKey);
+        }
+        assert_eq!(store.finds.load(Ordering::SeqCst), before + 1);
+    }
+
+    #[test]
+    fn a_flood_of_different_unknown_tokens_stays_bounded() {
+        let (store, gate) = counted();
+        let flood = 3 * MAX_CACHED_UNKNOWN + 17;
+        for i in 0..flood {
+            let token = Token::mint("gp").unwrap();
+            assert_eq!(outcome(&gate, &token), Outcome::UnknownKey, "{i}");
+            let cache = gate.cache.lock();
+            assert!(cache.unknown.len() <= MAX_CACHED_UNKNOWN, "{i}");
+            // The table never reallocates past its first full size.
+            assert!(cache.unknown.capacity() <= MAX_CACHED_UNKNOWN, "{i}");
+        }
+        assert_eq!(store.finds.load(Ordering::SeqCst), flood);
+        // The most recent ones are still remembered.
+        let token = Token::mint("gp").unwrap();
+        assert_eq!(outcome(&gate, &token), Outcome::UnknownKey);
+        assert_eq!(outcome(&gate, &token), Outcome::UnknownKey);
+        assert_eq!(store.finds.load(Ordering::SeqCst), flood + 1);
     }
 }

@@ -86,6 +86,16 @@ impl Outcome {
         }
     }
 
+    /// True for the outcomes that tell a token holder what became of the key
+    /// the token names, including whether it ever existed: what the policy's
+    /// `disclose_key_state = false` answers alike.
+    pub fn tells_key_state(self) -> bool {
+        matches!(
+            self,
+            Self::UnknownKey | Self::Inactive | Self::Revoked | Self::Expired
+        )
+    }
+
     /// The RFC 6750 `error` attribute for the challenge, if any.
     fn bearer_error(self) -> Option<&'static str> {
         match self {
@@ -101,11 +111,20 @@ impl Outcome {
     }
 }
 
-/// How the deployment challenges clients; taken from the policy.
+/// The code a client is told, in place of `unknown_key`, `inactive`,
+/// `revoked` and `expired`, when the policy does not disclose key state.
+pub const INVALID_TOKEN: &str = "invalid_token";
+/// The detail that goes with [`INVALID_TOKEN`].
+pub const INVALID_TOKEN_DETAIL: &str = "the token is not valid";
+
+/// How the deployment answers clients; taken from the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
     pub realm: String,
     pub schemes: Vec<Arc<str>>,
+    /// The policy's `disclose_key_state`: when false, the four outcomes that
+    /// tell what became of a key are rendered as one `invalid_token` answer.
+    pub disclose_key_state: bool,
 }
 
 /// The result of one `verify`.
@@ -171,8 +190,36 @@ impl Verification {
         self.outcome == Outcome::Valid
     }
 
+    /// The precise outcome code, for the application, its logs and events;
+    /// the client may be told [`public_code`](Self::public_code) instead.
     pub fn code(&self) -> &'static str {
         self.outcome.code()
+    }
+
+    /// True when the answer hides which of `unknown_key`, `inactive`,
+    /// `revoked` or `expired` this is (the policy's `disclose_key_state`).
+    pub fn conceals_key_state(&self) -> bool {
+        !self.challenge.disclose_key_state && self.outcome.tells_key_state()
+    }
+
+    /// The code the client is told in the problem body: [`code`](Self::code),
+    /// or `invalid_token` when the key's state is not disclosed.
+    pub fn public_code(&self) -> &'static str {
+        if self.conceals_key_state() {
+            INVALID_TOKEN
+        } else {
+            self.code()
+        }
+    }
+
+    /// The detail the client is told, in the problem body and the challenge's
+    /// `error_description`; [`Verification::detail`] keeps the precise one.
+    pub fn public_detail(&self) -> &str {
+        if self.conceals_key_state() {
+            INVALID_TOKEN_DETAIL
+        } else {
+            &self.detail
+        }
     }
 
     pub fn status(&self) -> u16 {
@@ -211,7 +258,10 @@ impl Verification {
                             .collect();
                         value.push_str(&format!(", scope={}", quote(&scopes.join(" "))));
                     } else {
-                        value.push_str(&format!(", error_description={}", quote(&self.detail)));
+                        value.push_str(&format!(
+                            ", error_description={}",
+                            quote(self.public_detail())
+                        ));
                     }
                     headers.push(("WWW-Authenticate".into(), value));
                 }
@@ -244,8 +294,8 @@ impl Verification {
             type_: "about:blank",
             title: self.outcome.title(),
             status: self.status(),
-            detail: self.detail.clone(),
-            code: self.code(),
+            detail: self.public_detail().to_owned(),
+            code: self.public_code(),
             missing_scopes: self
                 .missing_scopes
                 .iter()

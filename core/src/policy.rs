@@ -49,6 +49,9 @@ pub struct PolicyDocument {
     pub kinds: BTreeMap<String, KindDocument>,
     /// Kind used when `issue` names none; required when there are several kinds.
     pub default_kind: Option<String>,
+    /// `false` answers `unknown_key`, `inactive`, `revoked` and `expired`
+    /// alike, as `invalid_token`; absent means `true`.
+    pub disclose_key_state: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -84,6 +87,12 @@ pub struct Policy {
     kinds: Vec<Kind>,
     default_kind: usize,
     by_prefix: HashMap<String, usize>,
+    /// Whether a failed verification tells the client what became of the key
+    /// (`unknown_key`, `inactive`, `revoked`, `expired`), or answers all four
+    /// with one `invalid_token`, so a token holder cannot learn whether a key
+    /// ever existed. Events, logs and the `Verification`'s own code keep the
+    /// distinction either way.
+    pub disclose_key_state: bool,
 }
 
 pub const DEFAULT_REALM: &str = "api";
@@ -109,6 +118,7 @@ impl Default for Policy {
             by_prefix: HashMap::from([(DEFAULT_PREFIX.to_owned(), 0)]),
             kinds: vec![kind],
             default_kind: 0,
+            disclose_key_state: true,
         }
     }
 }
@@ -197,6 +207,9 @@ impl Policy {
             schemes,
             catalogue,
             implications,
+            disclose_key_state: doc
+                .disclose_key_state
+                .unwrap_or(defaults.disclose_key_state),
             ..defaults
         };
         for (i, s) in policy.catalogue.iter().enumerate() {
@@ -455,5 +468,31 @@ scopes = ["conversations:*"]
         assert_eq!(p.default_kind().prefix, "bp_bot");
         assert_eq!(p.schemes, ["Bearer", "Token"]);
         assert_eq!(Policy::default().default_kind().prefix, "gp");
+    }
+
+    #[test]
+    fn key_state_is_disclosed_unless_the_policy_says_not() {
+        assert!(Policy::default().disclose_key_state);
+        assert!(
+            Policy::from_toml("realm = \"x\"")
+                .unwrap()
+                .disclose_key_state
+        );
+        assert!(
+            !Policy::from_toml("disclose_key_state = false")
+                .unwrap()
+                .disclose_key_state
+        );
+        assert!(
+            !Policy::from_json(r#"{"disclose_key_state": false}"#)
+                .unwrap()
+                .disclose_key_state
+        );
+        assert_eq!(
+            Policy::from_toml("disclose_key_state = \"no\"")
+                .unwrap_err()
+                .field,
+            "(document)"
+        );
     }
 }

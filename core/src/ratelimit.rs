@@ -11,7 +11,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::clock::Millis;
+use std::sync::Arc;
+
+use crate::clock::{self, Clock, Millis};
 use crate::error::StoreError;
 
 /// `limit` requests per `period`, e.g. `1000/hour`.
@@ -37,7 +39,9 @@ impl RateLimit {
         (limit > 0 && period_ms > 0).then_some(Self { limit, period_ms })
     }
 
-    /// Milliseconds between two requests at the steady rate (at least 1).
+    /// Whole milliseconds between two requests at the steady rate (at least
+    /// 1), as the Redis script computes it on Redis's millisecond clock. The
+    /// in-memory limiter does not round: see [`gcra_exact`].
     fn emission_interval(&self) -> i64 {
         (self.period_ms / i64::from(self.limit)).max(1)
     }
@@ -110,9 +114,10 @@ pub struct RateDecision {
     pub retry_after_secs: i64,
 }
 
-/// One GCRA step: given the stored theoretical arrival time (`tat`), decide and
-/// return the new `tat` to store. Pure, so the memory and Redis limiters share it
-/// (the Redis script mirrors these lines).
+/// One GCRA step on a millisecond clock: given the stored theoretical arrival
+/// time (`tat`), decide and return the new `tat` to store. The Redis limiter
+/// answers with it (its script mirrors these lines); the interval is rounded
+/// down to whole milliseconds, at least one.
 pub fn gcra(limit: &RateLimit, stored_tat: Option<Millis>, now: Millis) -> (RateDecision, Millis) {
     let interval = limit.emission_interval();
     let tat = stored_tat.map_or(now, |t| t.max(now));
@@ -140,14 +145,68 @@ pub fn gcra(limit: &RateLimit, stored_tat: Option<Millis>, now: Millis) -> (Rate
     (decision, new_tat)
 }
 
+/// One GCRA step on a nanosecond timeline with no rounding at all, for the
+/// in-memory limiter. Times are kept multiplied by the limit, so the emission
+/// interval `period / limit` is the integer `period` and `1000/hour`,
+/// `3/second` or `5000/second` admit exactly what they advertise (a
+/// millisecond interval would round `3/second` to 333 ms and floor
+/// `5000/second` at 1000 a second). `stored` and the returned `tat` are on
+/// that scaled timeline; `now_ns` is a monotonic reading.
+pub fn gcra_exact(limit: &RateLimit, stored: Option<i128>, now_ns: i64) -> (RateDecision, i128) {
+    let n = i128::from(limit.limit);
+    // The interval, scaled: period / n nanoseconds, times n.
+    let interval = i128::from(limit.period_ms) * 1_000_000;
+    let now = i128::from(now_ns) * n;
+    let tat = stored.map_or(now, |t| t.max(now));
+    let new_tat = tat + interval;
+    let allow_at = new_tat - interval * n;
+    let scaled_second = n * 1_000_000_000;
+    let ceil_secs = |scaled: i128| {
+        i64::try_from((scaled.max(0) + scaled_second - 1) / scaled_second).unwrap_or(i64::MAX)
+    };
+    if allow_at > now {
+        let decision = RateDecision {
+            allowed: false,
+            limit: *limit,
+            remaining: 0,
+            reset_secs: ceil_secs(tat - now),
+            retry_after_secs: ceil_secs(allow_at - now).max(1),
+        };
+        return (decision, tat);
+    }
+    let remaining = (now - allow_at) / interval;
+    let decision = RateDecision {
+        allowed: true,
+        limit: *limit,
+        remaining: u32::try_from(remaining.clamp(0, n)).unwrap_or(0),
+        reset_secs: ceil_secs(new_tat - now),
+        retry_after_secs: 0,
+    };
+    (decision, new_tat)
+}
+
 /// Where rate-limit state lives: memory for one process, Redis for many.
 pub trait RateLimiter: Send + Sync + fmt::Debug {
+    /// Counts one request against `bucket` and decides. `now` is the gate's
+    /// wall clock; a limiter with a clock of its own (the in-memory one's
+    /// monotonic clock, Redis's server clock) may ignore it.
     fn check(
         &self,
         bucket: &str,
         limit: &RateLimit,
         now: Millis,
     ) -> Result<RateDecision, StoreError>;
+
+    /// What `check` would answer now, without counting anything; `None`
+    /// when this limiter cannot tell without counting.
+    fn peek(
+        &self,
+        _bucket: &str,
+        _limit: &RateLimit,
+        _now: Millis,
+    ) -> Result<Option<RateDecision>, StoreError> {
+        Ok(None)
+    }
 
     /// True when `check` is answered from this process's memory, with no
     /// network round trip.
@@ -156,19 +215,54 @@ pub trait RateLimiter: Send + Sync + fmt::Debug {
     }
 }
 
-/// In-process GCRA. Memory stays bounded: buckets whose allowance is full
-/// again carry no information and are pruned.
-#[derive(Debug, Default)]
+/// In-process GCRA ([`gcra_exact`]) on a monotonic clock, so setting the
+/// wall clock neither refuses nor refills anyone. Memory stays bounded:
+/// buckets whose allowance is full again carry no information and are pruned.
+#[derive(Debug)]
 pub struct MemoryRateLimiter {
-    buckets: Mutex<HashMap<String, Millis>>,
+    buckets: Mutex<HashMap<String, Bucket>>,
+    clock: Arc<dyn Clock>,
+}
+
+/// A bucket's scaled theoretical arrival time and the limit it is scaled by.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tat: i128,
+    per: u32,
+}
+
+impl Bucket {
+    /// The stored time on the timeline of `limit`: a key whose limit was
+    /// changed keeps its place in time, not its scaled number.
+    fn tat_for(self, limit: &RateLimit) -> i128 {
+        if self.per == limit.limit {
+            self.tat
+        } else {
+            self.tat * i128::from(limit.limit) / i128::from(self.per.max(1))
+        }
+    }
 }
 
 /// Prune once the map grows past this many buckets.
 const PRUNE_AT: usize = 65_536;
 
+impl Default for MemoryRateLimiter {
+    fn default() -> Self {
+        Self::with_clock(clock::system())
+    }
+}
+
 impl MemoryRateLimiter {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A limiter reading `clock`'s monotonic time (tests move it by hand).
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            buckets: Mutex::default(),
+            clock,
+        }
     }
 }
 
@@ -181,19 +275,37 @@ impl RateLimiter for MemoryRateLimiter {
         &self,
         bucket: &str,
         limit: &RateLimit,
-        now: Millis,
+        _wall_clock: Millis,
     ) -> Result<RateDecision, StoreError> {
+        let now_ns = self.clock.monotonic_ns();
         let mut buckets = self.buckets.lock();
-        let (decision, tat) = gcra(limit, buckets.get(bucket).copied(), now);
+        let stored = buckets.get(bucket).map(|b| b.tat_for(limit));
+        let (decision, tat) = gcra_exact(limit, stored, now_ns);
+        let entry = Bucket {
+            tat,
+            per: limit.limit,
+        };
         if let Some(slot) = buckets.get_mut(bucket) {
-            *slot = tat;
+            *slot = entry;
         } else {
             if buckets.len() >= PRUNE_AT {
-                buckets.retain(|_, t| *t > now);
+                let now = i128::from(now_ns);
+                buckets.retain(|_, b| b.tat > now * i128::from(b.per));
             }
-            buckets.insert(bucket.to_owned(), tat);
+            buckets.insert(bucket.to_owned(), entry);
         }
         Ok(decision)
+    }
+
+    fn peek(
+        &self,
+        bucket: &str,
+        limit: &RateLimit,
+        _wall_clock: Millis,
+    ) -> Result<Option<RateDecision>, StoreError> {
+        let now_ns = self.clock.monotonic_ns();
+        let stored = self.buckets.lock().get(bucket).map(|b| b.tat_for(limit));
+        Ok(Some(gcra_exact(limit, stored, now_ns).0))
     }
 }
 
@@ -235,11 +347,19 @@ mod tests {
         }
     }
 
+    use crate::clock::ManualClock;
+
+    fn manual() -> (Arc<ManualClock>, MemoryRateLimiter) {
+        let clock = ManualClock::new(1_000_000);
+        let limiter = MemoryRateLimiter::with_clock(clock.clone());
+        (clock, limiter)
+    }
+
     #[test]
     fn burst_up_to_limit_then_smooth() {
-        let limiter = MemoryRateLimiter::new();
+        let (clock, limiter) = manual();
         let limit: RateLimit = "10/minute".parse().unwrap();
-        let t0 = 1_000_000;
+        let t0 = clock.now_ms();
         for i in 0..10 {
             let d = limiter.check("k", &limit, t0).unwrap();
             assert!(d.allowed, "request {i}");
@@ -249,21 +369,128 @@ mod tests {
         assert!(!denied.allowed);
         assert_eq!(denied.retry_after_secs, 6);
         // One emission interval (6 s) later, exactly one more is allowed.
-        assert!(limiter.check("k", &limit, t0 + 6_000).unwrap().allowed);
-        assert!(!limiter.check("k", &limit, t0 + 6_000).unwrap().allowed);
+        clock.advance_ms(5_999);
+        assert!(!limiter.check("k", &limit, t0).unwrap().allowed);
+        clock.advance_ms(1);
+        assert!(limiter.check("k", &limit, t0).unwrap().allowed);
+        assert!(!limiter.check("k", &limit, t0).unwrap().allowed);
         // Other buckets are independent.
         assert!(limiter.check("other", &limit, t0).unwrap().allowed);
     }
 
     #[test]
     fn admits_exactly_limit_per_window_under_steady_load() {
-        let limiter = MemoryRateLimiter::new();
+        let (clock, limiter) = manual();
         let limit: RateLimit = "100/second".parse().unwrap();
         let admitted = (0..10_000)
-            .filter(|i| limiter.check("k", &limit, i / 10).unwrap().allowed)
+            .filter(|_| {
+                let allowed = limiter.check("k", &limit, 0).unwrap().allowed;
+                clock.advance_ns(100_000);
+                allowed
+            })
             .count();
-        // 1000 ms of traffic (t = 0..=999): the burst of 100 at t = 0, then one
-        // per 10 ms emission interval at t = 10, 20, …, 990.
+        // 1000 ms of traffic (t = 0..=999.9): the burst of 100 at t = 0, then
+        // one per 10 ms emission interval at t = 10, 20, …, 990.
         assert_eq!(admitted, 100 + 99);
+    }
+
+    /// Drains `bucket` at each of `steps` instants `step_ns` apart, after the
+    /// initial burst; returns how many requests were admitted after it.
+    fn admitted_after_burst(limit: &str, step_ns: i64, steps: usize) -> usize {
+        let (clock, limiter) = manual();
+        let limit: RateLimit = limit.parse().unwrap();
+        let burst = (0..)
+            .take_while(|_| limiter.check("k", &limit, 0).unwrap().allowed)
+            .count();
+        assert_eq!(burst, limit.limit as usize);
+        (0..steps)
+            .map(|_| {
+                clock.advance_ns(step_ns);
+                (0..)
+                    .take_while(|_| limiter.check("k", &limit, 0).unwrap().allowed)
+                    .count()
+            })
+            .sum()
+    }
+
+    #[test]
+    fn intervals_below_a_millisecond_are_not_floored() {
+        // 5000/second is one request each 0.2 ms: a 1 ms floor admitted 1000.
+        assert_eq!(admitted_after_burst("5000/second", 1_000_000, 1_000), 5_000);
+        // Finer than a microsecond, too.
+        // And below a microsecond: 1 000 000/second is one each 1000 ns.
+        assert_eq!(admitted_after_burst("1000000/second", 2_500, 40), 100);
+    }
+
+    #[test]
+    fn intervals_that_are_no_whole_millisecond_are_not_rounded() {
+        // 3/second: 333.33… ms, not 333 ms (which admits 3006 in 1000 s).
+        assert_eq!(admitted_after_burst("3/second", 10_000_000, 100_000), 3_000);
+        // 7/day: 12342857.142… ms.
+        assert_eq!(
+            admitted_after_burst("7/day", 3_600_000_000_000, 24 * 70),
+            490
+        );
+    }
+
+    #[test]
+    fn setting_the_wall_clock_neither_refuses_nor_refills() {
+        let (clock, limiter) = manual();
+        let limit: RateLimit = "2/minute".parse().unwrap();
+        assert!(limiter.check("k", &limit, clock.now_ms()).unwrap().allowed);
+        assert!(limiter.check("k", &limit, clock.now_ms()).unwrap().allowed);
+        // An hour forward on the wall clock is no hour of waiting.
+        clock.set_ms(clock.now_ms() + 3_600_000);
+        assert!(!limiter.check("k", &limit, clock.now_ms()).unwrap().allowed);
+        // An hour back does not hold the key for an hour.
+        clock.set_ms(clock.now_ms() - 7_200_000);
+        clock.advance_ns(30_000_000_000);
+        assert!(limiter.check("k", &limit, clock.now_ms()).unwrap().allowed);
+    }
+
+    #[test]
+    fn peeking_counts_nothing() {
+        let (_clock, limiter) = manual();
+        let limit: RateLimit = "2/minute".parse().unwrap();
+        for _ in 0..5 {
+            let d = limiter.peek("k", &limit, 0).unwrap().unwrap();
+            assert!(d.allowed);
+            assert_eq!(d.remaining, 1);
+        }
+        assert!(limiter.check("k", &limit, 0).unwrap().allowed);
+        assert!(limiter.check("k", &limit, 0).unwrap().allowed);
+        assert!(!limiter.peek("k", &limit, 0).unwrap().unwrap().allowed);
+    }
+
+    #[test]
+    fn a_changed_limit_keeps_the_bucket_in_time() {
+        let (clock, limiter) = manual();
+        let slow: RateLimit = "2/minute".parse().unwrap();
+        let fast: RateLimit = "4/minute".parse().unwrap();
+        assert!(limiter.check("k", &slow, 0).unwrap().allowed);
+        assert!(limiter.check("k", &slow, 0).unwrap().allowed);
+        assert!(!limiter.check("k", &slow, 0).unwrap().allowed);
+        // The bucket is 60 s ahead in time under either limit; 4/minute
+        // admits one more once that is within 60 - 15 s.
+        assert!(!limiter.check("k", &fast, 0).unwrap().allowed);
+        clock.advance_ms(14_999);
+        assert!(!limiter.check("k", &fast, 0).unwrap().allowed);
+        clock.advance_ms(1);
+        assert!(limiter.check("k", &fast, 0).unwrap().allowed);
+    }
+
+    #[test]
+    fn exact_and_millisecond_steps_agree_on_whole_millisecond_intervals() {
+        let limit: RateLimit = "5/second".parse().unwrap();
+        let (mut ms_tat, mut ns_tat) = (None, None);
+        let mut now = 0i64;
+        for step in 0..500 {
+            now += [0, 1, 7, 150, 199, 200, 1000][step % 7];
+            let (a, t) = gcra(&limit, ms_tat, now);
+            ms_tat = Some(t);
+            let (b, t) = gcra_exact(&limit, ns_tat, now * 1_000_000);
+            ns_tat = Some(t);
+            assert_eq!(a, b, "step {step}");
+        }
     }
 }

@@ -40,21 +40,35 @@ struct Fixture {
 /// Every store: memory, a real SQLite file, and a fresh schema on the real
 /// Postgres server when `scripts/services.sh` started one.
 fn fixtures() -> Vec<(&'static str, Fixture)> {
+    fixtures_with(POLICY)
+}
+
+fn fixtures_with(policy: &str) -> Vec<(&'static str, Fixture)> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("gp.db")).unwrap());
     let mut all = vec![
-        ("memory", fixture(Arc::new(MemoryStore::new()), None)),
-        ("sqlite", fixture(sqlite, Some(dir))),
+        (
+            "memory",
+            fixture_with(Arc::new(MemoryStore::new()), None, policy),
+        ),
+        ("sqlite", fixture_with(sqlite, Some(dir), policy)),
     ];
     if let Some(url) = common::fresh_postgres_schema() {
-        all.push(("postgres", fixture(store::open(&url).unwrap(), None)));
+        all.push((
+            "postgres",
+            fixture_with(store::open(&url).unwrap(), None, policy),
+        ));
     }
     all
 }
 
 fn fixture(store: Arc<dyn Store>, dir: Option<tempfile::TempDir>) -> Fixture {
+    fixture_with(store, dir, POLICY)
+}
+
+fn fixture_with(store: Arc<dyn Store>, dir: Option<tempfile::TempDir>, policy: &str) -> Fixture {
     let clock = ManualClock::new(T0);
-    let gate = Gate::new(store, Policy::from_toml(POLICY).unwrap()).with_clock(clock.clone());
+    let gate = Gate::new(store, Policy::from_toml(policy).unwrap()).with_clock(clock.clone());
     Fixture {
         gate,
         clock,
@@ -779,4 +793,163 @@ fn a_schema_version_1_sqlite_file_is_upgraded_in_place() {
     assert_eq!(check(&serving, &bearer(&t), &read), Outcome::Valid);
     other.revoke(&t.key.id).unwrap();
     assert_eq!(check(&serving, &bearer(&t), &read), Outcome::Revoked);
+}
+
+/// The in-memory limiter measures time on the gate clock's monotonic side:
+/// setting the wall clock back does not refuse a key until it catches up, and
+/// setting it forward grants no fresh burst.
+#[test]
+fn setting_the_wall_clock_neither_refuses_nor_refills_a_rate_limit() {
+    let f = fixture(Arc::new(MemoryStore::new()), None);
+    let g = &f.gate;
+    let ch = g
+        .issue(IssueRequest {
+            name: "webchat".into(),
+            kind: Some("channel".into()),
+            scopes: scopes(&["conversations:read"]),
+            ..Default::default()
+        })
+        .unwrap();
+    let conv = Requirement::all(&["conversations:read"]).unwrap();
+    let verify = || g.verify(Some(&bearer(&ch)), &conv, None).unwrap().outcome;
+    // The channel kind allows 3/minute.
+    for _ in 0..3 {
+        assert_eq!(verify(), Outcome::Valid);
+    }
+    assert_eq!(verify(), Outcome::RateLimited);
+    f.clock.set_ms(T0 + HOUR);
+    assert_eq!(
+        verify(),
+        Outcome::RateLimited,
+        "a step forward refilled the bucket"
+    );
+    f.clock.set_ms(T0 - HOUR);
+    // One 20 s interval of real time later, one request fits again.
+    f.clock.advance_ms(20_000);
+    assert_eq!(verify(), Outcome::Valid, "a step back kept refusing");
+    assert_eq!(verify(), Outcome::RateLimited);
+}
+
+#[test]
+fn verify_without_spending_records_no_usage_and_spends_no_allowance_or_credit() {
+    for (name, f) in fixtures() {
+        let g = &f.gate;
+        let ch = g
+            .issue(IssueRequest {
+                name: "webchat".into(),
+                kind: Some("channel".into()),
+                scopes: scopes(&["conversations:read"]),
+                remaining: Some(10),
+                ..Default::default()
+            })
+            .unwrap();
+        let conv = Requirement::all(&["conversations:read"]).unwrap();
+        let look = || {
+            g.verify_without_spending(Some(&bearer(&ch)), &conv, None)
+                .unwrap()
+        };
+        let spend = || g.verify(Some(&bearer(&ch)), &conv, None).unwrap().outcome;
+        for _ in 0..5 {
+            let v = look();
+            assert_eq!(v.outcome, Outcome::Valid, "{name}");
+            // The channel kind's 3/minute, untouched.
+            assert_eq!(v.rate.map(|r| r.remaining), Some(2), "{name}");
+        }
+        let key = g.get(&ch.key.id).unwrap();
+        assert_eq!((key.usage_count, key.remaining), (0, Some(10)), "{name}");
+        for _ in 0..3 {
+            assert_eq!(spend(), Outcome::Valid, "{name}");
+        }
+        // Tells that the limit is exhausted, without counting.
+        assert_eq!(look().outcome, Outcome::RateLimited, "{name}");
+        f.clock.advance_ms(20_000);
+        assert_eq!(look().outcome, Outcome::Valid, "{name}");
+        assert_eq!(
+            spend(),
+            Outcome::Valid,
+            "{name}: the look took the allowance"
+        );
+        let key = g.get(&ch.key.id).unwrap();
+        assert_eq!((key.usage_count, key.remaining), (4, Some(6)), "{name}");
+        assert_eq!(look().key.unwrap().remaining, Some(6), "{name}");
+
+        let spent = issue_with_credits(g, 1);
+        assert_eq!(
+            check(g, &bearer(&spent), &Requirement::none()),
+            Outcome::Valid
+        );
+        let v = g
+            .verify_without_spending(Some(&bearer(&spent)), &Requirement::none(), None)
+            .unwrap();
+        assert_eq!(v.outcome, Outcome::UsageExceeded, "{name}");
+        // Failures before the effects are the same as verify's.
+        let revoked = issue(g, &[]);
+        g.revoke(&revoked.key.id).unwrap();
+        let v = g
+            .verify_without_spending(Some(&bearer(&revoked)), &Requirement::none(), None)
+            .unwrap();
+        assert_eq!(v.outcome, Outcome::Revoked, "{name}");
+    }
+}
+
+/// The four states of a key are answered alike under `disclose_key_state =
+/// false`, on every store, while the verification keeps the precise outcome.
+#[test]
+fn undisclosed_key_state_is_one_answer_on_every_store() {
+    let policy = format!("disclose_key_state = false\n{POLICY}");
+    for (name, f) in fixtures_with(&policy) {
+        let g = &f.gate;
+        let none = Requirement::none();
+        let inactive = issue(g, &[]);
+        g.deactivate(&inactive.key.id).unwrap();
+        let revoked = issue(g, &[]);
+        g.revoke(&revoked.key.id).unwrap();
+        let expired = g
+            .issue(IssueRequest {
+                name: "short".into(),
+                expires_in: Some(Duration::from_secs(60)),
+                ..Default::default()
+            })
+            .unwrap();
+        let rotated = issue(g, &[]);
+        g.rotate(&rotated.key.id, Duration::ZERO).unwrap();
+        f.clock.advance_ms(60_000);
+        let unknown = format!(
+            "Bearer {}",
+            gatepass_core::Token::mint("gp_pat").unwrap().expose()
+        );
+        let answers: Vec<(Outcome, gatepass_core::HttpResponse)> = [
+            unknown.into_bytes(),
+            bearer(&inactive),
+            bearer(&revoked),
+            bearer(&expired),
+            bearer(&rotated),
+        ]
+        .iter()
+        .map(|h| {
+            // Twice: from the store, then from the cache.
+            let first = g.verify(Some(h), &none, None).unwrap();
+            let second = g.verify(Some(h), &none, None).unwrap();
+            assert_eq!(first.http(), second.http(), "{name}");
+            (first.outcome, first.http())
+        })
+        .collect();
+        let outcomes: Vec<Outcome> = answers.iter().map(|(o, _)| *o).collect();
+        assert_eq!(
+            outcomes,
+            [
+                Outcome::UnknownKey,
+                Outcome::Inactive,
+                Outcome::Revoked,
+                Outcome::Expired,
+                Outcome::Revoked
+            ],
+            "{name}"
+        );
+        for (outcome, http) in &answers {
+            assert_eq!(http, &answers[0].1, "{name}: {outcome:?}");
+        }
+        let problem = answers[0].1.problem.as_ref().unwrap();
+        assert_eq!((problem.code, problem.status), ("invalid_token", 401));
+    }
 }

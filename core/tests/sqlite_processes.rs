@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::child::{self, ChildGate};
-use gatepass_core::{Gate, IssueRequest, Issued, Outcome, Requirement};
+use gatepass_core::store::{SqliteStore, Store};
+use gatepass_core::token::new_key_id;
+use gatepass_core::{Gate, IssueRequest, Issued, Outcome, Requirement, Token};
 
 const HAMMER_COUNT: u64 = 3_000;
 
@@ -382,4 +384,36 @@ fn an_existing_database_keeps_its_permissions() {
 fn an_in_memory_database_creates_no_file() {
     let _ = Gate::open("sqlite:///:memory:", None);
     assert!(!Path::new(":memory:").exists());
+}
+
+/// Each process remembers the unknown tokens it was shown; a key stored for
+/// one of them by another process (an import, another writer) is found on the
+/// very next verify, and so is a key issued elsewhere.
+#[test]
+fn another_process_finds_a_key_stored_for_a_token_it_remembered_as_unknown() {
+    let (dir, url, gate, issued) = shared_file("unknown");
+    let mut child = ChildGate::spawn(&url);
+    let mut ask = |token: &str| {
+        child.send(&format!("check {token}"));
+        child.expect("OUTCOME")
+    };
+    let chosen = Token::mint("gp").unwrap();
+    assert_eq!(ask(chosen.expose()), "unknown_key");
+    assert_eq!(ask(chosen.expose()), "unknown_key", "remembered");
+    let writer = SqliteStore::open(dir.path().join("unknown.db")).unwrap();
+    let mut record = issued.key.clone();
+    record.id = new_key_id();
+    record.start = chosen.start();
+    writer.insert(&record, &chosen.digest()).unwrap();
+    assert_eq!(ask(chosen.expose()), "valid");
+    let fresh = gate
+        .issue(IssueRequest {
+            name: "fresh".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(ask(fresh.token.expose()), "valid");
+    gate.delete(&fresh.key.id).unwrap();
+    assert_eq!(ask(fresh.token.expose()), "unknown_key");
+    child.finish();
 }

@@ -5,12 +5,14 @@
 
 use std::sync::Arc;
 
+use gatepass_core::clock::ManualClock;
 use gatepass_core::header::{parse_authorization, HeaderError};
 use gatepass_core::outcome::{Challenge, Outcome, Verification};
 use gatepass_core::ratelimit::{gcra, RateLimit};
 use gatepass_core::scope::{default_implications, parse_list, Expr, ScopeSet};
+use gatepass_core::store::MemoryStore;
 use gatepass_core::token::{ParsedToken, TokenFormatError};
-use gatepass_core::{Requirement, Scope};
+use gatepass_core::{Gate, IssueRequest, Policy, Requirement, Scope};
 use serde_json::Value;
 
 fn load(name: &str) -> Value {
@@ -127,6 +129,7 @@ fn outcome_vectors() {
     let challenge = Arc::new(Challenge {
         realm: "api".into(),
         schemes: vec!["Bearer".into(), "Token".into()],
+        disclose_key_state: true,
     });
     for (case, outcome) in list.iter().zip(Outcome::ALL) {
         assert_eq!(case["code"].as_str().unwrap(), outcome.code());
@@ -176,5 +179,90 @@ fn outcome_vectors() {
             assert_eq!(p.code, outcome.code());
             assert_eq!(p.status, outcome.status());
         }
+    }
+}
+
+/// Real keys in each of the four states, verified by a gate whose policy
+/// comes from the vector: one answer for all four, precise codes underneath.
+#[test]
+fn key_state_concealed_vectors() {
+    let v = load("outcomes.json");
+    let case = &v["key_state_concealed"];
+    let policy = Policy::from_json(&case["policy"].to_string()).unwrap();
+    assert!(!policy.disclose_key_state);
+    let clock = ManualClock::new(1_800_000_000_000);
+    let answers = |policy: Policy| {
+        let gate =
+            Gate::new(Arc::new(MemoryStore::new()), policy).with_clock(Arc::clone(&clock) as _);
+        let issue = |name: &str| {
+            gate.issue(IssueRequest {
+                name: name.into(),
+                scopes: vec![Scope::parse("bots:read").unwrap()],
+                expires_in: Some(std::time::Duration::from_secs(60)),
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        let inactive = issue("inactive");
+        gate.deactivate(&inactive.key.id).unwrap();
+        let revoked = issue("revoked");
+        gate.revoke(&revoked.key.id).unwrap();
+        let expired = issue("expired");
+        let no_scope = gate
+            .issue(IssueRequest {
+                name: "no scope".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        clock.advance_ms(60_000);
+        let tokens = [
+            ("unknown_key", gatepass_core::Token::mint("gp").unwrap()),
+            ("inactive", inactive.token),
+            ("revoked", revoked.token),
+            ("expired", expired.token),
+            ("insufficient_scope", no_scope.token),
+        ];
+        let read = Requirement::all(&["bots:read"]).unwrap();
+        let mut out: Vec<(String, Verification)> = tokens
+            .iter()
+            .map(|(code, t)| {
+                let header = format!("Bearer {}", t.expose());
+                let v = gate.verify(Some(header.as_bytes()), &read, None).unwrap();
+                assert_eq!(v.code(), *code, "the verification keeps the precise code");
+                ((*code).to_owned(), v)
+            })
+            .collect();
+        let malformed = gate.verify(Some(b"Bearer gp_x"), &read, None).unwrap();
+        out.push(("malformed_token".into(), malformed));
+        out
+    };
+    let concealed = strings(&case["outcomes"]);
+    let unchanged = strings(&case["unchanged"]);
+    for (code, v) in answers(policy) {
+        let http = v.http();
+        let www = http
+            .headers
+            .iter()
+            .find(|(n, _)| n == "WWW-Authenticate")
+            .map(|(_, v)| v.as_str());
+        let problem = http.problem.unwrap();
+        if concealed.contains(&code) {
+            assert_eq!(u64::from(http.status), case["status"].as_u64().unwrap());
+            assert_eq!(www, case["www_authenticate"].as_str(), "{code}");
+            assert_eq!(http.headers.len(), 1, "{code}");
+            assert_eq!(problem.to_json(), case["problem_json"].as_str().unwrap());
+            assert_eq!(
+                serde_json::to_value(&problem).unwrap(),
+                case["problem"],
+                "{code}"
+            );
+        } else {
+            assert!(unchanged.contains(&code), "{code}");
+            assert_eq!(problem.code, code);
+        }
+    }
+    // Without the setting every state is told apart, as before.
+    for (code, v) in answers(Policy::default()) {
+        assert_eq!(v.problem().unwrap().code, code);
     }
 }

@@ -107,9 +107,25 @@ def test_keys_lifecycle_end_to_end(cli):
     assert as_json(cli("keys", "revoke", key["id"], "--json"))["status"] == "revoked"
     assert as_json(cli("verify", rotated["token"], "--json", expect=1))["code"] == "revoked"
     assert as_json(cli("keys", "list", "--status", "revoked", "--json"))["keys"][0]["id"] == key["id"]
-    assert as_json(cli("keys", "show", key["id"], "--json"))["usage_count"] >= 3
+    # Only the library's verify above counted: the CLI checks without spending.
+    assert as_json(cli("keys", "show", key["id"], "--json"))["usage_count"] == 1
     assert as_json(cli("keys", "delete", key["id"], "--json")) == {"deleted": key["id"]}
     assert as_json(cli("keys", "list", "--json"))["keys"] == []
+
+
+def test_verify_spends_nothing_unless_asked(cli):
+    issued = as_json(cli("keys", "issue", "Paid", "--remaining", "1", "--json"))
+    token, key_id = issued["token"], issued["key"]["id"]
+    for _ in range(3):
+        assert as_json(cli("verify", token, "--json"))["key"]["remaining"] == 1
+    shown = as_json(cli("keys", "show", key_id, "--json"))
+    assert (shown["usage_count"], shown["remaining"]) == (0, 1)
+    assert as_json(cli("verify", token, "--spend", "--json"))["ok"]
+    shown = as_json(cli("keys", "show", key_id, "--json"))
+    assert (shown["usage_count"], shown["remaining"]) == (1, 0)
+    # Out of credits: the check says so, without spending, as --spend does.
+    assert as_json(cli("verify", token, "--json", expect=1))["code"] == "usage_exceeded"
+    assert as_json(cli("verify", token, "--spend", "--json", expect=1))["code"] == "usage_exceeded"
 
 
 def test_exit_codes(cli, tmp_path):

@@ -152,6 +152,39 @@ def test_outcome_vectors():
             assert ("Retry-After" in v.headers) is expected["retry_after"]
 
 
+def test_key_state_concealed_vector():
+    case = vectors("outcomes")["key_state_concealed"]
+    gate = gatepass.Gate("memory://", policy=case["policy"])
+    requests = tokens_for_every_outcome(gate)
+    answers = {}
+    for code, header in requests.items():
+        v = gate.verify(header, scopes=["bots:read"], resource="channel:ch_1")
+        assert v.code == code, "the verification keeps the precise code"
+        answers[code] = v
+    for code in case["outcomes"]:
+        v = answers[code]
+        assert v.status == case["status"], code
+        assert v.problem() == case["problem"], code
+        assert v.problem_json() == case["problem_json"], code
+        assert list(v.headers) == ["WWW-Authenticate"], code
+        # The vector's challenge is for a Bearer request; the client's scheme is echoed.
+        expected = case["www_authenticate"].replace("Bearer", v.scheme, 1)
+        assert v.headers["WWW-Authenticate"] == expected, code
+        with pytest.raises(gatepass.Unauthorized) as e:
+            gate.authenticate(requests[code], scopes=["bots:read"], resource="channel:ch_1")
+        assert (e.value.status, e.value.problem) == (case["status"], case["problem"]), code
+        # What a framework shows the client hides the state; the code is for logs.
+        assert e.value.message == case["problem"]["detail"] and e.value.code == code
+    for code in case["unchanged"]:
+        assert answers[code].problem()["code"] == code
+    # Without the setting the four are told apart.
+    plain = gatepass.Gate("memory://")
+    for code, header in tokens_for_every_outcome(plain).items():
+        if code in case["outcomes"]:
+            v = plain.verify(header, scopes=["bots:read"], resource="channel:ch_1")
+            assert v.problem()["code"] == code
+
+
 # ----- webhooks -------------------------------------------------------------
 
 

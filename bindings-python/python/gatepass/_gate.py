@@ -222,6 +222,19 @@ class Gate:
         a bad credential: inspect ``.ok``/``.code``."""
         return self._native.verify(authorization, scopes, any_scopes, resource)
 
+    def verify_without_spending(
+        self,
+        authorization: Union[str, bytes, None],
+        scopes: Scopes = None,
+        any_scopes: Optional[Sequence[str]] = None,
+        resource: Optional[str] = None,
+    ) -> Verification:
+        """Like :meth:`verify`, but records no usage, counts no rate limit and
+        spends no credit: for checking a token by hand. A key out of credits
+        is ``usage_exceeded``; a rate limit is reported as this process's
+        in-memory limiter sees it (a Redis limiter reports none)."""
+        return self._native.verify_without_spending(authorization, scopes, any_scopes, resource)
+
     def authenticate(
         self,
         authorization: Union[str, bytes, None],

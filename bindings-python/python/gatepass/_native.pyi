@@ -171,6 +171,13 @@ class Gate:
         any_scopes: Optional[Sequence[str]] = None,
         resource: Optional[str] = None,
     ) -> Verification: ...
+    def verify_without_spending(
+        self,
+        authorization: Union[str, bytes, bytearray, None],
+        scopes: Union[str, Sequence[str], Requirement, None] = None,
+        any_scopes: Optional[Sequence[str]] = None,
+        resource: Optional[str] = None,
+    ) -> Verification: ...
     def flush(self) -> None: ...
 
 class VerifiedWebhook:

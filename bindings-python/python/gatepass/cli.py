@@ -5,7 +5,7 @@
     gatepass keys issue "Production Server" --scope bots:read --expires-in 90d
     gatepass keys list [--subject agent_42] [--status active] [--all]
     gatepass keys show|rotate|revoke|deactivate|activate|delete KEY_ID
-    gatepass verify [TOKEN | -] --scopes bots:read
+    gatepass verify [TOKEN | -] --scopes bots:read [--spend]
     gatepass webhook secret standard
     gatepass webhook sign standard --secret whsec_… < body.json
     gatepass webhook verify standard --secret whsec_… -H 'webhook-id: …' … < body.json
@@ -293,6 +293,12 @@ def add_verify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scopes", "--scope", dest="scopes", help="expression or comma-separated list (all of)")
     p.add_argument("--any-scopes", help="comma-separated list (any of)")
     p.add_argument("--resource")
+    p.add_argument(
+        "--spend",
+        action="store_true",
+        help="count it as a request: record usage, take rate-limit allowance and a credit"
+        " (default: check only, spending nothing)",
+    )
 
 
 def run_verify(gate: Gate, args: argparse.Namespace, o: Output) -> int:
@@ -307,7 +313,9 @@ def run_verify(gate: Gate, args: argparse.Namespace, o: Output) -> int:
         is_expr = any(w in f" {s} " for w in (" and ", " or ")) or "(" in s
         scopes = s if is_expr else _scopes([s])
     any_scopes = _scopes([args.any_scopes]) if args.any_scopes else None
-    v = gate.verify(credential, scopes, any_scopes, args.resource)
+    # Checking a production key by hand must not use up its limits.
+    check = gate.verify if args.spend else gate.verify_without_spending
+    v = check(credential, scopes, any_scopes, args.resource)
     data = {
         "ok": v.ok,
         "code": v.code,

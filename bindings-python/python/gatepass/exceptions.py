@@ -274,11 +274,15 @@ def auth_error(verification: Verification) -> AuthError:
     """The exception for a failed verification, with its status, headers and body."""
     found = CLASS_BY_CODE.get(verification.code, AuthError)
     cls = found if issubclass(found, AuthError) else AuthError
+    problem = verification.problem()
+    # The message is what frameworks show the client (DRF's own handler, for
+    # one): the problem's detail, which hides the key's state when the policy
+    # says so. ``code`` and ``verification.detail`` stay precise for logs.
     return cls(
-        verification.detail,
+        problem["detail"] if problem is not None else verification.detail,
         code=verification.code,
         status=verification.status,
         headers=verification.headers,
-        problem=verification.problem(),
+        problem=problem,
         verification=verification,
     )

@@ -677,6 +677,10 @@ impl Store for PostgresStore {
             "INSERT INTO gatepass_secrets (digest, key_id, created_at, expires_at) VALUES ($1, $2, $3, NULL)",
             &[&&digest.as_bytes()[..], &r.id, &r.created_at],
         )?;
+        // Verification caches remember digests the store did not have; a
+        // new secret must reach them too, as on SQLite, where the epoch
+        // moves with every inserted secret.
+        notify(&mut tx, &r.id)?;
         tx.commit()?;
         Ok(())
     }
@@ -869,10 +873,7 @@ mod tests {
         assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(7)));
         assert_eq!(c.get_keepalives_idle(), Duration::from_secs(70));
         assert_eq!(c.get_keepalives_retries(), Some(9));
-        assert_eq!(
-            c.get_tcp_user_timeout(),
-            Some(&Duration::from_secs(11))
-        );
+        assert_eq!(c.get_tcp_user_timeout(), Some(&Duration::from_secs(11)));
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub fn unix_micros() -> u128 {
 /// in a tight loop until the outcome is not valid and print `SEEN <code> <µs>`.
 /// `revoke <id>`: revoke the key, print `REVOKED`.
 /// `check <token>`: print `OUTCOME <code>` for one verify (errors print `OUTCOME error`).
+/// `until-valid <token>`: verify until valid, print `VALID after <µs> µs and <n> refusals`.
 /// `hammer <token> <n>`: verify `n` times, flush, print `HAMMERED <valid count>`.
 /// `churn <token> <id>`: verify and read the key until valid, print READY,
 /// then verify and read it in a tight loop until the outcome is not valid and
@@ -93,6 +94,14 @@ pub fn serve() {
             (Some("revoke"), Some(id)) => {
                 gate.revoke(id).unwrap();
                 writeln!(out, "\nREVOKED").unwrap();
+            }
+            (Some("until-valid"), Some(token)) => {
+                let (start, mut refused) = (std::time::Instant::now(), 0u64);
+                while verify(token).ok() != Some(Outcome::Valid) {
+                    refused += 1;
+                }
+                let waited = start.elapsed().as_micros();
+                writeln!(out, "\nVALID after {waited} µs and {refused} refusals").unwrap();
             }
             (Some("check"), Some(token)) => {
                 let code = verify(token).map_or("error", |o| o.code());
