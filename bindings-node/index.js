@@ -842,7 +842,7 @@ class WebhookVerifier {
     try {
       verified = this.#native.verify(bytes, url ?? null, v[0], v[1], v[2], v[3], v[4], v[5])
     } catch (e) {
-      throw fromNative(e)
+      throw fromNative(e, this.#scheme)
     }
     return verifiedFrom(this.#scheme, verified)
   }

@@ -433,6 +433,44 @@ impl Gate {
         })
     }
 
+    /// Like `verify`, but answers only from memory (a cached key, a refusal
+    /// that needs no lookup) and returns `None` where the store would have
+    /// to be asked. For async helpers: this answer is safe on an event loop;
+    /// `None` means "call `verify` off the loop".
+    #[pyo3(signature = (authorization, scopes=None, any_scopes=None, resource=None))]
+    fn verify_in_memory(
+        &self,
+        py: Python<'_>,
+        authorization: Option<&Bound<'_, PyAny>>,
+        scopes: Option<&Bound<'_, PyAny>>,
+        any_scopes: Option<&Bound<'_, PyAny>>,
+        resource: Option<String>,
+    ) -> PyResult<Option<Verification>> {
+        let header = header_bytes(authorization)?;
+        let ready = scopes
+            .filter(|_| any_scopes.is_none())
+            .and_then(|s| s.cast::<Requirement>().ok());
+        let built;
+        let requirement = match &ready {
+            Some(r) => &r.get().inner,
+            None => {
+                built = if scopes.is_none() && any_scopes.is_none() {
+                    CoreRequirement::none()
+                } else {
+                    build_requirement(py, scopes, any_scopes)?.inner
+                };
+                &built
+            }
+        };
+        // No I/O happens here, so the GIL is kept: releasing it would cost
+        // more than the work.
+        let result = guarded(py, || {
+            self.inner
+                .verify_in_memory(header.as_deref(), requirement, resource.as_deref())
+        })?;
+        Ok(result.py_err(py)?.map(|inner| Verification { inner }))
+    }
+
     /// Writes usage counted in this process to the store.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let gate = Arc::clone(&self.inner);

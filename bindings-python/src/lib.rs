@@ -22,6 +22,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<outcome::Verification>()?;
     m.add_class::<scope::Requirement>()?;
     m.add_function(wrap_pyfunction!(parse_duration, m)?)?;
+    m.add_function(wrap_pyfunction!(error::error_table, m)?)?;
+    m.add_function(wrap_pyfunction!(error::error_classes, m)?)?;
+    m.add_function(wrap_pyfunction!(error::render_error, m)?)?;
     webhook::register(m)?;
     Ok(())
 }

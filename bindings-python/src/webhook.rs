@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString};
 
 use crate::convert::{body_bytes, duration_arg, header_pairs, millis_arg, string_list};
-use crate::error::{detached, IntoPyResult};
+use crate::error::{detached, webhook_error, IntoPyResult};
 
 /// `replay_guard=`: `True`/`False`, a capacity for the in-process guard, or a
 /// URL (`memory://`, `redis://…` to share it between processes).
@@ -178,7 +178,9 @@ impl WebhookVerifier {
             owned = body_bytes(body)?;
             &owned
         };
-        let inner = detached(py, || verifier.verify(body, &headers, url.as_deref()))?.py_err(py)?;
+        let scheme = verifier.scheme();
+        let inner = detached(py, || verifier.verify(body, &headers, url.as_deref()))?
+            .map_err(|e| webhook_error(py, &e, scheme))?;
         Ok(VerifiedWebhook { inner })
     }
 

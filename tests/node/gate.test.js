@@ -273,6 +273,27 @@ describe('Gate lifecycle', () => {
 })
 
 describe('shared vectors', () => {
+  it('errors.json: the same error classes as Python, and the answer the core renders for each code', () => {
+    const v = loadVectors('errors')
+    // The class set, with its parents.
+    for (const [name, parent] of Object.entries(v.classes)) {
+      const Class = gatepass[name]
+      assert.equal(typeof Class, 'function', name)
+      if (parent !== null) assert.equal(Object.getPrototypeOf(Class), gatepass[parent], name)
+    }
+    const rows = [...v.outcome_classes, ...v.cases]
+    assert.deepEqual(Object.keys(gatepass.CLASS_BY_CODE).sort(), [...new Set(rows.map((r) => r.code))].sort())
+    for (const row of rows) assert.equal(gatepass.CLASS_BY_CODE[row.code].name, row.class, row.code)
+    for (const c of v.cases) {
+      const Class = gatepass.CLASS_BY_CODE[c.code]
+      const e = new Class(c.message, c.code, { webhookScheme: c.webhook_scheme })
+      assert.equal(e.message, c.message)
+      assert.equal(e.status, c.status, c.code)
+      assert.deepEqual(e.headers, c.headers, c.code)
+      assert.deepEqual(e.problem, { type: 'about:blank', title: c.title, status: c.status, detail: c.detail, code: c.code }, c.code)
+    }
+  })
+
   const headers = loadVectors('headers')
   const scopes = loadVectors('scopes')
   const tokens = loadVectors('tokens')

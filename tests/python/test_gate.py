@@ -407,9 +407,12 @@ def test_every_core_code_has_a_class():
     outcome_codes = set(EXPECTED_STATUS) - {"valid"}
     assert outcome_codes <= set(CLASS_BY_CODE)
     for code, cls in CLASS_BY_CODE.items():
-        err = gatepass.exceptions._error(code, "m")
+        status, headers, problem = gatepass._native.render_error(code, "m")
+        err = gatepass.exceptions._error(code, "m", status, headers, problem)
         assert type(err) is cls and err.code == code and str(err) == "m"
-    assert type(gatepass.exceptions._error("something_new", "m")) is gatepass.GatepassError
+        assert err.status == status and err.problem == problem
+    new = gatepass.exceptions._error("something_new", "m", 500, {}, None)
+    assert type(new) is gatepass.GatepassError
 
 
 def test_key_info_to_dict_and_equality(gate):

@@ -222,6 +222,37 @@ class Gate:
         a bad credential: inspect ``.ok``/``.code``."""
         return self._native.verify(authorization, scopes, any_scopes, resource)
 
+    def verify_in_memory(
+        self,
+        authorization: Union[str, bytes, None],
+        scopes: Scopes = None,
+        any_scopes: Optional[Sequence[str]] = None,
+        resource: Optional[str] = None,
+    ) -> Optional[Verification]:
+        """Like :meth:`verify`, answered only from memory (a cached key, or a
+        refusal that needs no lookup); ``None`` when the store must be asked.
+        Safe to call on an event loop; on ``None``, run :meth:`verify` off it."""
+        return self._native.verify_in_memory(authorization, scopes, any_scopes, resource)
+
+    async def verify_async(
+        self,
+        authorization: Union[str, bytes, None],
+        scopes: Scopes = None,
+        any_scopes: Optional[Sequence[str]] = None,
+        resource: Optional[str] = None,
+    ) -> Verification:
+        """:meth:`verify` for asyncio code: answered on the loop when memory
+        suffices, otherwise in a worker thread, so a store round trip (or a
+        store that hangs) never blocks the event loop."""
+        v = self._native.verify_in_memory(authorization, scopes, any_scopes, resource)
+        if v is not None:
+            return v
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(
+            None, self._native.verify, authorization, scopes, any_scopes, resource
+        )
+
     def authenticate(
         self,
         authorization: Union[str, bytes, None],

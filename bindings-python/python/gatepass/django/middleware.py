@@ -1,6 +1,8 @@
 """``GatepassMiddleware``: sync and async capable.
 
 - Sets ``request.gatepass_key`` (``None`` until a key is accepted).
+- Adds the ``RateLimit``/``RateLimit-Policy`` headers of a valid request
+  checked against a rate limit (DRF views included) to the response.
 - Under ``GATEPASS["PROTECT_PATHS"]`` prefixes, requires a valid key (no
   particular scope) for views without their own ``@require`` (those verify
   once, themselves) and for non-DRF views (DRF views authenticate through
@@ -20,7 +22,7 @@ from django.utils.deprecation import MiddlewareMixin
 
 from ..exceptions import AuthError, StoreError, WebhookError
 from .conf import protected_paths
-from .decorators import verify_request
+from .decorators import add_rate_headers, verify_request
 from .responses import problem_response
 
 
@@ -42,6 +44,11 @@ class GatepassMiddleware(MiddlewareMixin):
         if not any(request.path.startswith(p) for p in protected_paths()):
             return None
         return verify_request(request, None, None)
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        # A valid request checked against a rate limit (a DRF view, a
+        # protected path) answers with its RateLimit headers.
+        return add_rate_headers(request, response)  # type: ignore[no-any-return]
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Optional[HttpResponse]:
         if isinstance(exception, (AuthError, WebhookError, StoreError)):
