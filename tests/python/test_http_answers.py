@@ -11,6 +11,7 @@ the RateLimit headers, then a 429).
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -20,8 +21,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -47,15 +46,23 @@ COMPARED = ("www-authenticate", "retry-after", "ratelimit", "ratelimit-policy", 
 Answer = Tuple[int, Dict[str, str], Any]
 
 
-def fetch(base: str, method: str, path: str, headers: Dict[str, str], body: bytes = b"") -> Answer:
-    request = urllib.request.Request(base + path, data=body if method == "POST" else None, method=method)
-    for name, value in headers.items():
-        request.add_header(name, value)
+def fetch(base: str, method: str, path: str, headers: Any, body: bytes = b"") -> Answer:
+    """One request over a fresh connection; ``headers`` is a dict or a list of
+    pairs (to send a field twice)."""
+    host, port = base.split("//", 1)[1].split("/", 1)[0].split(":")
+    prefix = base.split(f":{port}", 1)[1]
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
     try:
-        with urllib.request.urlopen(request, timeout=30) as r:
-            status, got, raw = r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        status, got, raw = e.code, e.headers, e.read()
+        conn.putrequest(method, prefix + path)
+        pairs = list(headers.items()) if isinstance(headers, dict) else list(headers)
+        for name, value in pairs:
+            conn.putheader(name, value)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        r = conn.getresponse()
+        status, got, raw = r.status, r.headers, r.read()
+    finally:
+        conn.close()
     picked = {name: got[name] for name in COMPARED if got.get(name) is not None}
     if "content-type" in picked:
         picked["content-type"] = picked["content-type"].split(";")[0]
@@ -194,7 +201,7 @@ def django_ready() -> None:
 # ----- the requests -----------------------------------------------------------
 
 
-def requests_for(token: str) -> List[Tuple[str, str, str, Dict[str, str], bytes, Optional[str], Optional[str]]]:
+def requests_for(token: str) -> List[Tuple[str, str, str, Any, bytes, Optional[str], Optional[str]]]:
     """(label, method, path, headers, body, expected code or None, webhook scheme)."""
     good_headers, body = signed()
     bad_ts = {**good_headers, "webhook-timestamp": "12ab"}
@@ -203,8 +210,9 @@ def requests_for(token: str) -> List[Tuple[str, str, str, Dict[str, str], bytes,
     wrong_headers, _ = signed(OTHER_SECRET)
     replay_headers, _ = signed(msg_id="msg_replay")
     auth = {"Authorization": f"Bearer {token}"}
+    json_only = {"Content-Type": "application/json"}
     cases = [
-        ("no headers", "POST", "/hooks/standard", {}, body, "missing_header", "standard"),
+        ("no headers", "POST", "/hooks/standard", json_only, body, "missing_header", "standard"),
         ("bad timestamp", "POST", "/hooks/standard", bad_ts, body, "invalid_header", "standard"),
         ("old", "POST", "/hooks/standard", old_headers, body, "timestamp_too_old", "standard"),
         ("future", "POST", "/hooks/standard", new_headers, body, "timestamp_too_new", "standard"),
@@ -212,10 +220,30 @@ def requests_for(token: str) -> List[Tuple[str, str, str, Dict[str, str], bytes,
         ("genuine", "POST", "/hooks/standard", good_headers, body, None, "standard"),
         ("first delivery", "POST", "/hooks/replay", replay_headers, body, None, "standard"),
         ("replayed", "POST", "/hooks/replay", replay_headers, body, "replayed", "standard"),
-        ("no token", "POST", "/hooks/token", {}, body, "missing_header", "token"),
-        ("wrong token", "POST", "/hooks/token", {"Authorization": "Bearer nope"}, body, "invalid_signature", "token"),
-        ("right token", "POST", "/hooks/token", {"Authorization": f"Token {SHARED_TOKEN}"}, body, None, "token"),
+        ("no token", "POST", "/hooks/token", json_only, body, "missing_header", "token"),
+        (
+            "wrong token",
+            "POST",
+            "/hooks/token",
+            {**json_only, "Authorization": "Bearer nope"},
+            body,
+            "invalid_signature",
+            "token",
+        ),
+        (
+            "right token",
+            "POST",
+            "/hooks/token",
+            {**json_only, "Authorization": f"Token {SHARED_TOKEN}"},
+            body,
+            None,
+            "token",
+        ),
     ]
+    # Two Authorization fields: the core decides (invalid_request), in every
+    # framework (Node keeps only the first in req.headers).
+    two = [("Authorization", f"Bearer {token}"), ("Authorization", "Basic dXNlcjpwYXNz")]
+    cases.append(("two authorization fields", "GET", "/limited", two, b"", "invalid_request", None))
     cases += [(f"limited #{i + 1}", "GET", "/limited", auth, b"", None, None) for i in range(LIMIT)]
     cases.append(("limited, over", "GET", "/limited", auth, b"", "rate_limited", None))
     return cases
@@ -249,6 +277,9 @@ def check_against_core(name: str, got: Dict[str, Answer], token: str) -> None:
             continue
         assert headers.get("content-type") == "application/problem+json", (where, headers)
         assert body["code"] == code, (where, body)
+        if code == "invalid_request":
+            assert status == 400 and 'error="invalid_request"' in headers["www-authenticate"], (where, headers)
+            continue
         if code == "rate_limited":
             assert status == 429 and headers["retry-after"].isdigit(), (where, headers)
             assert headers.get("ratelimit-policy") == f'"key";q={LIMIT};w=60', where
