@@ -4,8 +4,8 @@
 
 /// <reference types="node" />
 
-/** A duration: text such as `"90d"`, `"1h 30m"`, or a number of milliseconds. */
-export type Duration = string | number
+/** A duration: text with a unit such as `"300s"`, `"90d"`, `"1h 30m"` (a bare number is refused). */
+export type Duration = string
 
 /** `scopes`: an array means all of them; a string is an expression (`"bots:read and (channels:write or admin)"`). */
 export type Scopes = string | readonly string[]
@@ -169,7 +169,7 @@ export interface OpenOptions {
    * Where per-key rate limits are counted: `memory://` (this process, the
    * default) or `redis://…` (shared by every process using that server).
    */
-  rateLimits?: string
+  rateLimiter?: string
 }
 
 export interface IssueOptions {

@@ -108,6 +108,18 @@ from_coded!(
     WebhookConfigError,
 );
 
+/// `url`, else `$GATEPASS_STORE`, else `sqlite:///gatepass.db` (the core's rule).
+#[napi(catch_unwind)]
+pub fn store_url(url: Option<String>) -> String {
+    gatepass_core::env::store_url(url.as_deref())
+}
+
+/// `$GATEPASS_REPLAY_GUARD`: the guard `replayGuard: true` uses (else memory).
+#[napi(catch_unwind)]
+pub fn replay_guard_url() -> Option<String> {
+    gatepass_core::env::replay_guard_url()
+}
+
 /// One row of the core's error-code table, for `errors.js`.
 #[napi(object, object_to_js = true, object_from_js = false)]
 pub struct ErrorRow {

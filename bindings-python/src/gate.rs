@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use gatepass_core::env;
 use gatepass_core::error::GateError;
 use gatepass_core::gate::{Gate as CoreGate, IssueRequest, Issued as CoreIssued};
 use gatepass_core::key::{KeyUpdate, Status};
@@ -142,10 +143,10 @@ fn scopes_arg(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Vec<scope::S
 #[pymethods]
 impl Gate {
     #[new]
-    #[pyo3(signature = (store, *, policy_toml=None, policy_json=None, rate_limiter=None))]
+    #[pyo3(signature = (store=None, *, policy_toml=None, policy_json=None, rate_limiter=None))]
     fn py_new(
         py: Python<'_>,
-        store: String,
+        store: Option<String>,
         policy_toml: Option<String>,
         policy_json: Option<String>,
         rate_limiter: Option<String>,
@@ -153,13 +154,16 @@ impl Gate {
         let policy = match (policy_toml, policy_json) {
             (Some(t), None) => Some(Policy::from_toml(&t).py_err(py)?),
             (None, Some(j)) => Some(Policy::from_json(&j).py_err(py)?),
-            (None, None) => None,
+            // None given: `$GATEPASS_POLICY`, as every binding reads it.
+            (None, None) => env::policy().py_err(py)?,
             (Some(_), Some(_)) => {
                 return Err(PyTypeError::new_err(
                     "pass policy_toml or policy_json, not both",
                 ))
             }
         };
+        let store = env::store_url(store.as_deref());
+        let rate_limiter = env::rate_limiter_url(rate_limiter.as_deref());
         let gate = detached(py, move || {
             let gate = CoreGate::open(&store, policy)?;
             Ok::<_, GateError>(match rate_limiter {

@@ -23,10 +23,19 @@ fn replay_guard_arg(
     value: &Bound<'_, PyAny>,
 ) -> PyResult<Option<Arc<dyn ReplayGuard>>> {
     if value.is_none() || value.is_instance_of::<PyBool>() {
-        return Ok(value.is_truthy()?.then(|| {
+        if !value.is_truthy()? {
+            return Ok(None);
+        }
+        // `True`: the guard `$GATEPASS_REPLAY_GUARD` names, else memory.
+        if let Some(url) = gatepass_core::env::replay_guard_url() {
+            return detached(py, move || open_replay_guard(&url))?
+                .py_err(py)
+                .map(Some);
+        }
+        return Ok(Some(
             Arc::new(MemoryReplayGuard::new(MemoryReplayGuard::DEFAULT_CAPACITY))
-                as Arc<dyn ReplayGuard>
-        }));
+                as Arc<dyn ReplayGuard>,
+        ));
     }
     if value.is_instance_of::<PyInt>() {
         let capacity: usize = value.extract()?;

@@ -7,6 +7,7 @@
 mod base62;
 pub mod clock;
 pub mod duration;
+pub mod env;
 pub mod error;
 pub mod errors;
 pub mod gate;

@@ -177,7 +177,7 @@ describe('Gate lifecycle', () => {
     await assert.rejects(gate.issue({ name: 'x', expiresin: '1d' }), (e) => e instanceof TypeError && e.code === 'invalid_argument')
     await assert.rejects(gate.list({ after: 'garbage' }), { code: 'invalid_argument' })
     await assert.rejects(gate.list({ status: 'gone' }), { code: 'invalid_argument' })
-    const { token, key } = await gate.issue({ name: 'bot', expiresIn: 3600e3 })
+    const { token, key } = await gate.issue({ name: 'bot', expiresIn: '1h' })
     assert.ok(token.startsWith('bp_bot_'))
     assert.equal(key.kind, 'bot')
     assert.ok(Math.abs(key.expiresAt - key.createdAt - 3600e3) < 2)
@@ -269,6 +269,19 @@ describe('Gate lifecycle', () => {
     assert.equal((await gate.get(id)).name, 'env')
     await gate.close()
     assert.equal(gatepass.DEFAULT_STORE_URL, 'sqlite:///gatepass.db')
+  })
+})
+
+describe('durations', () => {
+  it('take text with a unit; a bare number is refused, as in Python', async () => {
+    const gate = await Gate.open('memory://')
+    const { key } = await gate.issue({ name: 'x', expiresIn: '3600s' })
+    assert.equal(key.expiresAt - key.createdAt, 3600e3)
+    for (const expiresIn of [3600, 3600e3, 300]) {
+      await assert.rejects(gate.issue({ name: 'x', expiresIn }), (e) => e.code === 'invalid_argument' && e.message.includes('"300s"'))
+    }
+    assert.throws(() => new gatepass.WebhookVerifier('standard', { secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'], tolerance: 300 }), { code: 'invalid_argument' })
+    await gate.close()
   })
 })
 

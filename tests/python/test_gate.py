@@ -66,10 +66,17 @@ def test_secrets_never_in_repr_or_errors(gate):
     assert "redacted" in repr(issued)
 
 
-def test_durations_accept_strings_timedeltas_and_seconds(gate):
-    for value in ("1h", timedelta(hours=1), 3600, 3600.0):
+def test_durations_accept_strings_and_timedeltas_never_bare_numbers(gate):
+    for value in ("1h", "3600s", timedelta(hours=1)):
         key = gate.issue("d", expires_in=value).key
         assert abs((key.expires_at - key.created_at) - timedelta(hours=1)) < timedelta(seconds=1)
+    # A number has no unit (seconds here, milliseconds in Node?): refused.
+    for number in (3600, 3600.0, 300):
+        with pytest.raises(gatepass.InvalidArgument) as e:
+            gate.issue("d", expires_in=number)
+        assert e.value.code == "invalid_argument" and '"300s"' in e.value.message
+    with pytest.raises(gatepass.InvalidArgument):
+        gatepass.WebhookVerifier("standard", ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], tolerance=300)
     with pytest.raises(gatepass.InvalidArgument) as e:
         gate.issue("d", expires_in="soon")
     assert e.value.code == "invalid_argument"

@@ -179,7 +179,8 @@ def test_webhook_vector(vector):
     if vector.get("now") is not None:
         options["now"] = vector["now"]
     if "tolerance" in vector:
-        options["tolerance"] = vector["tolerance"]
+        tolerance = vector["tolerance"]
+        options["tolerance"] = None if tolerance is None else f"{tolerance}s"
     secrets = vector.get("secrets") or [vector["secret"]]
     verifier = gatepass.WebhookVerifier(vector["scheme"], secrets, **options)
     body = _body(vector)

@@ -21,19 +21,20 @@ __all__ = ["Gate", "default_store_url", "default_rate_limiter_url", "DEFAULT_STO
 #: The embedded default: ``gatepass.db`` in the working directory.
 DEFAULT_STORE_URL = "sqlite:///gatepass.db"
 
-Duration = Union[str, timedelta, int, float]
+Duration = Union[str, timedelta]
 Scopes = Union[str, Sequence[str], Requirement, None]
 PolicyArg = Union[None, Mapping[str, Any], str, "os.PathLike[str]"]
 
 
 def default_store_url() -> str:
-    """``$GATEPASS_STORE``, else ``sqlite:///gatepass.db`` (``./gatepass.db``)."""
-    return os.environ.get("GATEPASS_STORE") or DEFAULT_STORE_URL
+    """``$GATEPASS_STORE``, else ``sqlite:///gatepass.db`` (``./gatepass.db``),
+    read by the core as in every binding."""
+    return _native.store_url(None)
 
 
 def default_rate_limiter_url() -> Optional[str]:
     """``$GATEPASS_RATE_LIMITER`` (e.g. ``redis://…``), else in-process limits."""
-    return os.environ.get("GATEPASS_RATE_LIMITER") or None
+    return _native.rate_limiter_url(None)
 
 
 def _policy_kwargs(policy: PolicyArg) -> Dict[str, str]:
