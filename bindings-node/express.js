@@ -9,7 +9,7 @@
 const { IncomingMessage } = require('node:http')
 const gatepass = require('./index.js')
 
-const { Gate, Verification, WebhookVerifier, AuthError, ConfigError, GatepassError, PROBLEM_CONTENT_TYPE, parseRequirement } = gatepass
+const { Gate, Verification, WebhookVerifier, AuthError, ConfigError, WebhookError, StoreError, PROBLEM_CONTENT_TYPE, parseRequirement } = gatepass
 const { verifyNow, authorizeNow } = gatepass.internal
 
 function invalid (message) {
@@ -80,6 +80,30 @@ function attachContext (req, res, context) {
   req.gatepass = context
 }
 
+/**
+ * The request's `Authorization` value. Node keeps only the first of several
+ * `Authorization` fields in `req.headers`; the core decides what two fields
+ * mean (`invalid_request`, as in every framework), so it gets them all,
+ * joined with ", " as HTTP joins repeated fields.
+ */
+function authorizationOf (req) {
+  const first = req.headers.authorization
+  if (first === undefined) return undefined
+  const raw = req.rawHeaders
+  if (raw === undefined) return first
+  let count = 0
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]
+    if (name.length === 13 && name.toLowerCase() === 'authorization') count++
+  }
+  if (count < 2) return first
+  const values = []
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === 13 && raw[i].toLowerCase() === 'authorization') values.push(raw[i + 1])
+  }
+  return values.join(', ')
+}
+
 function setHeaders (res, headers) {
   for (const name in headers) res.setHeader(name, headers[name])
 }
@@ -130,7 +154,7 @@ function authenticate (gate, options = {}) {
   return function gatepassAuthenticate (req, res, next) {
     let v
     try {
-      const credential = credentials ? credentials(req) : req.headers.authorization
+      const credential = credentials ? credentials(req) : authorizationOf(req)
       v = verifyNow(gate, credential, requirement, typeof resource === 'function' ? resource(req) : resource)
     } catch (e) {
       return next(e)
@@ -294,12 +318,14 @@ function publicUrl (base, req) {
 }
 
 /**
- * An error handler that answers gatepass errors with their status, headers
- * and an `application/problem+json` body (RFC 9457); other errors pass on.
+ * An error handler that answers a request's gatepass failures (an
+ * `AuthError`, a `WebhookError`, a `StoreError`) with the status, headers
+ * and `application/problem+json` body (RFC 9457) the core rendered; other
+ * errors (a `ConfigError` is a bug in the app) pass on, as in Python.
  */
 function problemDetails () {
   return function gatepassProblemDetails (err, req, res, next) {
-    if (!(err instanceof GatepassError) || !err.problem || res.headersSent) return next(err)
+    if (!(err instanceof AuthError || err instanceof WebhookError || err instanceof StoreError) || res.headersSent) return next(err)
     res.status(err.status)
     setHeaders(res, err.headers)
     res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE)

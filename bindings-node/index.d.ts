@@ -4,8 +4,8 @@
 
 /// <reference types="node" />
 
-/** A duration: text such as `"90d"`, `"1h 30m"`, or a number of milliseconds. */
-export type Duration = string | number
+/** A duration: text with a unit such as `"300s"`, `"90d"`, `"1h 30m"` (a bare number is refused). */
+export type Duration = string
 
 /** `scopes`: an array means all of them; a string is an expression (`"bots:read and (channels:write or admin)"`). */
 export type Scopes = string | readonly string[]
@@ -171,7 +171,7 @@ export interface OpenOptions {
    * Where per-key rate limits are counted: `memory://` (this process, the
    * default) or `redis://…` (shared by every process using that server).
    */
-  rateLimits?: string
+  rateLimiter?: string
 }
 
 export interface IssueOptions {
@@ -309,43 +309,50 @@ export declare const webhookSchemes: readonly WebhookScheme[]
 export declare const DEFAULT_STORE_URL: string
 export declare const PROBLEM_CONTENT_TYPE: 'application/problem+json'
 
+/**
+ * Base class of every gatepass error. `status`, `headers` and `problem` are
+ * the HTTP answer the core renders for the code (a 5xx has a generic body).
+ */
 export declare class GatepassError extends Error {
+  constructor (message: string, code: string, options?: ErrorOptions & { webhookScheme?: WebhookScheme })
   code: ErrorCode | WebhookErrorCode | OutcomeCode
+  readonly status: number
+  readonly statusCode: number
+  readonly headers: Record<string, string>
+  readonly problem: Problem
+  expose: boolean | undefined
+  toJSON (): Problem
 }
+/** `config_error`: a policy, store URL, secret or option was wrong (500). */
 export declare class ConfigError extends GatepassError {
   code: 'config_error'
 }
+/** 400: a lifecycle call got an argument the core refuses. */
+export declare class InvalidArgument extends GatepassError {}
+/** 404 `not_found`: no key with that id. */
+export declare class NotFound extends GatepassError {}
+/** 409 `invalid_state`: the key's status does not allow the operation. */
+export declare class InvalidState extends GatepassError {}
 export declare class AuthError extends GatepassError {
+  constructor (verification: Verification)
   code: Exclude<OutcomeCode, 'valid'>
-  status: number
-  statusCode: number
-  headers: Record<string, string>
-  problem: Problem
+  verification: Verification
   key: Key | null
   missingScopes: string[]
-  expose: boolean
-  toJSON (): Problem
   static from (verification: Verification): AuthError
 }
+/** 400 `invalid_request`: a malformed `Authorization` header or two credentials. */
+export declare class BadRequest extends AuthError {}
 export declare class Unauthorized extends AuthError {}
 export declare class Forbidden extends AuthError {}
 export declare class RateLimited extends AuthError {}
-/** `store_unavailable` / `store_corrupt`: HTTP 503 with `Retry-After`. */
+/** `store_unavailable` / `store_corrupt`: HTTP 503 with `Retry-After` and a generic body. */
 export declare class StoreError extends GatepassError {
   code: 'store_unavailable' | 'store_corrupt'
-  status: 503
-  statusCode: 503
-  headers: Record<string, string>
-  problem: Problem
-  expose: boolean
-  toJSON (): Problem
 }
+/** 400 for a malformed delivery, 401 (with a challenge) for one that does not prove its origin, 409 for a replay, 503 when the replay guard failed. */
 export declare class WebhookError extends GatepassError {
   code: WebhookErrorCode
-  status: number
-  statusCode: number
-  headers: Record<string, string>
-  problem: Problem
-  expose: boolean
-  toJSON (): Problem
 }
+/** Every code the core reports, and the class it is thrown as (from the core's table). */
+export declare const CLASS_BY_CODE: Readonly<Record<string, typeof GatepassError>>

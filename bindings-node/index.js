@@ -15,8 +15,9 @@ const { fromNative, AuthError, ConfigError } = errors
 /** Used when `Gate.open()` gets no URL and `$GATEPASS_STORE` is unset. */
 const DEFAULT_STORE_URL = 'sqlite:///gatepass.db'
 
+/** `$GATEPASS_STORE`, else `sqlite:///gatepass.db`, read by the core as in every binding. */
 function defaultStoreUrl () {
-  return process.env.GATEPASS_STORE || DEFAULT_STORE_URL
+  return native.storeUrl(null)
 }
 
 function invalid (message) {
@@ -56,10 +57,14 @@ function toMillis (field, value) {
   throw invalid(`${field} must be a Date or Unix milliseconds`)
 }
 
-/** A duration as the addon takes it: "90d"-style text or milliseconds. */
+/**
+ * A duration as the addon takes it: text with a unit ("300s", "90d"). A
+ * number goes on too, so the core refuses it with its one message (a bare
+ * number is never a duration, in either language).
+ */
 function toDuration (field, value) {
   if (typeof value === 'string' || typeof value === 'number') return value
-  throw invalid(`${field} must be a duration such as "90d" or a number of milliseconds`)
+  throw invalid(`${field} must be a duration with a unit, such as "300s", "5m" or "90d"`)
 }
 
 function optional (value, convert) {
@@ -378,7 +383,7 @@ const UPDATE_OPTIONS = new Set(['name', 'scopes', 'metadata', 'expiresIn', 'expi
 const LIST_OPTIONS = new Set(['subject', 'kind', 'status', 'after', 'limit'])
 const VERIFY_OPTIONS = new Set(['scopes', 'anyScopes', 'resource', 'requirement'])
 const REQUIREMENT_OPTIONS = new Set(['scopes', 'anyScopes'])
-const OPEN_OPTIONS = new Set(['policy', 'rateLimits'])
+const OPEN_OPTIONS = new Set(['policy', 'rateLimiter'])
 const ROTATE_OPTIONS = new Set(['grace'])
 
 /**
@@ -404,8 +409,10 @@ class Gate {
    * Opens the store at `url` (`memory://`, `sqlite:////absolute/path.db`,
    * `sqlite:///relative.db`, `postgres://…`; default `$GATEPASS_STORE`, else
    * `sqlite:///gatepass.db`). `policy` is a policy document object or TOML
-   * text; `rateLimits` is where per-key rate limits are counted: `memory://`
-   * (this process, the default) or `redis://…` (every process using it).
+   * text (default: the file `$GATEPASS_POLICY` names); `rateLimiter` is where
+   * per-key rate limits are counted: `memory://` (this process) or
+   * `redis://…` (every process using it); default `$GATEPASS_RATE_LIMITER`,
+   * else `memory://`. The same names as Python's `rate_limiter`.
    */
   static async open (url, options) {
     if (url !== undefined && url !== null && typeof url === 'object' && options === undefined) {
@@ -414,11 +421,12 @@ class Gate {
     }
     if (url !== undefined && url !== null && typeof url !== 'string') throw invalid('Gate.open: url must be a string')
     const o = checkOptions('Gate.open', options, OPEN_OPTIONS)
-    if (o.rateLimits !== undefined && o.rateLimits !== null && typeof o.rateLimits !== 'string') {
-      throw invalid('Gate.open: rateLimits must be a URL string (memory:// or redis://…)')
+    if (o.rateLimiter !== undefined && o.rateLimiter !== null && typeof o.rateLimiter !== 'string') {
+      throw invalid('Gate.open: rateLimiter must be a URL string (memory:// or redis://…)')
     }
     try {
-      return new Gate(await native.openGate(url ?? defaultStoreUrl(), o.policy ?? null, o.rateLimits ?? null))
+      // What is not given, the core reads from $GATEPASS_STORE, $GATEPASS_POLICY, $GATEPASS_RATE_LIMITER.
+      return new Gate(await native.openGate(url ?? null, o.policy ?? null, o.rateLimiter ?? null))
     } catch (e) {
       throw fromNative(e)
     }
@@ -814,7 +822,8 @@ class WebhookVerifier {
         noTolerance: o.tolerance === null,
         allowSha1: o.allowSha1 === true,
         replayGuard: replay === true ? DEFAULT_REPLAY_CAPACITY : typeof replay === 'number' ? replay : undefined,
-        replayGuardUrl: typeof replay === 'string' ? replay : undefined,
+        // `true`: the guard $GATEPASS_REPLAY_GUARD names (read by the core), else memory.
+        replayGuardUrl: typeof replay === 'string' ? replay : replay === true ? native.replayGuardUrl() ?? undefined : undefined,
         now: optional(o.now, (v) => toMillis('now', v))
       })
     } catch (e) {
@@ -842,7 +851,7 @@ class WebhookVerifier {
     try {
       verified = this.#native.verify(bytes, url ?? null, v[0], v[1], v[2], v[3], v[4], v[5])
     } catch (e) {
-      throw fromNative(e)
+      throw fromNative(e, this.#scheme)
     }
     return verifiedFrom(this.#scheme, verified)
   }

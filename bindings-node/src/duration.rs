@@ -1,5 +1,5 @@
-//! Durations from JavaScript: a string the core parses (`"90d"`, `"1h 30m"`)
-//! or a number of milliseconds.
+//! Durations from JavaScript: a string with a unit that the core parses
+//! (`"90d"`, `"1h 30m"`). A number is refused (the core's duration rule).
 
 use std::time::Duration;
 
@@ -12,13 +12,9 @@ pub type DurationArg = Either<String, f64>;
 pub fn parse(field: &str, value: &DurationArg) -> Result<Duration, NodeError> {
     match value {
         Either::A(text) => Ok(gatepass_core::duration::parse(text)?),
-        Either::B(ms) if ms.is_finite() && *ms >= 0.0 && *ms <= 1e15 => {
-            // Whole milliseconds: the core's times are Unix milliseconds.
-            Ok(Duration::from_millis(ms.round() as u64))
-        }
-        Either::B(_) => Err(NodeError::invalid_argument(format!(
-            "{field} must be a duration such as \"90d\" or a non-negative number of milliseconds"
-        ))),
+        // The core's one duration rule: a number has no unit, so it is
+        // refused rather than read as milliseconds here and seconds in Python.
+        Either::B(number) => Err(gatepass_core::duration::bare_number(field, *number).into()),
     }
 }
 

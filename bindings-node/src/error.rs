@@ -6,9 +6,13 @@
 //! `WebhookError`, …) from that code. Messages come from the core, which
 //! never puts a token or a secret in them.
 
-use gatepass_core::webhook::{WebhookConfigError, WebhookError};
+use std::collections::HashMap;
+
+use gatepass_core::errors::{self, Coded};
+use gatepass_core::webhook::{Scheme, WebhookConfigError, WebhookError};
 use gatepass_core::{GateError, StoreError};
 use napi::bindgen_prelude::{Env, JsError};
+use napi_derive::napi;
 
 /// A core error on its way to JavaScript: a stable code and a safe message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +24,7 @@ pub struct NodeError {
 /// The code of an error thrown for a call on a closed `Gate`.
 pub const CLOSED: &str = "closed";
 /// The code of a panic caught at the boundary (a bug, never user input).
-pub const INTERNAL: &str = "internal_error";
+pub const INTERNAL: &str = errors::INTERNAL_ERROR;
 
 impl NodeError {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
@@ -82,51 +86,97 @@ impl From<napi::Error> for NodeError {
     }
 }
 
-impl From<GateError> for NodeError {
-    fn from(e: GateError) -> Self {
-        Self::new(e.code(), e.to_string())
-    }
+/// Every core error carries its code (`gatepass_core::errors::Coded`).
+macro_rules! from_coded {
+    ($($ty:ty),* $(,)?) => {
+        $(impl From<$ty> for NodeError {
+            fn from(e: $ty) -> Self {
+                Self::new(Coded::code(&e), e.to_string())
+            }
+        })*
+    };
 }
 
-impl From<StoreError> for NodeError {
-    fn from(e: StoreError) -> Self {
-        Self::new(e.code(), e.to_string())
-    }
+from_coded!(
+    GateError,
+    StoreError,
+    gatepass_core::scope::ScopeError,
+    gatepass_core::policy::PolicyError,
+    gatepass_core::duration::DurationError,
+    gatepass_core::ratelimit::RateLimitParseError,
+    WebhookError,
+    WebhookConfigError,
+);
+
+/// `url`, else `$GATEPASS_STORE`, else `sqlite:///gatepass.db` (the core's rule).
+#[napi(catch_unwind)]
+pub fn store_url(url: Option<String>) -> String {
+    gatepass_core::env::store_url(url.as_deref())
 }
 
-impl From<gatepass_core::scope::ScopeError> for NodeError {
-    fn from(e: gatepass_core::scope::ScopeError) -> Self {
-        Self::new(e.code(), e.to_string())
-    }
+/// `$GATEPASS_REPLAY_GUARD`: the guard `replayGuard: true` uses (else memory).
+#[napi(catch_unwind)]
+pub fn replay_guard_url() -> Option<String> {
+    gatepass_core::env::replay_guard_url()
 }
 
-impl From<gatepass_core::policy::PolicyError> for NodeError {
-    fn from(e: gatepass_core::policy::PolicyError) -> Self {
-        Self::new("config_error", e.to_string())
-    }
+/// One row of the core's error-code table, for `errors.js`.
+#[napi(object, object_to_js = true, object_from_js = false)]
+pub struct ErrorRow {
+    pub code: &'static str,
+    pub status: u32,
+    pub class: &'static str,
+    pub parent: &'static str,
+    pub title: &'static str,
 }
 
-impl From<gatepass_core::duration::DurationError> for NodeError {
-    fn from(e: gatepass_core::duration::DurationError) -> Self {
-        Self::invalid_argument(e.to_string())
-    }
+/// The core's one table of error codes: `errors.js` picks each code's class from it.
+#[napi(catch_unwind)]
+pub fn error_table() -> Vec<ErrorRow> {
+    errors::CODES
+        .iter()
+        .map(|r| ErrorRow {
+            code: r.code,
+            status: u32::from(r.status),
+            class: r.class,
+            parent: r.parent,
+            title: r.title,
+        })
+        .collect()
 }
 
-impl From<gatepass_core::ratelimit::RateLimitParseError> for NodeError {
-    fn from(e: gatepass_core::ratelimit::RateLimitParseError) -> Self {
-        Self::invalid_argument(e.to_string())
-    }
+/// `[class, parent]` for every error class a binding defines ("" for the root).
+#[napi(catch_unwind)]
+pub fn error_classes() -> Vec<Vec<&'static str>> {
+    errors::classes()
+        .into_iter()
+        .map(|(c, p)| vec![c, p])
+        .collect()
 }
 
-impl From<WebhookError> for NodeError {
-    fn from(e: WebhookError) -> Self {
-        Self::new(e.code(), e.to_string())
-    }
+/// The HTTP answer the core renders for an error.
+#[napi(object)]
+pub struct RenderedError {
+    pub status: u32,
+    pub headers: HashMap<String, String>,
+    /// The RFC 9457 body as JSON text.
+    pub problem: String,
 }
 
-impl From<WebhookConfigError> for NodeError {
-    fn from(e: WebhookConfigError) -> Self {
-        Self::new(e.code(), e.to_string())
+/// The answer for an error with `code` and `message`; `webhook_scheme` is
+/// the scheme of the verifier that refused a webhook (for a 401's challenge).
+#[napi(catch_unwind)]
+pub fn render_error(
+    code: String,
+    message: String,
+    webhook_scheme: Option<String>,
+) -> RenderedError {
+    let scheme = webhook_scheme.and_then(|s| s.parse::<Scheme>().ok());
+    let http = errors::render(&code, &message, scheme);
+    RenderedError {
+        status: u32::from(http.status),
+        headers: http.headers.into_iter().collect(),
+        problem: http.problem.map(|p| p.to_json()).unwrap_or_default(),
     }
 }
 

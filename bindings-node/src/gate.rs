@@ -196,13 +196,19 @@ fn key_update(o: UpdateOptions) -> Result<KeyUpdate, NodeError> {
 /// the default, or `redis://…` shared by every process using the server).
 #[napi(catch_unwind)]
 pub fn open_gate(
-    url: String,
+    url: Option<String>,
     policy: Option<serde_json::Value>,
-    rate_limits: Option<String>,
+    rate_limiter: Option<String>,
 ) -> AsyncTask<Job<Gate>> {
     Job::new(move || {
-        let policy = policy.map(policy_of).transpose()?;
-        let limiter = rate_limits.as_deref().map(ratelimit::open).transpose()?;
+        // What is not given comes from the environment, read by the core.
+        let url = gatepass_core::env::store_url(url.as_deref());
+        let policy = match policy {
+            Some(p) => Some(policy_of(p)?),
+            None => gatepass_core::env::policy()?,
+        };
+        let rate_limiter = gatepass_core::env::rate_limiter_url(rate_limiter.as_deref());
+        let limiter = rate_limiter.as_deref().map(ratelimit::open).transpose()?;
         let mut gate = CoreGate::open(&url, policy)?;
         if let Some(limiter) = limiter {
             gate = gate.with_limiter(limiter);

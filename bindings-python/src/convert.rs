@@ -56,7 +56,9 @@ pub fn duration_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Duration> 
             "{what} must be a duration such as \"90d\" or a timedelta"
         )));
     } else if value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>() {
-        value.extract()?
+        // The core's one duration rule: no unit, no duration.
+        let number: f64 = value.extract().unwrap_or(f64::NAN);
+        return Err(duration::bare_number(what, number)).py_err(py);
     } else if let Ok(total) = value.call_method0("total_seconds") {
         total.extract()?
     } else {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use gatepass_core::env;
 use gatepass_core::error::GateError;
 use gatepass_core::gate::{Gate as CoreGate, IssueRequest, Issued as CoreIssued};
 use gatepass_core::key::{KeyUpdate, Status};
@@ -145,10 +146,10 @@ fn scopes_arg(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Vec<scope::S
 #[pymethods]
 impl Gate {
     #[new]
-    #[pyo3(signature = (store, *, policy_toml=None, policy_json=None, rate_limiter=None))]
+    #[pyo3(signature = (store=None, *, policy_toml=None, policy_json=None, rate_limiter=None))]
     fn py_new(
         py: Python<'_>,
-        store: String,
+        store: Option<String>,
         policy_toml: Option<String>,
         policy_json: Option<String>,
         rate_limiter: Option<String>,
@@ -156,13 +157,16 @@ impl Gate {
         let policy = match (policy_toml, policy_json) {
             (Some(t), None) => Some(Policy::from_toml(&t).py_err(py)?),
             (None, Some(j)) => Some(Policy::from_json(&j).py_err(py)?),
-            (None, None) => None,
+            // None given: `$GATEPASS_POLICY`, as every binding reads it.
+            (None, None) => env::policy().py_err(py)?,
             (Some(_), Some(_)) => {
                 return Err(PyTypeError::new_err(
                     "pass policy_toml or policy_json, not both",
                 ))
             }
         };
+        let store = env::store_url(store.as_deref());
+        let rate_limiter = env::rate_limiter_url(rate_limiter.as_deref());
         let gate = detached(py, move || {
             let gate = CoreGate::open(&store, policy)?;
             Ok::<_, GateError>(match rate_limiter {
@@ -455,6 +459,44 @@ impl Gate {
         Ok(Verification {
             inner: result.py_err(py)?,
         })
+    }
+
+    /// Like `verify`, but answers only from memory (a cached key, a refusal
+    /// that needs no lookup) and returns `None` where the store would have
+    /// to be asked. For async helpers: this answer is safe on an event loop;
+    /// `None` means "call `verify` off the loop".
+    #[pyo3(signature = (authorization, scopes=None, any_scopes=None, resource=None))]
+    fn verify_in_memory(
+        &self,
+        py: Python<'_>,
+        authorization: Option<&Bound<'_, PyAny>>,
+        scopes: Option<&Bound<'_, PyAny>>,
+        any_scopes: Option<&Bound<'_, PyAny>>,
+        resource: Option<String>,
+    ) -> PyResult<Option<Verification>> {
+        let header = header_bytes(authorization)?;
+        let ready = scopes
+            .filter(|_| any_scopes.is_none())
+            .and_then(|s| s.cast::<Requirement>().ok());
+        let built;
+        let requirement = match &ready {
+            Some(r) => &r.get().inner,
+            None => {
+                built = if scopes.is_none() && any_scopes.is_none() {
+                    CoreRequirement::none()
+                } else {
+                    build_requirement(py, scopes, any_scopes)?.inner
+                };
+                &built
+            }
+        };
+        // No I/O happens here, so the GIL is kept: releasing it would cost
+        // more than the work.
+        let result = guarded(py, || {
+            self.inner
+                .verify_in_memory(header.as_deref(), requirement, resource.as_deref())
+        })?;
+        Ok(result.py_err(py)?.map(|inner| Verification { inner }))
     }
 
     /// Writes usage counted in this process to the store.

@@ -22,6 +22,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<outcome::Verification>()?;
     m.add_class::<scope::Requirement>()?;
     m.add_function(wrap_pyfunction!(parse_duration, m)?)?;
+    m.add_function(wrap_pyfunction!(store_url, m)?)?;
+    m.add_function(wrap_pyfunction!(rate_limiter_url, m)?)?;
+    m.add_function(wrap_pyfunction!(error::error_table, m)?)?;
+    m.add_function(wrap_pyfunction!(error::error_classes, m)?)?;
+    m.add_function(wrap_pyfunction!(error::render_error, m)?)?;
     webhook::register(m)?;
     Ok(())
 }
@@ -31,4 +36,18 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
 fn parse_duration(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<f64> {
     let _ = py;
     convert::duration_arg(value, "duration").map(|d| d.as_secs_f64())
+}
+
+/// `store`, else `$GATEPASS_STORE`, else `sqlite:///gatepass.db` (the core's rule).
+#[pyfunction]
+#[pyo3(signature = (store=None))]
+fn store_url(store: Option<&str>) -> String {
+    gatepass_core::env::store_url(store)
+}
+
+/// `given`, else `$GATEPASS_RATE_LIMITER`, else `None` (the core's rule).
+#[pyfunction]
+#[pyo3(signature = (given=None))]
+fn rate_limiter_url(given: Option<&str>) -> Option<String> {
+    gatepass_core::env::rate_limiter_url(given)
 }

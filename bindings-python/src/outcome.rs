@@ -81,16 +81,7 @@ impl Verification {
         let Some(p) = self.inner.problem() else {
             return Ok(None);
         };
-        let d = PyDict::new(py);
-        d.set_item("type", p.type_)?;
-        d.set_item("title", p.title)?;
-        d.set_item("status", p.status)?;
-        d.set_item("detail", p.detail)?;
-        d.set_item("code", p.code)?;
-        if !p.missing_scopes.is_empty() {
-            d.set_item("missing_scopes", p.missing_scopes)?;
-        }
-        Ok(Some(d))
+        crate::error::problem_dict(py, &p).map(Some)
     }
 
     /// The problem body serialised as JSON (`application/problem+json`); `None` when valid.

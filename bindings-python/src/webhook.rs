@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString};
 
 use crate::convert::{body_bytes, duration_arg, header_pairs, millis_arg, string_list};
-use crate::error::{detached, IntoPyResult};
+use crate::error::{detached, webhook_error, IntoPyResult};
 
 /// `replay_guard=`: `True`/`False`, a capacity for the in-process guard, or a
 /// URL (`memory://`, `redis://…` to share it between processes).
@@ -23,10 +23,19 @@ fn replay_guard_arg(
     value: &Bound<'_, PyAny>,
 ) -> PyResult<Option<Arc<dyn ReplayGuard>>> {
     if value.is_none() || value.is_instance_of::<PyBool>() {
-        return Ok(value.is_truthy()?.then(|| {
+        if !value.is_truthy()? {
+            return Ok(None);
+        }
+        // `True`: the guard `$GATEPASS_REPLAY_GUARD` names, else memory.
+        if let Some(url) = gatepass_core::env::replay_guard_url() {
+            return detached(py, move || open_replay_guard(&url))?
+                .py_err(py)
+                .map(Some);
+        }
+        return Ok(Some(
             Arc::new(MemoryReplayGuard::new(MemoryReplayGuard::DEFAULT_CAPACITY))
-                as Arc<dyn ReplayGuard>
-        }));
+                as Arc<dyn ReplayGuard>,
+        ));
     }
     if value.is_instance_of::<PyInt>() {
         let capacity: usize = value.extract()?;
@@ -180,7 +189,9 @@ impl WebhookVerifier {
             owned = body_bytes(body)?;
             &owned
         };
-        let inner = detached(py, || verifier.verify(body, &headers, url.as_deref()))?.py_err(py)?;
+        let scheme = verifier.scheme();
+        let inner = detached(py, || verifier.verify(body, &headers, url.as_deref()))?
+            .map_err(|e| webhook_error(py, &e, scheme))?;
         Ok(VerifiedWebhook { inner })
     }
 

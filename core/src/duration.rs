@@ -53,6 +53,24 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
     Ok(d)
 }
 
+/// The one duration rule of every binding: a duration is a string with a
+/// unit (`"300s"`, `"5m"`, `"90d"`; Python's `timedelta` carries its unit
+/// too). A bare number is refused with this error rather than read as
+/// seconds in one language and milliseconds in the other, where
+/// `tolerance=300` would be five minutes in Python and 0.3 s in Node.
+pub fn bare_number(field: &str, value: f64) -> DurationError {
+    DurationError {
+        text: if value.is_finite() {
+            format!("{value}")
+        } else {
+            "(not a number)".to_owned()
+        },
+        problem: format!(
+            "{field} needs a unit, such as \"300s\", \"5m\" or \"90d\": a bare number is not a duration"
+        ),
+    }
+}
+
 /// Milliseconds in `d`, saturating rather than overflowing.
 pub fn as_millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -76,6 +94,11 @@ mod tests {
         assert!(parse("").is_err());
         assert!(parse("soon").is_err());
         assert!(parse("-1d").is_err());
+        // A number without a unit is refused, in text as in a binding's number.
+        assert!(parse("300").is_err());
+        let e = bare_number("tolerance", 300.0);
+        assert_eq!(e.code(), "invalid_argument");
+        assert!(e.to_string().contains("\"300s\""), "{e}");
     }
 
     #[test]

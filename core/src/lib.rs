@@ -7,7 +7,9 @@
 mod base62;
 pub mod clock;
 pub mod duration;
+pub mod env;
 pub mod error;
+pub mod errors;
 pub mod gate;
 pub mod header;
 pub mod key;
@@ -26,6 +28,7 @@ mod waiting;
 pub mod webhook;
 
 pub use error::{GateError, StoreError};
+pub use errors::Coded;
 pub use gate::{Gate, IssueRequest, Issued};
 pub use key::{KeyRecord, KeyUpdate, Page, Status};
 pub use outcome::{HttpResponse, Outcome, Problem, Verification};

@@ -266,3 +266,82 @@ fn key_state_concealed_vectors() {
         assert_eq!(v.problem().unwrap().code, code);
     }
 }
+
+#[test]
+fn error_vectors() {
+    use gatepass_core::errors::{classes, lookup, render, CODES};
+    use gatepass_core::webhook::Scheme;
+
+    let v = load("errors.json");
+    // The class set every binding defines.
+    let expected: Vec<(String, Option<String>)> = v["classes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, p)| (k.clone(), p.as_str().map(str::to_owned)))
+        .collect();
+    let mut got: Vec<(String, Option<String>)> = classes()
+        .into_iter()
+        .map(|(c, p)| (c.to_owned(), (!p.is_empty()).then(|| p.to_owned())))
+        .collect();
+    let mut want = expected.clone();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+
+    let cases = v["cases"].as_array().unwrap();
+    let outcomes = v["outcome_classes"].as_array().unwrap();
+    // Every code in the table reaches HTTP and has a vector.
+    for row in CODES {
+        assert!(
+            cases.iter().chain(outcomes).any(|c| c["code"] == row.code),
+            "no vector for {}",
+            row.code
+        );
+    }
+    for case in outcomes {
+        let row = lookup(case["code"].as_str().unwrap());
+        assert_eq!(row.code, case["code"].as_str().unwrap());
+        assert_eq!(row.class, case["class"].as_str().unwrap());
+        assert_eq!(u64::from(row.status), case["status"].as_u64().unwrap());
+        assert_eq!(row.title, case["title"].as_str().unwrap());
+    }
+    for case in cases {
+        let code = case["code"].as_str().unwrap();
+        let row = lookup(code);
+        assert_eq!(row.code, code);
+        assert_eq!(row.class, case["class"].as_str().unwrap(), "{code}");
+        let scheme = case["webhook_scheme"]
+            .as_str()
+            .map(|s| s.parse::<Scheme>().unwrap());
+        let http = render(code, case["message"].as_str().unwrap(), scheme);
+        assert_eq!(
+            u64::from(http.status),
+            case["status"].as_u64().unwrap(),
+            "{code}"
+        );
+        let headers: Vec<(String, String)> = case["headers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect();
+        let mut got = http.headers.clone();
+        got.sort();
+        let mut want = headers;
+        want.sort();
+        assert_eq!(got, want, "{code} {scheme:?}");
+        let body: Value = serde_json::from_str(&http.problem.unwrap().to_json()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "about:blank",
+                "title": case["title"],
+                "status": case["status"],
+                "detail": case["detail"],
+                "code": code,
+            }),
+            "{code}"
+        );
+    }
+}

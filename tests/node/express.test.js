@@ -56,7 +56,7 @@ for (const [label, express] of EXPRESSES) {
       await issue('good', { subject: 'agent_42' })
       await gate.deactivate((await issue('inactive')).key.id)
       await gate.revoke((await issue('revoked')).key.id)
-      await issue('expired', { expiresIn: 50 })
+      await issue('expired', { expiresIn: '50ms' })
       await issue('bound', { resource: 'channel:a' })
       await issue('reader', { scopes: ['channels:read'] })
       await issue('limited', { rateLimit: '2/minute' })

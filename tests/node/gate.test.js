@@ -177,7 +177,7 @@ describe('Gate lifecycle', () => {
     await assert.rejects(gate.issue({ name: 'x', expiresin: '1d' }), (e) => e instanceof TypeError && e.code === 'invalid_argument')
     await assert.rejects(gate.list({ after: 'garbage' }), { code: 'invalid_argument' })
     await assert.rejects(gate.list({ status: 'gone' }), { code: 'invalid_argument' })
-    const { token, key } = await gate.issue({ name: 'bot', expiresIn: 3600e3 })
+    const { token, key } = await gate.issue({ name: 'bot', expiresIn: '1h' })
     assert.ok(token.startsWith('bp_bot_'))
     assert.equal(key.kind, 'bot')
     assert.ok(Math.abs(key.expiresAt - key.createdAt - 3600e3) < 2)
@@ -272,7 +272,41 @@ describe('Gate lifecycle', () => {
   })
 })
 
+describe('durations', () => {
+  it('take text with a unit; a bare number is refused, as in Python', async () => {
+    const gate = await Gate.open('memory://')
+    const { key } = await gate.issue({ name: 'x', expiresIn: '3600s' })
+    assert.equal(key.expiresAt - key.createdAt, 3600e3)
+    for (const expiresIn of [3600, 3600e3, 300]) {
+      await assert.rejects(gate.issue({ name: 'x', expiresIn }), (e) => e.code === 'invalid_argument' && e.message.includes('"300s"'))
+    }
+    assert.throws(() => new gatepass.WebhookVerifier('standard', { secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'], tolerance: 300 }), { code: 'invalid_argument' })
+    await gate.close()
+  })
+})
+
 describe('shared vectors', () => {
+  it('errors.json: the same error classes as Python, and the answer the core renders for each code', () => {
+    const v = loadVectors('errors')
+    // The class set, with its parents.
+    for (const [name, parent] of Object.entries(v.classes)) {
+      const Class = gatepass[name]
+      assert.equal(typeof Class, 'function', name)
+      if (parent !== null) assert.equal(Object.getPrototypeOf(Class), gatepass[parent], name)
+    }
+    const rows = [...v.outcome_classes, ...v.cases]
+    assert.deepEqual(Object.keys(gatepass.CLASS_BY_CODE).sort(), [...new Set(rows.map((r) => r.code))].sort())
+    for (const row of rows) assert.equal(gatepass.CLASS_BY_CODE[row.code].name, row.class, row.code)
+    for (const c of v.cases) {
+      const Class = gatepass.CLASS_BY_CODE[c.code]
+      const e = new Class(c.message, c.code, { webhookScheme: c.webhook_scheme })
+      assert.equal(e.message, c.message)
+      assert.equal(e.status, c.status, c.code)
+      assert.deepEqual(e.headers, c.headers, c.code)
+      assert.deepEqual(e.problem, { type: 'about:blank', title: c.title, status: c.status, detail: c.detail, code: c.code }, c.code)
+    }
+  })
+
   const headers = loadVectors('headers')
   const scopes = loadVectors('scopes')
   const tokens = loadVectors('tokens')

@@ -15,8 +15,8 @@ let gate = null
 let verifier = null
 
 const commands = {
-  async open ({ store, rateLimits }) {
-    gate = await Gate.open(store, { rateLimits })
+  async open ({ store, rateLimiter }) {
+    gate = await Gate.open(store, { rateLimiter })
     return {}
   },
 

@@ -113,9 +113,9 @@ describe(`${PROCESSES} Node processes on one Postgres and one Redis`, { skip }, 
     assert.ok(POSTGRES && REDIS, `CI=true needs ${missing.join(' and ')}: scripts/services.sh must start the servers`)
     const fresh = await freshSchema()
     schema = fresh.schema
-    gate = await Gate.open(fresh.url, { rateLimits: REDIS })
+    gate = await Gate.open(fresh.url, { rateLimiter: REDIS })
     workers = await Worker.start(PROCESSES)
-    await Promise.all(workers.map((w) => w.call('open', { store: fresh.url, rateLimits: REDIS })))
+    await Promise.all(workers.map((w) => w.call('open', { store: fresh.url, rateLimiter: REDIS })))
   })
 
   after(async () => {

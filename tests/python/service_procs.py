@@ -83,7 +83,7 @@ async function outcome (token) {
 
 const commands = {
   async open ({ store, rate_limiter }) {
-    gate = await Gate.open(store, rate_limiter ? { rateLimits: rate_limiter } : {})
+    gate = await Gate.open(store, rate_limiter ? { rateLimiter: rate_limiter } : {})
     return {}
   },
   async issue ({ name, rate_limit }) {

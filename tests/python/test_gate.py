@@ -66,10 +66,17 @@ def test_secrets_never_in_repr_or_errors(gate):
     assert "redacted" in repr(issued)
 
 
-def test_durations_accept_strings_timedeltas_and_seconds(gate):
-    for value in ("1h", timedelta(hours=1), 3600, 3600.0):
+def test_durations_accept_strings_and_timedeltas_never_bare_numbers(gate):
+    for value in ("1h", "3600s", timedelta(hours=1)):
         key = gate.issue("d", expires_in=value).key
         assert abs((key.expires_at - key.created_at) - timedelta(hours=1)) < timedelta(seconds=1)
+    # A number has no unit (seconds here, milliseconds in Node?): refused.
+    for number in (3600, 3600.0, 300):
+        with pytest.raises(gatepass.InvalidArgument) as e:
+            gate.issue("d", expires_in=number)
+        assert e.value.code == "invalid_argument" and '"300s"' in e.value.message
+    with pytest.raises(gatepass.InvalidArgument):
+        gatepass.WebhookVerifier("standard", ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], tolerance=300)
     with pytest.raises(gatepass.InvalidArgument) as e:
         gate.issue("d", expires_in="soon")
     assert e.value.code == "invalid_argument"
@@ -407,9 +414,12 @@ def test_every_core_code_has_a_class():
     outcome_codes = set(EXPECTED_STATUS) - {"valid"}
     assert outcome_codes <= set(CLASS_BY_CODE)
     for code, cls in CLASS_BY_CODE.items():
-        err = gatepass.exceptions._error(code, "m")
+        status, headers, problem = gatepass._native.render_error(code, "m")
+        err = gatepass.exceptions._error(code, "m", status, headers, problem)
         assert type(err) is cls and err.code == code and str(err) == "m"
-    assert type(gatepass.exceptions._error("something_new", "m")) is gatepass.GatepassError
+        assert err.status == status and err.problem == problem
+    new = gatepass.exceptions._error("something_new", "m", 500, {}, None)
+    assert type(new) is gatepass.GatepassError
 
 
 def test_key_info_to_dict_and_equality(gate):

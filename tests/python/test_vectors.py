@@ -12,7 +12,7 @@ import pytest
 import gatepass
 from conftest import EXPECTED_STATUS, VECTORS, load_vectors, tokens_for_every_outcome
 
-EXPECTED_FILES = ["tokens", "headers", "scopes", "outcomes", "webhooks"]
+EXPECTED_FILES = ["tokens", "headers", "scopes", "outcomes", "webhooks", "errors"]
 
 
 def vectors(name: str) -> Dict[str, Any]:
@@ -212,7 +212,8 @@ def test_webhook_vector(vector):
     if vector.get("now") is not None:
         options["now"] = vector["now"]
     if "tolerance" in vector:
-        options["tolerance"] = vector["tolerance"]
+        tolerance = vector["tolerance"]
+        options["tolerance"] = None if tolerance is None else f"{tolerance}s"
     secrets = vector.get("secrets") or [vector["secret"]]
     verifier = gatepass.WebhookVerifier(vector["scheme"], secrets, **options)
     body = _body(vector)
@@ -228,3 +229,34 @@ def test_webhook_vector(vector):
         assert e.value.code == vector["expect"]
         for secret in secrets:
             assert secret not in str(e.value)
+
+
+# ----- error codes and their HTTP answers -----------------------------------
+
+
+def test_error_vectors():
+    v = vectors("errors")
+    from gatepass.exceptions import CLASS_BY_CODE
+
+    # The same class set, with the same parents, as in Node and the core.
+    for name, parent in v["classes"].items():
+        cls = getattr(gatepass, name)
+        if parent is not None:
+            assert cls.__mro__[1] is getattr(gatepass, parent), name
+    rows = [*v["outcome_classes"], *v["cases"]]
+    assert set(CLASS_BY_CODE) == {row["code"] for row in rows}
+    for row in rows:
+        assert CLASS_BY_CODE[row["code"]].__name__ == row["class"], row["code"]
+    for case in v["cases"]:
+        cls = CLASS_BY_CODE[case["code"]]
+        err = cls(case["message"], code=case["code"], webhook_scheme=case.get("webhook_scheme"))
+        assert str(err) == case["message"]
+        assert err.status == case["status"], case
+        assert err.headers == case["headers"], case
+        assert err.problem == {
+            "type": "about:blank",
+            "title": case["title"],
+            "status": case["status"],
+            "detail": case["detail"],
+            "code": case["code"],
+        }, case

@@ -21,19 +21,20 @@ __all__ = ["Gate", "default_store_url", "default_rate_limiter_url", "DEFAULT_STO
 #: The embedded default: ``gatepass.db`` in the working directory.
 DEFAULT_STORE_URL = "sqlite:///gatepass.db"
 
-Duration = Union[str, timedelta, int, float]
+Duration = Union[str, timedelta]
 Scopes = Union[str, Sequence[str], Requirement, None]
 PolicyArg = Union[None, Mapping[str, Any], str, "os.PathLike[str]"]
 
 
 def default_store_url() -> str:
-    """``$GATEPASS_STORE``, else ``sqlite:///gatepass.db`` (``./gatepass.db``)."""
-    return os.environ.get("GATEPASS_STORE") or DEFAULT_STORE_URL
+    """``$GATEPASS_STORE``, else ``sqlite:///gatepass.db`` (``./gatepass.db``),
+    read by the core as in every binding."""
+    return _native.store_url(None)
 
 
 def default_rate_limiter_url() -> Optional[str]:
     """``$GATEPASS_RATE_LIMITER`` (e.g. ``redis://…``), else in-process limits."""
-    return os.environ.get("GATEPASS_RATE_LIMITER") or None
+    return _native.rate_limiter_url(None)
 
 
 def _policy_kwargs(policy: PolicyArg) -> Dict[str, str]:
@@ -234,6 +235,37 @@ class Gate:
         is ``usage_exceeded``; a rate limit is reported as this process's
         in-memory limiter sees it (a Redis limiter reports none)."""
         return self._native.verify_without_spending(authorization, scopes, any_scopes, resource)
+
+    def verify_in_memory(
+        self,
+        authorization: Union[str, bytes, None],
+        scopes: Scopes = None,
+        any_scopes: Optional[Sequence[str]] = None,
+        resource: Optional[str] = None,
+    ) -> Optional[Verification]:
+        """Like :meth:`verify`, answered only from memory (a cached key, or a
+        refusal that needs no lookup); ``None`` when the store must be asked.
+        Safe to call on an event loop; on ``None``, run :meth:`verify` off it."""
+        return self._native.verify_in_memory(authorization, scopes, any_scopes, resource)
+
+    async def verify_async(
+        self,
+        authorization: Union[str, bytes, None],
+        scopes: Scopes = None,
+        any_scopes: Optional[Sequence[str]] = None,
+        resource: Optional[str] = None,
+    ) -> Verification:
+        """:meth:`verify` for asyncio code: answered on the loop when memory
+        suffices, otherwise in a worker thread, so a store round trip (or a
+        store that hangs) never blocks the event loop."""
+        v = self._native.verify_in_memory(authorization, scopes, any_scopes, resource)
+        if v is not None:
+            return v
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(
+            None, self._native.verify, authorization, scopes, any_scopes, resource
+        )
 
     def authenticate(
         self,

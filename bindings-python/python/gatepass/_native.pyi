@@ -6,7 +6,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Literal, Mapping, Option
 __version__: str
 WEBHOOK_SCHEMES: List[str]
 
-Duration = Union[str, timedelta, int, float]
+Duration = Union[str, timedelta]
 Body = Union[bytes, bytearray, memoryview, str]
 HeaderValue = Union[str, bytes]
 HeadersArg = Union[Mapping[str, HeaderValue], Iterable[Tuple[Union[str, bytes], HeaderValue]]]
@@ -178,6 +178,13 @@ class Gate:
         any_scopes: Optional[Sequence[str]] = None,
         resource: Optional[str] = None,
     ) -> Verification: ...
+    def verify_in_memory(
+        self,
+        authorization: Union[str, bytes, bytearray, None],
+        scopes: Union[str, Sequence[str], Requirement, None] = None,
+        any_scopes: Optional[Sequence[str]] = None,
+        resource: Optional[str] = None,
+    ) -> Optional[Verification]: ...
     def flush(self) -> None: ...
 
 class VerifiedWebhook:
@@ -220,3 +227,10 @@ class WebhookSigner:
 
 def generate_secret(scheme: str) -> str: ...
 def parse_duration(value: Duration) -> float: ...
+def store_url(store: Optional[str] = None) -> str: ...
+def rate_limiter_url(given: Optional[str] = None) -> Optional[str]: ...
+def error_table() -> List[Tuple[str, int, str, str, str]]: ...
+def error_classes() -> List[Tuple[str, str]]: ...
+def render_error(
+    code: str, message: str, webhook_scheme: Optional[str] = None
+) -> Tuple[int, Dict[str, str], Optional[Dict[str, Any]]]: ...

@@ -225,6 +225,9 @@ class GatepassAuthentication:
             except StoreError as e:
                 raise GatepassAPIException(e) from None
         request._gatepass_verification = v
+        if v.ok:
+            # GatepassMiddleware adds a valid request's RateLimit headers to the response.
+            request._request.gatepass = v
         if v.code == "missing_credentials":
             if requirement is not None:
                 # A declared requirement is never left to other authenticators

@@ -1,35 +1,43 @@
 """The exception hierarchy of gatepass.
 
-Every error the native core reports has a stable ``code``; :data:`CLASS_BY_CODE`
-is the one table that maps each code to a class here. The native module calls
-:func:`_error` to build exceptions, so Rust and Python agree by construction.
+Every error the native core reports has a stable ``code``. The core holds the
+one table of codes (status, class, title) and renders the HTTP answer of
+every error (status, headers, RFC 9457 body); this module only defines the
+classes, and :data:`CLASS_BY_CODE` is built from the core's table, so the
+classes, statuses and bodies are the same as in the Node package.
 
 ::
 
-    GatepassError
-    ├── AuthError (.status, .headers, .problem, .verification)
+    GatepassError (.code, .status, .headers, .problem)
+    ├── AuthError (.verification)
     │   ├── BadRequest      400 invalid_request
     │   ├── Unauthorized    401 missing_credentials, malformed_token, unknown_key,
     │   │                       inactive, revoked, expired
     │   ├── Forbidden       403 forbidden_resource, insufficient_scope
     │   └── RateLimited     429 rate_limited, usage_exceeded
-    ├── WebhookError (.status, .headers, .problem)
-    ├── ConfigError (also ValueError)
-    ├── InvalidArgument (also ValueError)
-    ├── NotFound (also LookupError)
-    ├── InvalidState
-    └── StoreError      503 store_unavailable, store_corrupt (.status, .headers, .problem)
+    ├── WebhookError    400 missing_header, invalid_header; 401 timestamp_too_old,
+    │                       timestamp_too_new, invalid_signature; 409 replayed;
+    │                       503 replay_guard_failed
+    ├── NotFound        404 not_found (also LookupError)
+    ├── InvalidState    409 invalid_state
+    ├── InvalidArgument 400 invalid_argument, unknown_kind, lifetime_exceeded,
+    │                       invalid_scope, … (also ValueError)
+    ├── StoreError      503 store_unavailable, store_corrupt
+    └── ConfigError     500 config_error (also ValueError)
 
-A store failure (and a webhook's ``replay_guard_failed``) is the server's
-trouble, not the request's: every framework helper answers it with 503, the
-problem body and ``Retry-After: 1`` (:data:`STORE_RETRY_AFTER`).
+A server-side failure (5xx: a store that is down, a misconfiguration) is
+answered with a generic ``detail``; its message, which may name a host or
+carry a driver's text, stays in the exception (for the log). A 503 carries
+``Retry-After``; a webhook's 401 carries a ``WWW-Authenticate`` challenge.
 
 Messages never contain a token or a secret.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Type
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Type
+
+from . import _native
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._native import Verification
@@ -48,10 +56,10 @@ __all__ = [
     "InvalidState",
     "StoreError",
     "CLASS_BY_CODE",
-    "WEBHOOK_STATUS",
-    "STORE_RETRY_AFTER",
     "auth_error",
 ]
+
+_Http = Tuple[int, Dict[str, str], Optional[Dict[str, Any]]]
 
 
 class GatepassError(Exception):
@@ -59,13 +67,38 @@ class GatepassError(Exception):
 
     code: str
 
-    def __init__(self, message: str = "", *, code: str = "internal_error") -> None:
+    def __init__(
+        self, message: str = "", *, code: str = "internal_error", webhook_scheme: Optional[str] = None
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self._webhook_scheme = webhook_scheme
+        self._http: Optional[_Http] = None
 
     @property
     def message(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+    def _rendered(self) -> _Http:
+        if self._http is None:
+            status, headers, problem = _native.render_error(self.code, self.message, self._webhook_scheme)
+            self._http = (status, dict(headers), dict(problem) if problem is not None else None)
+        return self._http
+
+    @property
+    def status(self) -> int:
+        """The HTTP status a framework answers with (from the core's code table)."""
+        return self._rendered()[0]
+
+    @property
+    def headers(self) -> Dict[str, str]:
+        """Response headers: ``Retry-After`` on a 503, a challenge on a webhook's 401."""
+        return dict(self._rendered()[1])
+
+    @property
+    def problem(self) -> Dict[str, Any]:
+        """The RFC 9457 problem details body (``application/problem+json``)."""
+        return dict(self._rendered()[2] or {})
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, code={self.code!r})"
@@ -74,8 +107,6 @@ class GatepassError(Exception):
 class AuthError(GatepassError):
     """A request failed verification. Carries what the HTTP answer needs."""
 
-    status: int
-    headers: Dict[str, str]
     verification: Optional[Verification]
 
     def __init__(
@@ -89,17 +120,11 @@ class AuthError(GatepassError):
         verification: Optional[Verification] = None,
     ) -> None:
         super().__init__(message, code=code)
-        self.status = status
-        self.headers = dict(headers or {})
-        self._problem = dict(problem) if problem is not None else None
+        if problem is None:
+            # Built by hand: the core renders the body for the code.
+            problem = _native.render_error(code, message)[2]
+        self._http = (status, dict(headers or {}), dict(problem) if problem is not None else None)
         self.verification = verification
-
-    @property
-    def problem(self) -> Dict[str, Any]:
-        """The RFC 9457 problem details body (``application/problem+json``)."""
-        if self._problem is not None:
-            return dict(self._problem)
-        return _problem(self.status, self.message, self.code)
 
 
 class BadRequest(AuthError):
@@ -120,21 +145,9 @@ class RateLimited(AuthError):
 
 class WebhookError(GatepassError):
     """A webhook failed verification (``code``: missing_header, invalid_header,
-    timestamp_too_old, timestamp_too_new, invalid_signature, replayed)."""
-
-    @property
-    def status(self) -> int:
-        """The HTTP status a receiver should answer with."""
-        return WEBHOOK_STATUS.get(self.code, 400)
-
-    @property
-    def headers(self) -> Dict[str, str]:
-        """``Retry-After`` when the replay guard failed (503), else none."""
-        return _retry_headers(self.status)
-
-    @property
-    def problem(self) -> Dict[str, Any]:
-        return _problem(self.status, self.message, self.code)
+    timestamp_too_old, timestamp_too_new, invalid_signature, replayed,
+    replay_guard_failed). ``status``, ``headers`` and ``problem`` are the
+    answer the core renders for the verifier's scheme."""
 
 
 class ConfigError(GatepassError, ValueError):
@@ -157,117 +170,52 @@ class StoreError(GatepassError):
     """The store is unavailable or holds data gatepass cannot read
     (``store_unavailable``, ``store_corrupt``). Raised by ``Gate.verify``
     among others; the framework helpers answer it with ``status`` (503),
-    ``headers`` (``Retry-After``) and the ``problem`` body."""
-
-    status: int = 503
-
-    @property
-    def headers(self) -> Dict[str, str]:
-        return _retry_headers(self.status)
-
-    @property
-    def problem(self) -> Dict[str, Any]:
-        """The RFC 9457 problem details body (``application/problem+json``)."""
-        return _problem(self.status, self.message, self.code)
+    ``headers`` (``Retry-After``) and a generic ``problem`` body: the
+    message (for the log) may name the backend, the body never does."""
 
 
-#: ``Retry-After`` (seconds) sent with a 503 for a store failure: the store
-#: (a restarting Postgres, a Redis failover) is usually back within seconds.
-STORE_RETRY_AFTER = "1"
-
-
-def _retry_headers(status: int) -> Dict[str, str]:
-    return {"Retry-After": STORE_RETRY_AFTER} if status == 503 else {}
-
-
-def _problem(status: int, detail: str, code: str) -> Dict[str, Any]:
-    return {
-        "type": "about:blank",
-        "title": _TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "code": code,
+def _class_table() -> Dict[str, Type[GatepassError]]:
+    classes: Dict[str, Type[GatepassError]] = {
+        cls.__name__: cls
+        for cls in (
+            GatepassError,
+            AuthError,
+            BadRequest,
+            Unauthorized,
+            Forbidden,
+            RateLimited,
+            WebhookError,
+            ConfigError,
+            InvalidArgument,
+            NotFound,
+            InvalidState,
+            StoreError,
+        )
     }
+    # The core names the classes; a class it names that is not defined here
+    # is a packaging bug, caught at import rather than on the first error.
+    for name, parent in _native.error_classes():
+        cls = classes.get(name)
+        if cls is None or (parent and not issubclass(cls, classes[parent])):
+            raise ImportError(f"gatepass: the native module's error class {name!r} does not match exceptions.py")
+    return {code: classes[cls_name] for code, _status, cls_name, _parent, _title in _native.error_table()}
 
 
-_TITLES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    409: "Conflict",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
-
-#: Every code the native core can report, and the class it raises.
-CLASS_BY_CODE: Dict[str, Type[GatepassError]] = {
-    # verification outcomes (raised by Gate.authenticate)
-    "invalid_request": BadRequest,
-    "missing_credentials": Unauthorized,
-    "malformed_token": Unauthorized,
-    "unknown_key": Unauthorized,
-    "inactive": Unauthorized,
-    "revoked": Unauthorized,
-    "expired": Unauthorized,
-    "forbidden_resource": Forbidden,
-    "insufficient_scope": Forbidden,
-    "rate_limited": RateLimited,
-    "usage_exceeded": RateLimited,
-    # key lifecycle
-    "not_found": NotFound,
-    "invalid_state": InvalidState,
-    "invalid_argument": InvalidArgument,
-    "unknown_kind": InvalidArgument,
-    "lifetime_exceeded": InvalidArgument,
-    "invalid_scope": InvalidArgument,
-    "invalid_scope_expression": InvalidArgument,
-    "unknown_scope": InvalidArgument,
-    "scope_not_allowed": InvalidArgument,
-    # configuration and stores
-    "config_error": ConfigError,
-    "store_unavailable": StoreError,
-    "store_corrupt": StoreError,
-    # webhooks
-    "missing_header": WebhookError,
-    "invalid_header": WebhookError,
-    "timestamp_too_old": WebhookError,
-    "timestamp_too_new": WebhookError,
-    "invalid_signature": WebhookError,
-    "replayed": WebhookError,
-    "replay_guard_failed": WebhookError,
-    # a bug in gatepass, never the caller's fault
-    "internal_error": GatepassError,
-}
-
-#: HTTP status for a failed webhook: 400 for a malformed delivery, 401 for a
-#: signature or timestamp that does not check out, 409 for a replay, 503 when
-#: the replay guard itself failed (so the sender retries).
-WEBHOOK_STATUS: Dict[str, int] = {
-    "missing_header": 400,
-    "invalid_header": 400,
-    "timestamp_too_old": 401,
-    "timestamp_too_new": 401,
-    "invalid_signature": 401,
-    "replayed": 409,
-    "replay_guard_failed": 503,
-}
-
-_OUTCOME_STATUS = {
-    "invalid_request": 400,
-    "forbidden_resource": 403,
-    "insufficient_scope": 403,
-    "rate_limited": 429,
-    "usage_exceeded": 429,
-}
+#: Every code the native core can report, and the class it raises (from the core's table).
+CLASS_BY_CODE: Dict[str, Type[GatepassError]] = _class_table()
 
 
-def _error(code: str, message: str) -> GatepassError:
-    """Builds the exception for a core error code (called by the native module)."""
+def _error(
+    code: str, message: str, status: int, headers: Mapping[str, str], problem: Optional[Mapping[str, Any]]
+) -> GatepassError:
+    """Builds the exception for a core error and the answer core rendered
+    for it (called by the native module)."""
     cls = CLASS_BY_CODE.get(code, GatepassError)
     if issubclass(cls, AuthError):
-        return cls(message, code=code, status=_OUTCOME_STATUS.get(code, 401))
-    return cls(message, code=code)
+        return cls(message, code=code, status=status, headers=headers, problem=problem)
+    e = cls(message, code=code)
+    e._http = (status, dict(headers), dict(problem) if problem is not None else None)
+    return e
 
 
 def auth_error(verification: Verification) -> AuthError:

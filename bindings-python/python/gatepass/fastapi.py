@@ -25,8 +25,10 @@
 
 ``Security(api_key, scopes=[...])`` asks for all of the scopes and lists them
 in the operation's ``security`` entry, so the docs' Authorize button works.
-Verification is in-memory or a local SQLite read of microseconds, so it runs
-inline; the GIL is released while core works.
+A verification answered from memory (a cached key, a refusal that needs no
+lookup) runs on the event loop; one that needs the store runs in Starlette's
+thread pool, so a slow store never blocks the loop. A valid request checked
+against a rate limit gets the ``RateLimit``/``RateLimit-Policy`` headers.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 from starlette.datastructures import URL
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier
@@ -188,18 +191,27 @@ class GatepassSecurity(SecurityBase):
                 self._requirements[key] = found
         return found
 
-    async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Optional[KeyInfo]:
+    async def __call__(
+        self, request: Request, response: Response, security_scopes: SecurityScopes
+    ) -> Optional[KeyInfo]:
         requirement = self._requirement(security_scopes.scopes)
         resource = self._resource(request) if callable(self._resource) else self._resource
         header = join_authorization(request.headers.getlist("authorization"))
         try:
-            v = self.gate.verify(header, requirement, None, resource)
+            # A cached key is answered on the loop; a lookup runs in a worker
+            # thread so a slow store never stalls the other requests.
+            v = self.gate.verify_in_memory(header, requirement, None, resource)
+            if v is None:
+                v = await run_in_threadpool(self.gate.verify, header, requirement, None, resource)
         except StoreError as e:
             raise GatepassHTTPException(e) from None
         if not v.ok:
             if not self.auto_error and v.code == "missing_credentials":
                 return None
             raise GatepassHTTPException(auth_error(v))
+        # A success checked against a rate limit carries the RateLimit headers.
+        for name, value in v.headers.items():
+            response.headers[name] = value
         request.state.gatepass_key = v.key
         request.state.gatepass = v
         return v.key

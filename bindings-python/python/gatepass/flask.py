@@ -135,6 +135,7 @@ class Gatepass:
         self._pending.clear()
         # Usage counts are flushed by gatepass.Gate at exit.
         app.extensions[EXTENSION_KEY] = self
+        app.after_request(_add_rate_headers)
 
     @property
     def gate(self) -> Gate:
@@ -247,6 +248,16 @@ def _path_and_query() -> str:
     quotes them, without the scheme and host."""
     url = get_current_url("http", "h", request.root_path, request.path, request.query_string)
     return url[len("http://h") :]
+
+
+def _add_rate_headers(response: Response) -> Response:
+    """A valid request checked against a rate limit answers with its
+    ``RateLimit``/``RateLimit-Policy`` headers (unless the view set its own)."""
+    v = g.get("gatepass")
+    if v is not None and v.ok:
+        for name, value in v.headers.items():
+            response.headers.setdefault(name, value)
+    return response
 
 
 def problem_response(error: HTTPError) -> Response:

@@ -39,7 +39,7 @@ async function main (): Promise<void> {
   const verifier = new WebhookVerifier('standard', { secrets: [secret], tolerance: '5m' })
   const shared = new WebhookVerifier('standard', { secret, replayGuard: 'redis://127.0.0.1:6379' })
   void shared
-  const many = await Gate.open('postgres://gatepass@127.0.0.1/gatepass', { rateLimits: 'redis://127.0.0.1:6379' })
+  const many = await Gate.open('postgres://gatepass@127.0.0.1/gatepass', { rateLimiter: 'redis://127.0.0.1:6379' })
   await many.close()
   try {
     const msg = verifier.verify(Buffer.from('{}'), signed)

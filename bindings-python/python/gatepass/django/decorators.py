@@ -60,11 +60,40 @@ def verify_with(request: HttpRequest, gate: Gate, requirement: Optional[Requirem
         v = gate.verify(authorization_header(request), requirement, None, resource)
     except StoreError as e:
         return problem_response(e)
+    return _settle(request, v)
+
+
+async def verify_request_async(
+    request: HttpRequest, route: Optional[_RouteRequirement], resource: Optional[str]
+) -> Any:
+    """:func:`verify_request` for async views: answered on the loop when memory
+    suffices, else in a worker thread, so a store round trip never blocks it."""
+    gate = get_gate()
+    requirement = route.for_gate(gate) if route is not None else None
+    try:
+        v = await gate.verify_async(authorization_header(request), requirement, None, resource)
+    except StoreError as e:
+        return problem_response(e)
+    return _settle(request, v)
+
+
+def _settle(request: HttpRequest, v: Any) -> Any:
     if not v.ok:
         return problem_response(auth_error(v))
     request.gatepass_key = v.key  # type: ignore[attr-defined]
     request.gatepass = v  # type: ignore[attr-defined]
     return None
+
+
+def add_rate_headers(request: HttpRequest, response: Any) -> Any:
+    """A valid request checked against a rate limit: its ``RateLimit`` headers
+    on the view's response (without overriding ones the view set)."""
+    v = getattr(request, "gatepass", None)
+    if v is not None and v.ok and response is not None:
+        for name, value in v.headers.items():
+            if not response.has_header(name):
+                response[name] = value
+    return response
 
 
 def require(
@@ -82,10 +111,11 @@ def require(
         if iscoroutinefunction(view):
 
             async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                failed = verify_request(request, route, resolve_resource(resource, request, *args, **kwargs))
+                where = resolve_resource(resource, request, *args, **kwargs)
+                failed = await verify_request_async(request, route, where)
                 if failed is not None:
                     return failed
-                return await view(request, *args, **kwargs)
+                return add_rate_headers(request, await view(request, *args, **kwargs))
 
             wrapper: Any = functools.wraps(view)(async_wrapper)
             markcoroutinefunction(wrapper)
@@ -95,7 +125,7 @@ def require(
                 failed = verify_request(request, route, resolve_resource(resource, request, *args, **kwargs))
                 if failed is not None:
                     return failed
-                return view(request, *args, **kwargs)
+                return add_rate_headers(request, view(request, *args, **kwargs))
 
             wrapper = functools.wraps(view)(sync_wrapper)
         wrapper.gatepass_requirement = route.requirement

@@ -1,6 +1,8 @@
 """``GatepassMiddleware``: sync and async capable.
 
 - Sets ``request.gatepass_key`` (``None`` until a key is accepted).
+- Adds the ``RateLimit``/``RateLimit-Policy`` headers of a valid request
+  checked against a rate limit (DRF views included) to the response.
 - Under ``GATEPASS["PROTECT_PATHS"]`` prefixes (matched against
   ``request.path_info``, so an app mounted under a script prefix is
   protected too), requires a valid key for every view without its own
@@ -27,7 +29,7 @@ from django.utils.deprecation import MiddlewareMixin
 
 from ..exceptions import AuthError, StoreError, WebhookError
 from .conf import protected_paths
-from .decorators import verify_request
+from .decorators import add_rate_headers, verify_request
 from .responses import problem_response
 
 
@@ -57,6 +59,11 @@ class GatepassMiddleware(MiddlewareMixin):
         if not protected:
             return None
         return verify_request(request, None, None)
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        # A valid request checked against a rate limit (a DRF view, a
+        # protected path) answers with its RateLimit headers.
+        return add_rate_headers(request, response)  # type: ignore[no-any-return]
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Optional[HttpResponse]:
         if isinstance(exception, (AuthError, WebhookError, StoreError)):

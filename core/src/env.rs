@@ -1,0 +1,92 @@
+//! The environment variables every binding and tool reads, with their
+//! defaults, decided here once so Python, Node and the CLI read the same
+//! names the same way: `GATEPASS_STORE`, `GATEPASS_POLICY`,
+//! `GATEPASS_RATE_LIMITER` and `GATEPASS_REPLAY_GUARD`. An argument given in
+//! code always wins over the environment; an empty variable counts as unset.
+
+use crate::policy::{Policy, PolicyError};
+
+/// The store URL when none is given.
+pub const STORE: &str = "GATEPASS_STORE";
+/// A policy file (`.toml` or `.json`) when no policy is given.
+pub const POLICY: &str = "GATEPASS_POLICY";
+/// Where rate limits are counted when no limiter is given (`redis://…`).
+pub const RATE_LIMITER: &str = "GATEPASS_RATE_LIMITER";
+/// The replay guard a webhook verifier uses when asked for one without a
+/// URL (`redis://…`; default: this process's memory).
+pub const REPLAY_GUARD: &str = "GATEPASS_REPLAY_GUARD";
+
+/// The embedded default: `gatepass.db` in the working directory.
+pub const DEFAULT_STORE_URL: &str = "sqlite:///gatepass.db";
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// `given`, else `$GATEPASS_STORE`, else `sqlite:///gatepass.db`.
+#[must_use]
+pub fn store_url(given: Option<&str>) -> String {
+    given
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .or_else(|| var(STORE))
+        .unwrap_or_else(|| DEFAULT_STORE_URL.to_owned())
+}
+
+/// `given`, else `$GATEPASS_RATE_LIMITER`, else none (this process's memory).
+#[must_use]
+pub fn rate_limiter_url(given: Option<&str>) -> Option<String> {
+    given
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .or_else(|| var(RATE_LIMITER))
+}
+
+/// `$GATEPASS_REPLAY_GUARD`, for a verifier asked for a replay guard
+/// without a URL; none means this process's memory.
+#[must_use]
+pub fn replay_guard_url() -> Option<String> {
+    var(REPLAY_GUARD)
+}
+
+/// The policy in the file `$GATEPASS_POLICY` names (JSON for a `.json`
+/// file, TOML otherwise), or none when the variable is unset. A file that
+/// cannot be read or parsed is an error naming the variable: a deployment
+/// that sets it must not run without the policy it meant.
+pub fn policy() -> Result<Option<Policy>, PolicyError> {
+    let Some(path) = var(POLICY) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| PolicyError {
+        field: POLICY.to_owned(),
+        problem: format!("cannot read the policy file {path:?}: {e}"),
+    })?;
+    let parsed = if path.to_ascii_lowercase().ends_with(".json") {
+        Policy::from_json(&text)
+    } else {
+        Policy::from_toml(&text)
+    };
+    parsed.map(Some).map_err(|e| PolicyError {
+        field: format!("{POLICY} ({path}): {}", e.field),
+        problem: e.problem,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_given_value_wins_and_empty_counts_as_unset() {
+        assert_eq!(store_url(Some("memory://")), "memory://");
+        assert_eq!(
+            rate_limiter_url(Some("memory://")).as_deref(),
+            Some("memory://")
+        );
+        // Empty arguments fall through to the environment or the default.
+        if std::env::var(STORE).is_err() {
+            assert_eq!(store_url(Some("")), DEFAULT_STORE_URL);
+            assert_eq!(store_url(None), DEFAULT_STORE_URL);
+        }
+    }
+}
