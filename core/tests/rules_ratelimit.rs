@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use gatepass_core::clock::ManualClock;
 use gatepass_core::error::StoreError;
 use gatepass_core::ratelimit::{
     gcra, open, MemoryRateLimiter, RateDecision, RateLimit, RateLimitParseError, RateLimiter,
@@ -179,7 +180,10 @@ fn remaining_never_exceeds_the_limit() {
 
 #[test]
 fn the_memory_limiter_keeps_one_bucket_per_name() {
-    let limiter = MemoryRateLimiter::new();
+    // The limiter runs on its clock's monotonic time; the wall-clock argument
+    // is only for limiters that have no clock of their own.
+    let clock = ManualClock::new(T0);
+    let limiter = MemoryRateLimiter::with_clock(clock.clone());
     let l = limit("2/minute");
     assert!(limiter.is_local());
     assert_eq!(limiter.check("a", &l, T0).unwrap().remaining, 1);
@@ -188,6 +192,7 @@ fn the_memory_limiter_keeps_one_bucket_per_name() {
     assert_eq!(limiter.check("b", &l, T0).unwrap().remaining, 1);
     // Each check agrees with one pure GCRA step on the stored time.
     let (expected, _) = gcra(&l, Some(T0 + 60_000), T0 + 1_000);
+    clock.advance_ms(1_000);
     assert_eq!(limiter.check("a", &l, T0 + 1_000).unwrap(), expected);
 }
 
@@ -195,7 +200,8 @@ fn the_memory_limiter_keeps_one_bucket_per_name() {
 fn pruning_at_the_bound_never_resets_a_live_bucket() {
     // Past its bound (65,536 buckets) the limiter drops buckets whose
     // allowance is full again; a bucket that is still limited must survive.
-    let limiter = MemoryRateLimiter::new();
+    let clock = ManualClock::new(T0);
+    let limiter = MemoryRateLimiter::with_clock(clock.clone());
     let hourly = limit("1/hour");
     let brief = limit("1/second");
     assert!(limiter.check("live", &hourly, T0).unwrap().allowed);
@@ -207,6 +213,7 @@ fn pruning_at_the_bound_never_resets_a_live_bucket() {
     // Ten seconds on, every `idle` bucket is full again, `live` is not; a
     // new bucket now makes the limiter prune.
     let later = T0 + 10_000;
+    clock.advance_ms(10_000);
     for i in 0..3 {
         assert!(
             limiter
