@@ -275,6 +275,10 @@ fn processes_attaching_and_detaching_never_crash_a_verifier_nor_hide_a_revocatio
 /// byte for as long as its store is open, so no other process ever takes the
 /// index for abandoned.
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "the probe packs Linux's struct flock"
+)]
 fn an_open_store_keeps_its_claim_on_the_wal_index() {
     let (dir, url, gate, issued) = shared_file("claim");
     let shm = dir.path().join("claim.db-shm");
@@ -296,6 +300,10 @@ fn an_open_store_keeps_its_claim_on_the_wal_index() {
 /// claim kept (test above) the truncation never happens; when it did, the
 /// next verify died of SIGBUS.
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "the probe packs Linux's struct flock"
+)]
 fn a_truncated_wal_index_never_crashes_a_verifier() {
     let (dir, url, gate, issued) = shared_file("truncated");
     let shm = dir.path().join("truncated.db-shm");
@@ -338,6 +346,7 @@ fn a_leftover_wal_index_in_any_state_is_rebuilt_on_open() {
 }
 
 /// The permission bits of a file.
+#[cfg(unix)]
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -346,6 +355,7 @@ fn mode(path: &Path) -> u32 {
 /// A new database, and the `-wal` and `-shm` files next to it, are readable
 /// and writable by their owner only; SQLite alone makes all three 0644.
 #[test]
+#[cfg(unix)]
 fn new_database_files_are_owner_only() {
     let (dir, _url, gate, issued) = shared_file("private");
     assert_eq!(verify(&gate, &issued), Outcome::Valid);
@@ -358,6 +368,7 @@ fn new_database_files_are_owner_only() {
 /// An existing database keeps the permissions its operator gave it, and its
 /// `-wal` and `-shm` files follow them.
 #[test]
+#[cfg(unix)]
 fn an_existing_database_keeps_its_permissions() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
