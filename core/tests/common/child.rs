@@ -113,7 +113,20 @@ pub struct ChildGate {
 impl ChildGate {
     /// Spawns the calling test binary's `child_process` test, which must call [`serve`].
     pub fn spawn(url: &str) -> Self {
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        Self::spawn_command(Command::new(std::env::current_exe().unwrap()), url)
+    }
+
+    /// [`spawn`](Self::spawn) under a given umask (through `sh`), whatever
+    /// the test runner's own.
+    pub fn spawn_with_umask(url: &str, umask: &str) -> Self {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\"")])
+            .arg(std::env::current_exe().unwrap());
+        Self::spawn_command(sh, url)
+    }
+
+    fn spawn_command(mut command: Command, url: &str) -> Self {
+        let mut child = command
             .args([
                 "--exact",
                 "child_process",
