@@ -244,12 +244,14 @@ fn processes_attaching_and_detaching_never_crash_a_verifier_nor_hide_a_revocatio
             ..Default::default()
         })
         .unwrap();
+    let revoked = dir.path().join("revoked");
     let mut verifiers: Vec<ChildGate> = (0..2).map(|_| ChildGate::spawn(&url)).collect();
     for v in &mut verifiers {
         v.send(&format!(
-            "churn {} {}",
+            "churn {} {} {}",
             issued.token.expose(),
-            issued.key.id
+            issued.key.id,
+            revoked.display()
         ));
         assert_eq!(v.try_expect("READY").as_deref(), Some(""));
     }
@@ -266,6 +268,7 @@ fn processes_attaching_and_detaching_never_crash_a_verifier_nor_hide_a_revocatio
         }
     }
     gate.revoke(&issued.key.id).unwrap();
+    std::fs::write(&revoked, b"").unwrap();
     for v in verifiers {
         assert_eq!(seen(v), "revoked 0", "outcome, failed reads");
     }
@@ -309,10 +312,12 @@ fn a_truncated_wal_index_never_crashes_a_verifier() {
     let shm = dir.path().join("truncated.db-shm");
     drop(gate);
     let mut verifier = ChildGate::spawn(&url);
+    let revoked = dir.path().join("revoked");
     verifier.send(&format!(
-        "churn {} {}",
+        "churn {} {} {}",
         issued.token.expose(),
-        issued.key.id
+        issued.key.id,
+        revoked.display()
     ));
     assert_eq!(verifier.try_expect("READY").as_deref(), Some(""));
     let attached = attach_as_sqlite_does(&shm, true);
@@ -320,6 +325,7 @@ fn a_truncated_wal_index_never_crashes_a_verifier() {
     revoker.send(&format!("revoke {}", issued.key.id));
     assert_eq!(revoker.expect("REVOKED"), "");
     revoker.finish();
+    std::fs::write(&revoked, b"").unwrap();
     assert_eq!(seen(verifier), "revoked 0", "outcome, failed reads");
     assert!(attached.starts_with("held "), "{attached}");
 }
