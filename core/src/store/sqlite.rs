@@ -121,20 +121,21 @@ impl From<rusqlite::Error> for GateError {
 }
 
 /// Creates the database file readable and writable by its owner only (0600)
-/// when it does not exist yet. SQLite would create it 0644, readable by every
-/// local user (its unix VFS even undoes a stricter umask), and it gives the
-/// `-wal` and `-shm` files it creates the database file's permissions, so
-/// those follow. An existing file keeps the permissions it has: a deployment
-/// may share it with a group on purpose.
+/// when it does not exist yet. SQLite would create it 0644 less the umask
+/// (readable by every local user under the common 022), and it gives the
+/// `-wal` and `-shm` files it creates the database file's permissions
+/// whatever the umask, so those follow. An existing file keeps the
+/// permissions it has: a deployment may share it with a group on purpose.
 #[cfg(unix)]
 fn create_owner_only(path: &Path) {
     use std::os::unix::fs::OpenOptionsExt;
 
-    /// Held from creating the file until its descriptor is closed, and by
-    /// every open in between: on Linux, closing any descriptor of a file
-    /// drops every POSIX lock the process holds on it, SQLite's included. A
-    /// file just created has no SQLite connection of this process on it yet,
-    /// and none can attach until the lock is released.
+    /// Held from creating the file until its descriptor is closed, and taken
+    /// by every store before it opens its file: on Linux, closing any
+    /// descriptor of a file drops every POSIX lock the process holds on it,
+    /// SQLite's included. A file just created has no SQLite connection of
+    /// this process on it yet, and no store can attach one until the lock is
+    /// released.
     static CREATING: Mutex<()> = Mutex::new(());
 
     if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {

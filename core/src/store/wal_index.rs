@@ -30,10 +30,12 @@
 //! SQLite's locks hold for as long as its connection is open; and SQLite only
 //! unmaps the region when the last connection of the process to the file
 //! detaches, which the store's read connection never does before the watch is
-//! dropped. A `-shm` truncated by something that ignores SQLite's locks would
-//! fault this read — and SQLite's own next read transaction just as surely:
-//! the watch adds no exposure SQLite does not have
-//! (`core/tests/sqlite_processes.rs` attacks both halves of this argument).
+//! dropped. A `-shm` truncated by something that ignores SQLite's locks may
+//! fault this read; it faults SQLite's own next read transaction in any case
+//! (a plain `sqlite3` process dies of SIGBUS the same way), so the watch adds
+//! no exposure SQLite does not have. `core/tests/sqlite_processes.rs` attacks
+//! the argument: other processes attaching and detaching, the lock checked
+//! from outside, a first opener's truncation, a leftover `-shm`.
 
 use std::ffi::c_void;
 use std::ptr::NonNull;
@@ -243,6 +245,9 @@ mod tests {
         count(&reader);
         let watch = WalIndexWatch::attach(&reader).unwrap();
         // The header on disk is the one in memory: same bytes, same mapping.
+        // (Reading the file opens and closes a descriptor of it, which drops
+        // this process's locks on it: harmless here, with no other process
+        // attached, and exactly what the store itself must never do.)
         let on_disk = std::fs::read(dir.path().join("w.db-shm")).unwrap();
         assert_eq!(&watch.read().unwrap()[..], &on_disk[..HEADER_LEN]);
         // And a second attach finds the very same mapping, not a new one.

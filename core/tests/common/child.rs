@@ -26,10 +26,10 @@ pub fn unix_micros() -> u128 {
 /// `check <token>`: print `OUTCOME <code>` for one verify (errors print `OUTCOME error`).
 /// `until-valid <token>`: verify until valid, print `VALID after <µs> µs and <n> refusals`.
 /// `hammer <token> <n>`: verify `n` times, flush, print `HAMMERED <valid count>`.
-/// `churn <token> <id>`: verify and read the key until valid, print READY,
-/// then verify and read it in a tight loop until the outcome is not valid and
-/// print `SEEN <code> <errors>`, or after a minute `STALE <errors>` (`errors`
-/// counts failed verifies and reads).
+/// `churn <token> <id> <marker>`: verify and read the key until valid, print
+/// READY, then verify and read it in a tight loop until the outcome is not
+/// valid and print `SEEN <code> <errors>`, or `SEEN stale <errors>` a minute
+/// after the file `marker` appeared (`errors` counts failed verifies and reads).
 pub fn serve() {
     let Ok(url) = std::env::var(ENV_URL) else {
         return;
@@ -67,29 +67,36 @@ pub fn serve() {
             }
             (Some("churn"), Some(token)) => {
                 let id = parts.next().unwrap();
+                let revoked_marker = std::path::PathBuf::from(parts.next().unwrap());
                 while verify(token).ok() != Some(Outcome::Valid) {}
                 writeln!(out, "\nREADY").unwrap();
                 out.flush().unwrap();
-                // Not a timed assertion: only a bound so that a missed
-                // revocation fails the test instead of hanging it.
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                // A missed revocation must fail the test, not hang it: once
+                // the parent has revoked (and created the marker file), the
+                // loop gives up after a generous while. No bound runs while
+                // the parent is still at work, however slow the machine.
+                let mut given_up_at = None;
                 let mut errors = 0u64;
+                let mut i = 0u64;
                 let seen = loop {
-                    if std::time::Instant::now() > deadline {
-                        break None;
+                    i += 1;
+                    if i % 1024 == 0 {
+                        let now = std::time::Instant::now();
+                        if given_up_at.is_none() && revoked_marker.exists() {
+                            given_up_at = Some(now + std::time::Duration::from_secs(60));
+                        }
+                        if given_up_at.is_some_and(|at| now > at) {
+                            break "stale";
+                        }
                     }
                     errors += u64::from(gate.get(id).is_err());
                     match verify(token) {
                         Ok(Outcome::Valid) => {}
-                        Ok(other) => break Some(other),
+                        Ok(other) => break other.code(),
                         Err(_) => errors += 1,
                     }
                 };
-                match seen {
-                    Some(outcome) => writeln!(out, "\nSEEN {} {errors}", outcome.code()),
-                    None => writeln!(out, "\nSTALE {errors}"),
-                }
-                .unwrap();
+                writeln!(out, "\nSEEN {seen} {errors}").unwrap();
             }
             (Some("revoke"), Some(id)) => {
                 gate.revoke(id).unwrap();
@@ -122,7 +129,20 @@ pub struct ChildGate {
 impl ChildGate {
     /// Spawns the calling test binary's `child_process` test, which must call [`serve`].
     pub fn spawn(url: &str) -> Self {
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        Self::spawn_command(Command::new(std::env::current_exe().unwrap()), url)
+    }
+
+    /// [`spawn`](Self::spawn) under a given umask (through `sh`), whatever
+    /// the test runner's own.
+    pub fn spawn_with_umask(url: &str, umask: &str) -> Self {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\"")])
+            .arg(std::env::current_exe().unwrap());
+        Self::spawn_command(sh, url)
+    }
+
+    fn spawn_command(mut command: Command, url: &str) -> Self {
+        let mut child = command
             .args([
                 "--exact",
                 "child_process",
