@@ -11,7 +11,8 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use gatepass_core::clock::ManualClock;
 use gatepass_core::webhook::{
-    Headers, Scheme, SignOptions, VerifierOptions, WebhookSigner, WebhookVerifier,
+    Headers, ReplayGuard, ReplayGuardError, Scheme, SignOptions, VerifierOptions, WebhookSigner,
+    WebhookVerifier,
 };
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
@@ -32,7 +33,31 @@ fn secret(scheme: Scheme) -> &'static str {
     }
 }
 
+/// A guard that always answers "first time": what remains is gatepass's own
+/// work for the guard (digest of the signed content, one key per secret).
+struct FirstTime;
+
+impl ReplayGuard for FirstTime {
+    fn check_and_remember_all(
+        &self,
+        keys: &[&str],
+        _now: i64,
+        _ttl: i64,
+    ) -> Result<bool, ReplayGuardError> {
+        black_box(keys);
+        Ok(true)
+    }
+}
+
 fn setup(scheme: Scheme, body: &[u8]) -> (WebhookVerifier, Headers, Option<String>) {
+    setup_with(scheme, body, VerifierOptions::default())
+}
+
+fn setup_with(
+    scheme: Scheme,
+    body: &[u8],
+    base: VerifierOptions,
+) -> (WebhookVerifier, Headers, Option<String>) {
     let clock = ManualClock::new(NOW * 1000);
     let url = (scheme == Scheme::Twilio).then(|| {
         format!(
@@ -47,10 +72,7 @@ fn setup(scheme: Scheme, body: &[u8]) -> (WebhookVerifier, Headers, Option<Strin
         url: url.clone(),
     };
     let headers = Headers::from_pairs(signer.sign(body, opts).unwrap());
-    let options = VerifierOptions {
-        clock,
-        ..VerifierOptions::default()
-    };
+    let options = VerifierOptions { clock, ..base };
     let verifier = WebhookVerifier::new(scheme, &[secret(scheme)], options).unwrap();
     let _ok = verifier.verify(body, &headers, url.as_deref()).unwrap();
     (verifier, headers, url)
@@ -100,11 +122,40 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// The same verifications with a replay guard: the cost of keying the guard
+/// on the signed content (`FirstTime` isolates it from the store's).
+fn bench_guarded(c: &mut Criterion) {
+    for (size, label) in [(1024, "1KiB"), (64 * 1024, "64KiB")] {
+        let body: Vec<u8> = (0..size)
+            .map(|i| b"{\"a\":\"0123456789\"}"[i % 18])
+            .collect();
+        let mut g = c.benchmark_group(format!("webhook_verify_guarded/{label}"));
+        g.throughput(Throughput::Bytes(size as u64));
+        for scheme in Scheme::ALL {
+            if scheme == Scheme::Token {
+                continue;
+            }
+            let options = VerifierOptions {
+                replay_guard: Some(std::sync::Arc::new(FirstTime)),
+                ..VerifierOptions::default()
+            };
+            let (v, h, url) = setup_with(scheme, &body, options);
+            g.bench_function(BenchmarkId::from_parameter(scheme.as_str()), |b| {
+                b.iter(|| {
+                    v.verify(black_box(&body), black_box(&h), url.as_deref())
+                        .unwrap()
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = bench
+    targets = bench, bench_guarded
 }
 criterion_main!(benches);

@@ -68,7 +68,9 @@ impl fmt::Debug for VerifierOptions {
 pub struct VerifiedWebhook {
     /// Message id: `webhook-id`/`svix-id`, `X-GitHub-Delivery`,
     /// `X-Shopify-Webhook-Id`, `I-Twilio-Idempotency-Token`; `None` for
-    /// schemes or requests without one.
+    /// schemes or requests without one. Only the Standard Webhooks id is
+    /// signed: the others are whatever the request carried, so they are no
+    /// idempotency key (the replay guard does not use them).
     pub id: Option<String>,
     /// Signed Unix timestamp (`standard`, `stripe`, `slack`).
     pub timestamp: Option<i64>,
