@@ -53,9 +53,11 @@ else
     targets="$targets $name"
   done
 fi
+# Given as cargo arguments, so each mutant's build compiles only these targets
+# (arguments after `--` would reach `cargo test` but not the build before it).
 test_args=()
-[ "${MUTANTS_NO_LIB:-}" = 1 ] || test_args+=(--lib)
-for t in $targets; do test_args+=(--test "$t"); done
+[ "${MUTANTS_NO_LIB:-}" = 1 ] || test_args+=(--cargo-arg=--lib)
+for t in $targets; do test_args+=("--cargo-arg=--test=$t"); done
 
 out_root=${MUTANTS_OUT:-$root/target/mutants-report}
 mkdir -p "$out_root"
@@ -79,17 +81,17 @@ for arg in "$@"; do
     exit 2
   fi
   out="$out_root/$(echo "${file#core/src/}" | tr '/' '_' | sed 's/\.rs$//')"
-  rm -rf "$out"
+  # MUTANTS_KEEP=1 keeps earlier results (for MUTANTS_ARGS=--iterate).
+  [ "${MUTANTS_KEEP:-}" = 1 ] || rm -rf "$out"
   mkdir -p "$out"
-  echo "== cargo mutants on $file (tests: ${test_args[*]})" >&2
+  echo "== cargo mutants on $file (${test_args[*]//--cargo-arg=/})" >&2
   # No services: unset the URLs the service tests read, and CI (under which a
   # missing service is a failure).
   status=0
   env -u CI -u GATEPASS_TEST_POSTGRES_URL -u GATEPASS_TEST_REDIS_URL \
     cargo mutants --package gatepass-core --file "$file" --output "$out" \
     --no-shuffle --profile mutants --minimum-test-timeout 60 \
-    "${mode[@]}" "${extra[@]}" \
-    -- "${test_args[@]}" >&2 || status=$?
+    "${test_args[@]}" "${mode[@]}" "${extra[@]}" >&2 || status=$?
   # 0: all caught; 2: some missed; 3: some timed out. Anything else means the
   # run itself failed (for example the tests fail without any mutation).
   case $status in 0 | 2 | 3) ;; *)
