@@ -66,7 +66,10 @@ function missingAddonError (cause) {
   const what = present
     ? `gatepass: the native addon ${path.basename(addonFile())} is present but does not load (${cause && cause.message ? cause.message.split('\n')[0] : cause}).`
     : `gatepass: the native addon for ${platformName()} has not been built (no ${path.relative(PACKAGE_DIR, addonFile())}).`
-  const error = new Error(`${what}\n${remedy()}`, { cause })
+  // The cause only when a file is there and fails to load (its dlopen error
+  // is the diagnosis); for a missing file it is napi's misleading "npm has a
+  // bug related to optional dependencies" chain, which Node would print.
+  const error = new Error(`${what}\n${remedy()}`, present ? { cause } : undefined)
   error.code = 'ERR_GATEPASS_ADDON_MISSING'
   return error
 }
