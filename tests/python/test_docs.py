@@ -4,7 +4,8 @@
   in order, in one namespace (as a reader pasting them into one interpreter
   would), then every ```sh block with bash, in a scratch directory holding a
   copy of examples/policies/ (the blocks use paths relative to the
-  repository's root). The blocks assert what they claim.
+  repository's root). The blocks assert what they claim; the walkthrough's
+  Flask app is then also served by a real werkzeug server and called over HTTP.
 - A ```toml block right after ``<!-- file: PATH -->`` must be PATH's content,
   so the policy files the docs show are the ones in examples/policies/.
 - Every file in examples/policies/ opens as a policy and is shown in the docs.
@@ -12,15 +13,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+from werkzeug.serving import make_server
 
 import gatepass
 
@@ -86,6 +92,23 @@ def test_walkthrough_blocks_run(scratch: Path) -> None:
     assert [key.resource for key in bound] == ["channel:ch_web"]
     # The sh block's keys went into the same store as the app's.
     assert "Bob's laptop" in {key.name for key in ns["gate"].iter_keys(subject="user_bob")}
+    # The page says a real server answers as the test client did: serve the app.
+    server = make_server("127.0.0.1", 0, ns["app"], threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/v1/bots"
+        auth = {"Authorization": f"Bearer {ns['alice'].token}"}
+        with urllib.request.urlopen(urllib.request.Request(url, headers=auth), timeout=30) as r:
+            assert r.status == 200 and json.loads(r.read())["caller"] == "user_alice"
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(url, timeout=30)
+        assert denied.value.code == 401
+        assert denied.value.headers["WWW-Authenticate"] == 'Bearer realm="chatbot-platform"'
+        assert json.loads(denied.value.read())["code"] == "missing_credentials"
+    finally:
+        server.shutdown()
+        thread.join()
 
 
 def test_policy_files_shown_in_the_docs_are_the_files() -> None:
