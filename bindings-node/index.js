@@ -7,8 +7,18 @@
 // counts at exit. Every rule lives in the Rust core.
 
 const { inspect } = require('node:util')
-const native = require('./native.js')
+const native = loadAddon()
 const errors = require('./errors.js')
+
+// Without this, a missing addon surfaces as napi's generic "Cannot find
+// native binding" text; install.js names the platform and what to run.
+function loadAddon () {
+  try {
+    return require('./native.js')
+  } catch (cause) {
+    throw require('./install.js').missingAddonError(cause)
+  }
+}
 
 const { fromNative, AuthError, ConfigError } = errors
 

@@ -21,3 +21,4 @@ bash scripts/test-rust.sh
 bash scripts/test-node.sh
 bash scripts/test-python.sh
 bash scripts/test-cross.sh
+bash scripts/test-install.sh
