@@ -27,11 +27,15 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Nanoseconds on a clock that never steps: for measuring intervals
     /// (rate limits), where a wall clock set back by an operator or NTP would
     /// refuse every limited key until it caught up, and one set forward would
-    /// grant every key a fresh burst. Only differences are meaningful.
-    fn monotonic_ns(&self) -> i64;
+    /// grant every key a fresh burst. Only differences are meaningful. The
+    /// default is the operating system's monotonic clock.
+    fn monotonic_ns(&self) -> i64 {
+        // i64 nanoseconds last 292 years of uptime.
+        i64::try_from(monotonic_origin().elapsed().as_nanos()).unwrap_or(i64::MAX)
+    }
 }
 
-/// The origin of [`SystemClock::monotonic_ns`]: the first time it is read.
+/// The origin of the default [`Clock::monotonic_ns`]: the first time it is read.
 fn monotonic_origin() -> Instant {
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
     *ORIGIN.get_or_init(Instant::now)
@@ -49,11 +53,6 @@ impl Clock for SystemClock {
             // rather than panicking inside a request.
             Err(_) => 0,
         }
-    }
-
-    fn monotonic_ns(&self) -> i64 {
-        // i64 nanoseconds last 292 years of uptime.
-        i64::try_from(monotonic_origin().elapsed().as_nanos()).unwrap_or(i64::MAX)
     }
 }
 
