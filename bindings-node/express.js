@@ -283,6 +283,10 @@ function verifyWebhook (verifier, options = {}) {
   }
   return function gatepassVerifyWebhook (req, res, next) {
     let body = req.body
+    // Express 5's parsers leave `undefined` for a request without a body (and
+    // without a Content-Type): that is an empty body, answered like any other
+    // delivery (e.g. 400 missing_header), as in Python, not a 500.
+    if (body === undefined && !hasBody(req)) body = Buffer.alloc(0)
     if (body === undefined) {
       return next(new ConfigError(
         'verifyWebhook() found no request body: mount express.raw({ type: \'*/*\' }) on this route before it ' +

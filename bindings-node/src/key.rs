@@ -11,7 +11,8 @@ use napi_derive::napi;
 use serde::ser::{Serialize, SerializeTuple, Serializer};
 
 /// One key, borrowed from the core's record. Never carries its secret.
-/// Serialised as an array in field order: keep `keyFrom` in `index.js` in step.
+/// Serialised as an array in field order: keep `keyFrom` in `index.js` in step
+/// (`tests/python/test_key_fields.py` fails when the two orders differ).
 struct Key<'a> {
     /// Public id, `key_…`: safe for URLs and logs.
     id: &'a str,

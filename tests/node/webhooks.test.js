@@ -158,6 +158,12 @@ for (const [label, express] of EXPRESSES) {
       })
     }
 
+    it('a delivery with no body and no Content-Type is refused like any other (400 missing_header), not a 500', async () => {
+      const res = await server.request('/hooks/standard', { method: 'POST' })
+      assert.equal(res.status, 400, res.text)
+      assert.equal(res.json.code, 'missing_header')
+    })
+
     it('fails with a clear message when express.json() parsed the body first', async () => {
       const body = '{"a":1}'
       const headers = new WebhookSigner('github', secrets.github).sign(body)

@@ -194,6 +194,10 @@ def check_store_failure(status: int, headers, body: dict, code: str = "store_una
         "code": code,
     }
     assert body["detail"] and "gp_" not in body["detail"] and "whsec_" not in body["detail"]
+    # A generic detail, the core's for the code: the backend's own text
+    # ("file is not a database", a host name) goes to the log, not the client.
+    assert body["detail"] == gatepass._native.render_error(code, "backend text")[2]["detail"]
+    assert "database" not in body["detail"] and "redis" not in body["detail"].lower()
 
 
 @pytest.fixture
