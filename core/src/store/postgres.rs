@@ -869,10 +869,7 @@ mod tests {
         assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(7)));
         assert_eq!(c.get_keepalives_idle(), Duration::from_secs(70));
         assert_eq!(c.get_keepalives_retries(), Some(9));
-        assert_eq!(
-            c.get_tcp_user_timeout(),
-            Some(&Duration::from_secs(11))
-        );
+        assert_eq!(c.get_tcp_user_timeout(), Some(&Duration::from_secs(11)));
     }
 
     #[test]
