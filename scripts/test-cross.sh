@@ -30,7 +30,7 @@ cleanup() { if [ "$STARTED_SERVICES" = 1 ]; then bash scripts/services.sh stop |
 trap cleanup EXIT
 if [ -z "${GATEPASS_TEST_POSTGRES_URL:-}" ] || [ -z "${GATEPASS_TEST_REDIS_URL:-}" ]; then
   export GATEPASS_SERVICES_DIR=$ROOT/target/cross-services GATEPASS_PG_PORT=${GATEPASS_CROSS_PG_PORT:-54359}
-  export GATEPASS_REDIS_PORT=${GATEPASS_CROSS_REDIS_PORT:-63839}
+  export GATEPASS_REDIS_PORT=${GATEPASS_CROSS_REDIS_PORT:-63839} GATEPASS_REDIS_TLS_PORT=${GATEPASS_CROSS_REDIS_TLS_PORT:-63849}
   if services=$(bash scripts/services.sh start); then
     eval "$services"
     STARTED_SERVICES=1

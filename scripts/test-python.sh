@@ -49,7 +49,7 @@ trap cleanup EXIT
 # (CI=true: failing to start them is fatal).
 if [ -z "${GATEPASS_TEST_POSTGRES_URL:-}" ]; then
   export GATEPASS_SERVICES_DIR=$WORK/services GATEPASS_PG_PORT=${GATEPASS_PY_PG_PORT:-54349}
-  export GATEPASS_REDIS_PORT=${GATEPASS_PY_REDIS_PORT:-63819}
+  export GATEPASS_REDIS_PORT=${GATEPASS_PY_REDIS_PORT:-63819} GATEPASS_REDIS_TLS_PORT=${GATEPASS_PY_REDIS_TLS_PORT:-63829}
   if services=$(bash scripts/services.sh start); then
     eval "$services"
     STARTED_SERVICES=1
