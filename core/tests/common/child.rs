@@ -74,7 +74,9 @@ pub fn serve() {
                 // A missed revocation must fail the test, not hang it: once
                 // the parent has revoked (and created the marker file), the
                 // loop gives up after a generous while. No bound runs while
-                // the parent is still at work, however slow the machine.
+                // the parent is still at work, however slow the machine; a
+                // parent that died (a failed test) ends the loop too.
+                let parent = std::os::unix::process::parent_id();
                 let mut given_up_at = None;
                 let mut errors = 0u64;
                 let mut i = 0u64;
@@ -87,6 +89,9 @@ pub fn serve() {
                         }
                         if given_up_at.is_some_and(|at| now > at) {
                             break "stale";
+                        }
+                        if std::os::unix::process::parent_id() != parent {
+                            break "orphaned";
                         }
                     }
                     errors += u64::from(gate.get(id).is_err());
