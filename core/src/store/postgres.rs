@@ -274,7 +274,14 @@ fn parse_url(url: &str) -> Result<ConnectOptions, StoreError> {
     let mut sslrootcert = None;
     let mut present = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (raw_key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        // Match the key as tokio-postgres will read it, percent-decoded: a
+        // key written `ssl%6Dode` must not slip past this check and reach
+        // tokio-postgres as an `sslmode` we never saw (a silent downgrade).
+        let key = percent_encoding::percent_decode_str(raw_key)
+            .decode_utf8()
+            .map_err(|_| StoreError::InvalidOption("an option name is not UTF-8".into()))?;
+        let key = key.as_ref();
         let decoded = || {
             percent_encoding::percent_decode_str(value)
                 .decode_utf8()
@@ -857,6 +864,18 @@ mod tests {
                 .get_ssl_mode(),
             SslMode::Disable
         );
+    }
+
+    #[test]
+    fn a_percent_encoded_option_name_is_read_as_decoded() {
+        let o = options("postgres://u@h/db?ssl%6Dode=require");
+        assert_eq!(o.config.get_ssl_mode(), SslMode::Require);
+        let e = parse_url("postgres://u@h/db?%73slmode=prefer").err();
+        assert!(matches!(e, Some(StoreError::InvalidOption(_))), "{e:?}");
+        let e = parse_url("postgres://u@h/db?ssl%63ert=/x").err();
+        assert!(matches!(e, Some(StoreError::InvalidOption(_))), "{e:?}");
+        let c = options("postgres://u@h/db?connect%5Ftimeout=7").config;
+        assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(7)));
     }
 
     #[test]
