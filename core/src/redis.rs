@@ -5,7 +5,11 @@
 //! bucket is atomic on the server, and it reads the server's clock (`TIME`),
 //! so machines with skewed clocks still share one timeline. The script only
 //! stores the new arrival time; the decision is computed from the same inputs
-//! by [`crate::ratelimit::gcra`], so memory and Redis limiters agree exactly.
+//! by [`crate::ratelimit::gcra`]. That is GCRA in whole milliseconds with an
+//! interval of at least 1 ms: it agrees with the in-memory limiter (exact, on
+//! a nanosecond timeline) for every limit of at most 1000 a second whose
+//! interval is a whole number of milliseconds, and floors the others (see
+//! docs/core.md, "Rate limits").
 //! Failures are errors, never a silent "allow": callers fail closed.
 //!
 //! `rediss://` connects with TLS (rustls): the server's certificate must lead
