@@ -10,10 +10,10 @@
 # says the same (not napi's generic "Cannot find native binding").
 #
 # The clone is of this working tree (HEAD plus uncommitted and untracked
-# files), at a fixed path under target/ so that a second run reuses its
-# builds. CARGO_TARGET_DIR defaults to this repository's target/ so the
-# crates.io dependencies are compiled once; the commands themselves are the
-# README's. Needs Rust, Python 3.9+ with venv, Node 20+ with npm, and the
+# files), at a fixed path under target/. CARGO_TARGET_DIR defaults to this
+# repository's target/, so the crates.io dependencies compiled by earlier
+# steps or runs are reused (the workspace's own crates and the LTO link are
+# redone); the commands themselves are the README's. Needs Rust, Python 3.9+ with venv, Node 20+ with npm, and the
 # network for npm and pip. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
