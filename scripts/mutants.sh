@@ -81,8 +81,15 @@ for arg in "$@"; do
     exit 2
   fi
   out="$out_root/$(echo "${file#core/src/}" | tr '/' '_' | sed 's/\.rs$//')"
-  # MUTANTS_KEEP=1 keeps earlier results (for MUTANTS_ARGS=--iterate).
-  [ "${MUTANTS_KEEP:-}" = 1 ] || rm -rf "$out"
+  # MUTANTS_KEEP=1 keeps earlier results (for MUTANTS_ARGS=--iterate): cargo
+  # mutants rewrites outcomes.json with this run's mutants only, so the last
+  # one is set aside first and the counts below merge them all.
+  if [ "${MUTANTS_KEEP:-}" = 1 ]; then
+    [ -f "$out/mutants.out/outcomes.json" ] &&
+      cp "$out/mutants.out/outcomes.json" "$out/outcomes-$(date +%s).json"
+  else
+    rm -rf "$out"
+  fi
   mkdir -p "$out"
   echo "== cargo mutants on $file (${test_args[*]//--cargo-arg=/})" >&2
   # No services: unset the URLs the service tests read, and CI (under which a
@@ -99,14 +106,29 @@ for arg in "$@"; do
     exit "$status"
     ;;
   esac
-  count() {
-    local f="$out/mutants.out/$1.txt"
-    if [ -f "$f" ]; then grep -c . "$f" || true; else echo 0; fi
-  }
-  caught=$(count caught)
-  missed=$(count missed)
-  timeout=$(count timeout)
-  unviable=$(count unviable)
+  # One line "caught missed timeout unviable", then the missed mutants; a
+  # mutant's latest outcome counts.
+  summary=$(python3 - "$out" <<'PY'
+import glob, json, os, sys
+out = sys.argv[1]
+files = sorted(glob.glob(os.path.join(out, "outcomes-*.json")))
+files.append(os.path.join(out, "mutants.out", "outcomes.json"))
+latest = {}
+for f in files:
+    if os.path.exists(f):
+        for o in json.load(open(f))["outcomes"]:
+            m = o["scenario"].get("Mutant") if isinstance(o["scenario"], dict) else None
+            if m:
+                latest[m["name"]] = o["summary"]
+n = {s: sum(1 for v in latest.values() if v == s)
+     for s in ("CaughtMutant", "MissedMutant", "Timeout", "Unviable")}
+print(n["CaughtMutant"], n["MissedMutant"], n["Timeout"], n["Unviable"])
+for name, s in sorted(latest.items()):
+    if s == "MissedMutant":
+        print("  " + name)
+PY
+  )
+  read -r caught missed timeout unviable <<<"$(head -n 1 <<<"$summary")"
   viable=$((caught + missed + timeout))
   if [ "$viable" -gt 0 ]; then
     score=$(awk -v k=$((caught + timeout)) -v n="$viable" 'BEGIN { printf "%.1f %%", 100 * k / n }')
@@ -115,7 +137,7 @@ for arg in "$@"; do
   fi
   rows+=("$(printf '| %-22s | %6s | %6s | %7s | %8s | %7s |' "${file#core/src/}" "$caught" "$missed" "$timeout" "$unviable" "$score")")
   if [ "$missed" -gt 0 ]; then
-    missed_all+=$(sed 's/^/  /' "$out/mutants.out/missed.txt")$'\n'
+    missed_all+=$(tail -n +2 <<<"$summary")$'\n'
   fi
 done
 
