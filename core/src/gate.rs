@@ -717,14 +717,14 @@ impl Gate {
             Some(limit) => self.limiter.peek(&key.id, limit, now)?,
             None => None,
         };
-        let outcome = if rate.is_some_and(|r| !r.allowed) {
+        let (outcome, detail) = if rate.is_some_and(|r| !r.allowed) {
             (Outcome::RateLimited, "the key's rate limit is exhausted")
         } else if key.remaining == Some(0) {
             (Outcome::UsageExceeded, "the key has no credits left")
         } else {
             (Outcome::Valid, "")
         };
-        let mut v = self.outcome(outcome.0, outcome.1, scheme);
+        let mut v = self.outcome(outcome, detail, scheme);
         v.key = Some(key);
         v.rate = rate;
         Ok(v)

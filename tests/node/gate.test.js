@@ -328,6 +328,43 @@ describe('shared vectors', () => {
     await gate.close()
   })
 
+  it('outcomes.json: key_state_concealed answers unknown, inactive, revoked and expired keys alike', async () => {
+    const c = loadVectors('outcomes').key_state_concealed
+    const answers = async (policy) => {
+      const gate = await Gate.open('memory://', { policy })
+      const inactive = await gate.issue({ name: 'inactive' })
+      await gate.deactivate(inactive.key.id)
+      const revoked = await gate.issue({ name: 'revoked' })
+      await gate.revoke(revoked.key.id)
+      const expired = await gate.issue({ name: 'expired', expiresAt: new Date(Date.now() + 300) })
+      await new Promise((resolve) => setTimeout(resolve, 350))
+      const requests = {
+        unknown_key: tokens.valid.find((t) => t.prefix === 'gp').token,
+        inactive: inactive.token,
+        revoked: revoked.token,
+        expired: expired.token,
+        malformed_token: 'gp_x'
+      }
+      const out = {}
+      for (const [code, token] of Object.entries(requests)) out[code] = await gate.verify(`Bearer ${token}`)
+      await gate.close()
+      return out
+    }
+    for (const [code, v] of Object.entries(await answers(c.policy))) {
+      assert.equal(v.code, code, 'the verification keeps the precise code')
+      if (!c.outcomes.includes(code)) {
+        assert.ok(c.unchanged.includes(code))
+        assert.equal(v.problem.code, code)
+        continue
+      }
+      assert.equal(v.status, c.status, code)
+      assert.deepEqual(v.headers, { 'WWW-Authenticate': c.www_authenticate }, code)
+      assert.deepEqual(JSON.parse(JSON.stringify(v.problem)), c.problem, code)
+      assert.equal(JSON.stringify(v.problem), c.problem_json, code)
+    }
+    for (const [code, v] of Object.entries(await answers(undefined))) assert.equal(v.problem.code, code)
+  })
+
   it('headers.json: Authorization parsing outcomes', async () => {
     const gate = await Gate.open('memory://')
     for (const c of headers.cases) {
