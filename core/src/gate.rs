@@ -707,12 +707,27 @@ impl Gate {
         now: Millis,
         scheme: Option<&str>,
     ) -> Result<Verification, GateError> {
-        // The cached record's credits are as of the cache fill; this is a
-        // rare, manual check, so read them as they are now.
-        let key = match self.store.get(&cached.key.id)? {
-            Some(fresh) => Arc::new(fresh),
-            None => Arc::clone(&cached.key),
+        // The cached record is as of the cache fill (another process's change
+        // may not have reached us yet); this is a rare, manual check, so read
+        // the key as it is now and let the fresh record decide: a key deleted,
+        // revoked, deactivated or expired since must never be called valid.
+        let Some(fresh) = self.store.get(&cached.key.id)? else {
+            return Ok(self.outcome(Outcome::UnknownKey, "no key matches this token", scheme));
         };
+        let key = Arc::new(fresh);
+        let refused = match key.status {
+            Status::Active if key.is_expired(now) => {
+                Some((Outcome::Expired, "the key has expired"))
+            }
+            Status::Active => None,
+            Status::Inactive => Some((Outcome::Inactive, "the key has been deactivated")),
+            Status::Revoked => Some((Outcome::Revoked, "the key has been revoked")),
+        };
+        if let Some((outcome, detail)) = refused {
+            let mut v = self.outcome(outcome, detail, scheme);
+            v.key = Some(key);
+            return Ok(v);
+        }
         let rate = match &cached.rate_limit {
             Some(limit) => self.limiter.peek(&key.id, limit, now)?,
             None => None,
@@ -927,6 +942,110 @@ mod rule_tests {
             .map(|i| cache_hash(&TokenDigest::of(&i.to_string())))
             .collect();
         assert_eq!(distinct.len(), 1_000);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod without_spending_tests {
+    use super::*;
+    use crate::store::{Change, MemoryStore, UsageDelta};
+
+    /// A store whose epoch never moves, as when another process's change
+    /// notice has not arrived yet: a gate's cache stays as it was filled.
+    #[derive(Debug, Default)]
+    struct LaggingStore(MemoryStore);
+
+    impl Store for LaggingStore {
+        fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), crate::StoreError> {
+            self.0.insert(key, digest)
+        }
+        fn get(&self, id: &str) -> Result<Option<KeyRecord>, crate::StoreError> {
+            self.0.get(id)
+        }
+        fn find(&self, digest: &TokenDigest) -> Result<Option<Found>, crate::StoreError> {
+            self.0.find(digest)
+        }
+        fn list(&self, query: &ListQuery) -> Result<Vec<KeyRecord>, crate::StoreError> {
+            self.0.list(query)
+        }
+        fn modify(&self, id: &str, change: Change<'_>) -> Result<KeyRecord, GateError> {
+            self.0.modify(id, change)
+        }
+        fn rotate(
+            &self,
+            id: &str,
+            new_digest: &TokenDigest,
+            old_until: Millis,
+            change: Change<'_>,
+        ) -> Result<KeyRecord, GateError> {
+            self.0.rotate(id, new_digest, old_until, change)
+        }
+        fn delete(&self, id: &str) -> Result<bool, crate::StoreError> {
+            self.0.delete(id)
+        }
+        fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), crate::StoreError> {
+            self.0.add_usage(batch)
+        }
+        fn consume_credit(&self, id: &str) -> Result<Option<u64>, crate::StoreError> {
+            self.0.consume_credit(id)
+        }
+        fn epoch(&self) -> Result<u64, crate::StoreError> {
+            Ok(0)
+        }
+        fn epoch_now(&self) -> Option<u64> {
+            Some(0)
+        }
+    }
+
+    /// Two gates on one store whose change notices have not arrived: the
+    /// checking gate's cache still holds the key as it was.
+    fn stale_pair() -> (Gate, Gate, Issued) {
+        let store: Arc<dyn Store> = Arc::new(LaggingStore::default());
+        let checking = Gate::new(Arc::clone(&store), Policy::default());
+        let other = Gate::new(store, Policy::default());
+        let issued = checking
+            .issue(IssueRequest {
+                name: "checked by hand".into(),
+                ..IssueRequest::default()
+            })
+            .unwrap();
+        (checking, other, issued)
+    }
+
+    fn check(gate: &Gate, issued: &Issued) -> Outcome {
+        let header = format!("Bearer {}", issued.token.expose());
+        gate.verify_without_spending(Some(header.as_bytes()), &Requirement::none(), None)
+            .unwrap()
+            .outcome
+    }
+
+    #[test]
+    fn the_fresh_record_decides_over_a_stale_cache() {
+        let (checking, other, issued) = stale_pair();
+        assert_eq!(check(&checking, &issued), Outcome::Valid);
+        other.revoke(&issued.key.id).unwrap();
+        // The spending path still answers from its stale cache (the notice
+        // lag the cache accepts); the check by hand must not.
+        let header = format!("Bearer {}", issued.token.expose());
+        let cached = checking.verify(Some(header.as_bytes()), &Requirement::none(), None);
+        assert_eq!(cached.unwrap().outcome, Outcome::Valid);
+        assert_eq!(check(&checking, &issued), Outcome::Revoked);
+
+        let (checking, other, issued) = stale_pair();
+        assert_eq!(check(&checking, &issued), Outcome::Valid);
+        other.deactivate(&issued.key.id).unwrap();
+        assert_eq!(check(&checking, &issued), Outcome::Inactive);
+
+        let (checking, other, issued) = stale_pair();
+        assert_eq!(check(&checking, &issued), Outcome::Valid);
+        other.delete(&issued.key.id).unwrap();
+        let header = format!("Bearer {}", issued.token.expose());
+        let v = checking
+            .verify_without_spending(Some(header.as_bytes()), &Requirement::none(), None)
+            .unwrap();
+        assert_eq!(v.outcome, Outcome::UnknownKey);
+        assert!(v.key.is_none());
     }
 }
 
