@@ -101,11 +101,24 @@ class GatepassAPIException(exceptions.APIException):
 
     def __init__(self, error: HTTPError) -> None:
         self.status_code = error.status
-        super().__init__(detail=error.message, code=error.code)
+        # What the client sees is the core's rendering: DRF's own handler
+        # sends ``detail`` as is and apps render ``get_codes()``. The message
+        # may hold a backend's text (a StoreError's host, driver error) and
+        # ``error.code`` the key state a policy with disclose_key_state=false
+        # hides; both stay on ``gatepass_error`` for the log.
+        problem = error.problem
+        super().__init__(
+            detail=problem.get("detail") or problem.get("title") or "",
+            code=problem.get("code") or error.code,
+        )
         self.gatepass_error = error
-        if error.status == 503 and "Retry-After" in error.headers:
-            # DRF's own handler (without ours) sends Retry-After from ``wait``.
-            self.wait = float(error.headers["Retry-After"])
+        headers = error.headers
+        if "Retry-After" in headers:
+            # DRF's own handler (without ours) sends Retry-After from ``wait``
+            self.wait = float(headers["Retry-After"])
+        if "WWW-Authenticate" in headers:
+            # ... and the challenge from ``auth_header``.
+            self.auth_header = headers["WWW-Authenticate"]
 
 
 class Refused:
@@ -216,12 +229,17 @@ def verify_view(request: HttpRequest, view_class: type, protected: bool) -> Opti
     with the view's declared requirement (and ``gatepass_resource``) when it
     has one or its path is protected; returns the problem response to send,
     or ``None`` to go on. :class:`GatepassAuthentication` reuses the result."""
-    method = (request.method or "GET").upper()
-    requirement = requirement_for(view_class, method)
-    if requirement is None and not protected:
-        return None
     from .django.decorators import authorization_header, verify_with
     from .django.responses import problem_response
+
+    method = (request.method or "GET").upper()
+    try:
+        # Building the requirement opens the gate (and its store) on first use.
+        requirement = requirement_for(view_class, method)
+    except StoreError as e:
+        return problem_response(e)
+    if requirement is None and not protected:
+        return None
 
     if isinstance(requirement, Refused):
         return problem_response(
@@ -269,7 +287,11 @@ class GatepassAuthentication:
     def authenticate(self, request: Request) -> Optional[Tuple[KeyUser, Verification]]:
         django_request = request._request
         view = request.parser_context.get("view") if request.parser_context else None
-        requirement = requirement_for(view, request.method) if view is not None else None
+        try:
+            # Building the requirement opens the gate (and its store) on first use.
+            requirement = requirement_for(view, request.method) if view is not None else None
+        except StoreError as e:
+            raise GatepassAPIException(e) from None
         if isinstance(requirement, Refused):
             resource = getattr(view, "gatepass_resource", None)
             raise GatepassAPIException(refusal(django_request.META.get("HTTP_AUTHORIZATION"), request.method, resource))
