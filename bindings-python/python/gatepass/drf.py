@@ -240,7 +240,6 @@ def verify_view(request: HttpRequest, view_class: type, protected: bool) -> Opti
         return problem_response(e)
     if requirement is None and not protected:
         return None
-
     if isinstance(requirement, Refused):
         return problem_response(
             refusal(authorization_header(request), method, getattr(view_class, "gatepass_resource", None))
