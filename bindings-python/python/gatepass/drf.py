@@ -12,6 +12,7 @@ Views::
 
     class BotViewSet(viewsets.ModelViewSet):
         required_scopes = {"GET": ["bots:read"], "POST": ["bots:write"]}   # or a list / an expression
+        # HEAD and OPTIONS take GET's entry; PUT, PATCH, DELETE (no entry, no "*") are refused
         ...
 
     class ChannelView(APIView):
