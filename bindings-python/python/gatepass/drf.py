@@ -12,6 +12,7 @@ Views::
 
     class BotViewSet(viewsets.ModelViewSet):
         required_scopes = {"GET": ["bots:read"], "POST": ["bots:write"]}   # or a list / an expression
+        # HEAD and OPTIONS take GET's entry; PUT, PATCH, DELETE (no entry, no "*") are refused
         ...
 
     class ChannelView(APIView):
@@ -51,7 +52,7 @@ from rest_framework.response import Response
 from . import KeyInfo, Requirement, Verification
 from ._http import PROBLEM_CONTENT_TYPE, HTTPError
 from .django.conf import get_gate
-from .exceptions import AuthError, GatepassError, StoreError, auth_error
+from .exceptions import AuthError, Forbidden, GatepassError, StoreError, auth_error
 
 __all__ = [
     "GatepassAuthentication",
@@ -101,22 +102,63 @@ class GatepassAPIException(exceptions.APIException):
 
     def __init__(self, error: HTTPError) -> None:
         self.status_code = error.status
-        super().__init__(detail=error.message, code=error.code)
+        # What the client sees is the core's rendering: DRF's own handler
+        # sends ``detail`` as is and apps render ``get_codes()``. The message
+        # may hold a backend's text (a StoreError's host, driver error) and
+        # ``error.code`` the key state a policy with disclose_key_state=false
+        # hides; both stay on ``gatepass_error`` for the log.
+        problem = error.problem
+        super().__init__(
+            detail=problem.get("detail") or problem.get("title") or "",
+            code=problem.get("code") or error.code,
+        )
         self.gatepass_error = error
-        if error.status == 503 and "Retry-After" in error.headers:
-            # DRF's own handler (without ours) sends Retry-After from ``wait``.
-            self.wait = float(error.headers["Retry-After"])
+        headers = error.headers
+        if "Retry-After" in headers:
+            # DRF's own handler (without ours) sends Retry-After from ``wait``
+            self.wait = float(headers["Retry-After"])
+        if "WWW-Authenticate" in headers:
+            # ... and the challenge from ``auth_header``.
+            self.auth_header = headers["WWW-Authenticate"]
 
 
-def _view_requirement(view: Any, method: str) -> Union[None, str, Sequence[str], Tuple[str, ...]]:
+class Refused:
+    """The requirement of a method a view's ``required_scopes`` (or
+    ``required_any_scopes``) dict does not name, with no ``"*"`` entry: no
+    key may use it. A dict lists what each method needs; a method it leaves
+    out is not silently open to any valid key."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+
+    def __repr__(self) -> str:
+        return f"Refused({self.method!r})"
+
+
+_UNLISTED = object()
+
+
+def _for_method(spec: Dict[str, Any], method: str) -> Any:
+    """The entry of a by-method dict for ``method``: its own, else for HEAD
+    and OPTIONS the GET entry (Django answers HEAD with ``get()``), else
+    ``"*"``; ``_UNLISTED`` when there is none."""
+    entries = {str(name).upper(): value for name, value in spec.items()}
+    if method in entries:
+        return entries[method]
+    if method in ("HEAD", "OPTIONS") and "GET" in entries:
+        return entries["GET"]
+    return entries.get("*", _UNLISTED)
+
+
+def _view_requirement(view: Any, method: str) -> Any:
     spec = getattr(view, "required_scopes", None)
     if isinstance(spec, dict):
-        spec = spec.get(method, spec.get("*"))
-    if spec is None:
+        spec = _for_method(spec, method)
+    if spec is None or spec is _UNLISTED:
         resource = getattr(view, "scope_resource", None)
         if resource and any(_is_read_write(p) for p in _permissions(view)):
             spec = [f"{resource}:{'read' if method in SAFE_METHODS else 'write'}"]
-    if spec is not None and not isinstance(spec, str):
+    if spec is not None and spec is not _UNLISTED and not isinstance(spec, str):
         spec = tuple(spec)
     return spec
 
@@ -138,12 +180,18 @@ def _permissions(view: Any) -> Sequence[Any]:
 _requirement_cache: Dict[Tuple[int, Any, Any], Requirement] = {}
 
 
-def requirement_for(view: Any, method: str) -> Optional[Requirement]:
-    """The view's requirement for ``method``, built and checked once."""
+def requirement_for(view: Any, method: str) -> Union[None, Requirement, Refused]:
+    """The view's requirement for ``method``, built and checked once;
+    :class:`Refused` for a method its by-method dict leaves out."""
     spec = _view_requirement(view, method)
     any_spec = getattr(view, "required_any_scopes", None)
     if isinstance(any_spec, dict):
-        any_spec = any_spec.get(method, any_spec.get("*"))
+        any_spec = _for_method(any_spec, method)
+    if spec is _UNLISTED or any_spec is _UNLISTED:
+        other = any_spec if spec is _UNLISTED else spec
+        if other is None or other is _UNLISTED:
+            return Refused(method)  # declared for some methods, not this one
+        spec, any_spec = (None, any_spec) if spec is _UNLISTED else (spec, None)
     if spec is None and any_spec is None:
         return None
     gate = get_gate()
@@ -159,15 +207,44 @@ def requirement_for(view: Any, method: str) -> Optional[Requirement]:
     return found
 
 
+def refusal(authorization: Optional[str], method: str, resource: Optional[str]) -> HTTPError:
+    """The answer for a :class:`Refused` method: the credentials' own failure
+    (401 without a usable key, so clients still get the challenge), else 403
+    ``insufficient_scope`` since no key can hold what the view never declared.
+    The key is checked without spending usage or rate limit."""
+    try:
+        v = get_gate().verify_without_spending(authorization, None, None, resource)
+    except StoreError as e:
+        return e
+    if not v.ok:
+        return auth_error(v)
+    return Forbidden(
+        f"{method} is not allowed with any scope on this resource",
+        code="insufficient_scope",
+        status=403,
+    )
+
+
 def verify_view(request: HttpRequest, view_class: type, protected: bool) -> Optional[HttpResponse]:
     """Run by ``GatepassMiddleware`` before a DRF view: verifies the request
     with the view's declared requirement (and ``gatepass_resource``) when it
     has one or its path is protected; returns the problem response to send,
     or ``None`` to go on. :class:`GatepassAuthentication` reuses the result."""
-    requirement = requirement_for(view_class, (request.method or "GET").upper())
+    from .django.decorators import authorization_header, verify_with
+    from .django.responses import problem_response
+
+    method = (request.method or "GET").upper()
+    try:
+        # Building the requirement opens the gate (and its store) on first use.
+        requirement = requirement_for(view_class, method)
+    except StoreError as e:
+        return problem_response(e)
     if requirement is None and not protected:
         return None
-    from .django.decorators import verify_with
+    if isinstance(requirement, Refused):
+        return problem_response(
+            refusal(authorization_header(request), method, getattr(view_class, "gatepass_resource", None))
+        )
 
     failed = verify_with(request, get_gate(), requirement, getattr(view_class, "gatepass_resource", None))
     if failed is None:
@@ -210,7 +287,14 @@ class GatepassAuthentication:
     def authenticate(self, request: Request) -> Optional[Tuple[KeyUser, Verification]]:
         django_request = request._request
         view = request.parser_context.get("view") if request.parser_context else None
-        requirement = requirement_for(view, request.method) if view is not None else None
+        try:
+            # Building the requirement opens the gate (and its store) on first use.
+            requirement = requirement_for(view, request.method) if view is not None else None
+        except StoreError as e:
+            raise GatepassAPIException(e) from None
+        if isinstance(requirement, Refused):
+            resource = getattr(view, "gatepass_resource", None)
+            raise GatepassAPIException(refusal(django_request.META.get("HTTP_AUTHORIZATION"), request.method, resource))
         verified = getattr(django_request, "gatepass", None)
         if view is not None and verified is not None and getattr(django_request, _VERIFIED_FOR, None) is type(view):
             v = verified  # the middleware's, with this view's requirement: count once
@@ -287,14 +371,12 @@ class KeyRateThrottle(throttling.BaseThrottle):
         return float(retry) if retry is not None else None
 
 
-def check_view_scopes(patterns: Any = None) -> List[str]:
-    """Builds the requirement of every DRF view in the URLconf, for every HTTP
-    method, against the policy's catalogue. Returns the problems found (the
-    ``gatepass.E001`` system check runs this at start-up)."""
+def _drf_views(patterns: Any) -> List[Tuple[Any, List[str]]]:
+    """Every DRF view class in the URLconf, with the HTTP methods it is routed
+    for (a viewset: its route's ``actions``; a view: the handlers it has)."""
     from django.urls import URLPattern, URLResolver, get_resolver
 
-    problems: List[str] = []
-    seen: set = set()
+    found: List[Tuple[Any, List[str]]] = []
 
     def walk(items: Any) -> None:
         for item in items:
@@ -302,17 +384,56 @@ def check_view_scopes(patterns: Any = None) -> List[str]:
                 walk(item.url_patterns)
             elif isinstance(item, URLPattern):
                 view = getattr(item.callback, "cls", None)
-                if view is None or view in seen:
+                if view is None:
                     continue
-                seen.add(view)
-                for method in getattr(view, "http_method_names", ()):
-                    try:
-                        requirement_for(view, method.upper())
-                    except GatepassError as e:
-                        problems.append(f"{view.__module__}.{view.__qualname__} {method.upper()}: {e.message}")
+                actions = getattr(item.callback, "actions", None)
+                if actions:
+                    methods = [m.upper() for m in actions]
+                else:
+                    methods = [m.upper() for m in getattr(view, "http_method_names", ()) if hasattr(view, m)]
+                found.append((view, methods))
 
     walk(patterns if patterns is not None else get_resolver().url_patterns)
+    return found
+
+
+def check_view_scopes(patterns: Any = None) -> List[str]:
+    """Builds the requirement of every DRF view in the URLconf, for every HTTP
+    method, against the policy's catalogue. Returns the problems found (the
+    ``gatepass.E001`` system check runs this at start-up)."""
+    problems: List[str] = []
+    seen: set = set()
+    for view, _routed in _drf_views(patterns):
+        if view in seen:
+            continue
+        seen.add(view)
+        for method in getattr(view, "http_method_names", ()):
+            try:
+                requirement_for(view, method.upper())
+            except GatepassError as e:
+                problems.append(f"{view.__module__}.{view.__qualname__} {method.upper()}: {e.message}")
     return problems
+
+
+def check_refused_methods(patterns: Any = None) -> List[str]:
+    """The routed methods of DRF views whose ``required_scopes`` dict does not
+    name them (and has no ``"*"``): gatepass refuses them for every key, so
+    the ``gatepass.W001`` system check says so at start-up."""
+    refused: Dict[Any, List[str]] = {}
+    for view, methods in _drf_views(patterns):
+        for method in methods:
+            try:
+                requirement = requirement_for(view, method)
+            except GatepassError:
+                continue  # an unknown scope: gatepass.E001 reports it
+            if isinstance(requirement, Refused) and method not in refused.setdefault(view, []):
+                refused[view].append(method)
+    return [
+        f"{view.__module__}.{view.__qualname__}: required_scopes names no requirement for "
+        f"{', '.join(methods)}; gatepass refuses {'it' if len(methods) == 1 else 'them'} for every key"
+        for view, methods in refused.items()
+        if methods
+    ]
 
 
 def exception_handler(exc: Exception, context: Dict[str, Any]) -> Optional[Response]:

@@ -39,8 +39,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
-from starlette.datastructures import URL
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import URL
 from starlette.responses import Response
 
 from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier
@@ -240,7 +240,11 @@ class WebhookDependency:
         # ASGI header names are lower-case bytes: keep just the scheme's own.
         headers = [(k, v) for k, v in request.headers.raw if k in self._wanted]
         try:
-            msg = self.verifier.verify(body, headers, url=self._url(request))
+            # In a worker thread (the native call releases the GIL): a Redis
+            # replay guard's round trip, or a Redis that hangs until its
+            # timeout, must not stall every request on this event loop. The
+            # verifier does not say which guard it has, so always.
+            msg = await run_in_threadpool(self.verifier.verify, body, headers, url=self._url(request))
         except WebhookError as e:
             raise GatepassHTTPException(e) from None
         request.state.gatepass_webhook = msg

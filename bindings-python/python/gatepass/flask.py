@@ -93,7 +93,10 @@ def http_exception_for(error: HTTPError) -> GatepassHTTPException:
     so ``@app.errorhandler(401)`` and friends match; a store failure is 503)."""
     status = error.status
     cls = _CLASSES.get(status) or _subclass(wz.HTTPException)
-    exc = cls(description=error.message)
+    problem = error.problem
+    # The description is what an app's @app.errorhandler renders: the core's
+    # detail, not the message, which may hold a backend's text (a StoreError).
+    exc = cls(description=problem.get("detail") or problem.get("title") or "")
     if cls is not _CLASSES.get(status):
         exc.code = status
     exc.gatepass_error = error
