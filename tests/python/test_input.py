@@ -65,7 +65,7 @@ def test_other_malformed_ids_are_refused_and_missing_ones_are_not_found(gate, ca
         ID_CALLS[call](gate, "key_0000000000000000")
 
 
-@pytest.mark.parametrize("expires_in", ["3000000d", "36526d", timedelta(days=36526), 40_000 * 86_400])
+@pytest.mark.parametrize("expires_in", ["3000000d", "36526d", timedelta(days=36526), "40000d 1s"])
 def test_lifetimes_past_a_hundred_years_are_refused(sqlite_gate, expires_in):
     with pytest.raises(gatepass.InvalidArgument) as e:
         sqlite_gate.issue("long", expires_in=expires_in)
