@@ -122,6 +122,65 @@ fn verify(c: &mut Criterion) {
     group.finish();
 }
 
+/// Tokens that name no key, and a revoked key, on SQLite and Postgres: a
+/// client repeating one unknown token, a flood of different ones (each new to
+/// the gate), and a revoked key for comparison: what the failure costs, and
+/// whether an unknown token and a revoked key take the same time.
+fn unknown_tokens(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = vec![(
+        "sqlite",
+        format!("sqlite:///{}", dir.path().join("unknown.db").display()),
+    )];
+    if let Ok(pg) = std::env::var("GATEPASS_TEST_POSTGRES_URL") {
+        urls.push(("postgres", pg));
+    }
+    let none = Requirement::none();
+    // More different tokens than any cache holds, so each is a first sight.
+    let flood: Vec<String> = (0..100_000)
+        .map(|_| format!("Bearer {}", Token::mint("gp").unwrap().expose()))
+        .collect();
+    let mut group = c.benchmark_group("unknown_tokens");
+    for (name, url) in urls {
+        let gate = Gate::open(&url, None).unwrap();
+        let revoked = gate
+            .issue(IssueRequest {
+                name: "revoked".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        gate.revoke(&revoked.key.id).unwrap();
+        let revoked = format!("Bearer {}", revoked.token.expose());
+        let unknown = format!("Bearer {}", Token::mint("gp").unwrap().expose());
+        for (case, header, outcome) in [
+            ("repeated", &unknown, Outcome::UnknownKey),
+            ("revoked", &revoked, Outcome::Revoked),
+        ] {
+            assert_eq!(
+                gate.verify(Some(header.as_bytes()), &none, None)
+                    .unwrap()
+                    .outcome,
+                outcome
+            );
+            group.bench_function(format!("{name}_{case}"), |b| {
+                b.iter(|| {
+                    gate.verify(Some(black_box(header.as_bytes())), &none, None)
+                        .unwrap()
+                })
+            });
+        }
+        let mut next = flood.iter().cycle();
+        group.bench_function(format!("{name}_distinct"), |b| {
+            b.iter(|| {
+                let header = next.next().unwrap();
+                gate.verify(Some(black_box(header.as_bytes())), &none, None)
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
 fn limiters(c: &mut Criterion) {
     let limit: RateLimit = "1000000/second".parse().unwrap();
     let mut group = c.benchmark_group("ratelimit");
@@ -174,6 +233,6 @@ fn scopes(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = verify, limiters, token, scopes
+    targets = verify, unknown_tokens, limiters, token, scopes
 }
 criterion_main!(benches);
