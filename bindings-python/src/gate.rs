@@ -409,27 +409,11 @@ impl Gate {
     ) -> PyResult<Verification> {
         let header = header_bytes(authorization)?;
         let gate = Arc::clone(&self.inner);
-        let ready = scopes
-            .filter(|_| any_scopes.is_none())
-            .and_then(|s| s.cast::<Requirement>().ok());
-        let result = match ready {
-            Some(r) => {
-                let r = r.get();
-                detached(py, || {
-                    gate.verify(header.as_deref(), &r.inner, resource.as_deref())
-                })?
-            }
-            None => {
-                let r: CoreRequirement = if scopes.is_none() && any_scopes.is_none() {
-                    CoreRequirement::none()
-                } else {
-                    build_requirement(py, scopes, any_scopes)?.inner
-                };
-                detached(py, || {
-                    gate.verify(header.as_deref(), &r, resource.as_deref())
-                })?
-            }
-        };
+        let requirement = RequirementArg::from_args(py, scopes, any_scopes)?;
+        let requirement = requirement.get();
+        let result = detached(py, || {
+            gate.verify(header.as_deref(), requirement, resource.as_deref())
+        })?;
         Ok(Verification {
             inner: result.py_err(py)?,
         })
@@ -448,13 +432,10 @@ impl Gate {
     ) -> PyResult<Verification> {
         let header = header_bytes(authorization)?;
         let gate = Arc::clone(&self.inner);
-        let requirement = if scopes.is_none() && any_scopes.is_none() {
-            CoreRequirement::none()
-        } else {
-            build_requirement(py, scopes, any_scopes)?.inner
-        };
+        let requirement = RequirementArg::from_args(py, scopes, any_scopes)?;
+        let requirement = requirement.get();
         let result = detached(py, || {
-            gate.verify_without_spending(header.as_deref(), &requirement, resource.as_deref())
+            gate.verify_without_spending(header.as_deref(), requirement, resource.as_deref())
         })?;
         Ok(Verification {
             inner: result.py_err(py)?,
@@ -475,21 +456,8 @@ impl Gate {
         resource: Option<String>,
     ) -> PyResult<Option<Verification>> {
         let header = header_bytes(authorization)?;
-        let ready = scopes
-            .filter(|_| any_scopes.is_none())
-            .and_then(|s| s.cast::<Requirement>().ok());
-        let built;
-        let requirement = match &ready {
-            Some(r) => &r.get().inner,
-            None => {
-                built = if scopes.is_none() && any_scopes.is_none() {
-                    CoreRequirement::none()
-                } else {
-                    build_requirement(py, scopes, any_scopes)?.inner
-                };
-                &built
-            }
-        };
+        let requirement = RequirementArg::from_args(py, scopes, any_scopes)?;
+        let requirement = requirement.get();
         // No I/O happens here, so the GIL is kept: releasing it would cost
         // more than the work.
         let result = guarded(py, || {
@@ -503,5 +471,40 @@ impl Gate {
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let gate = Arc::clone(&self.inner);
         detached(py, move || gate.flush())?.py_err(py)
+    }
+}
+
+/// A verify call's requirement: a prepared `Requirement` (what the framework
+/// helpers pass on every request) is borrowed as it is, so the hot path
+/// builds nothing; lists and expressions are built once per call.
+enum RequirementArg<'py> {
+    Ready(Bound<'py, Requirement>),
+    Built(CoreRequirement),
+}
+
+impl<'py> RequirementArg<'py> {
+    fn from_args(
+        py: Python<'py>,
+        scopes: Option<&Bound<'py, PyAny>>,
+        any_scopes: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Self> {
+        if let Some(ready) = scopes
+            .filter(|_| any_scopes.is_none())
+            .and_then(|s| s.cast::<Requirement>().ok())
+        {
+            return Ok(Self::Ready(ready.clone()));
+        }
+        Ok(Self::Built(if scopes.is_none() && any_scopes.is_none() {
+            CoreRequirement::none()
+        } else {
+            build_requirement(py, scopes, any_scopes)?.inner
+        }))
+    }
+
+    fn get(&self) -> &CoreRequirement {
+        match self {
+            Self::Ready(r) => &r.get().inner,
+            Self::Built(r) => r,
+        }
     }
 }
