@@ -31,6 +31,7 @@ pub fn verifier(scheme: Scheme, secret: &str, allow_sha1: bool) -> WebhookVerifi
         allow_sha1,
         clock: ManualClock::new(1_614_265_330_000),
         replay_guard: Some(Arc::new(MemoryReplayGuard::new(64))),
+        header: None,
     };
     let second = if scheme == Scheme::Standard { "whsec_b3RoZXIgc2VjcmV0" } else { "second-secret" };
     match WebhookVerifier::new(scheme, &[secret, second], options) {
