@@ -9,7 +9,7 @@
 const { IncomingMessage } = require('node:http')
 const gatepass = require('./index.js')
 
-const { Gate, Verification, WebhookVerifier, AuthError, ConfigError, GatepassError, PROBLEM_CONTENT_TYPE, parseRequirement } = gatepass
+const { Gate, Verification, WebhookVerifier, WebhookError, AuthError, ConfigError, GatepassError, PROBLEM_CONTENT_TYPE, parseRequirement, metaChallenge } = gatepass
 const { verifyNow, authorizeNow } = gatepass.internal
 
 function invalid (message) {
@@ -265,6 +265,36 @@ function verifyWebhook (verifier, options = {}) {
 }
 
 /**
+ * Answers Meta's `GET` subscription handshake (WhatsApp, Messenger,
+ * Instagram): `hub.challenge` as `text/plain` when `hub.mode` is `subscribe`
+ * and `hub.verify_token` is one of `verifyTokens` (compared in constant time
+ * in the core); otherwise `next(err)` with the `WebhookError` (answered by
+ * `problemDetails()`). The tokens are checked when the route is built.
+ */
+function metaSubscription (verifyTokens) {
+  const tokens = typeof verifyTokens === 'string' ? [verifyTokens] : verifyTokens
+  try {
+    metaChallenge('', tokens)
+  } catch (e) {
+    // An empty query lacks the parameters; anything else is a bad token list.
+    if (!(e instanceof WebhookError)) throw e
+  }
+  return function gatepassMetaSubscription (req, res, next) {
+    const url = req.originalUrl ?? req.url ?? ''
+    const q = url.indexOf('?')
+    let challenge
+    try {
+      challenge = metaChallenge(q < 0 ? '' : url.slice(q + 1), tokens)
+    } catch (e) {
+      return next(e)
+    }
+    res.status(200)
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8')
+    res.end(challenge)
+  }
+}
+
+/**
  * An error handler that answers gatepass errors with their status, headers
  * and an `application/problem+json` body (RFC 9457); other errors pass on.
  */
@@ -284,5 +314,6 @@ module.exports = {
   requireAnyScope,
   requireScopeExpression,
   verifyWebhook,
+  metaSubscription,
   problemDetails
 }

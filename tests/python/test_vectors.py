@@ -180,6 +180,8 @@ def test_webhook_vector(vector):
         options["now"] = vector["now"]
     if "tolerance" in vector:
         options["tolerance"] = vector["tolerance"]
+    if "header" in vector:
+        options["header"] = vector["header"]
     secrets = vector.get("secrets") or [vector["secret"]]
     verifier = gatepass.WebhookVerifier(vector["scheme"], secrets, **options)
     body = _body(vector)
@@ -195,3 +197,25 @@ def test_webhook_vector(vector):
         assert e.value.code == vector["expect"]
         for secret in secrets:
             assert secret not in str(e.value)
+
+
+def _meta_challenge_cases():
+    data = load_vectors("webhooks")
+    if data is None:
+        return [pytest.param(None, id="missing")]
+    return [pytest.param(c, id=c["name"]) for c in data["meta_challenge"]]
+
+
+@pytest.mark.parametrize("case", _meta_challenge_cases())
+def test_meta_challenge_vector(case):
+    if case is None:
+        vectors("webhooks")
+        return
+    if case["expect"].isdigit():
+        assert gatepass.meta_challenge(case["query"], case["verify_tokens"]) == case["expect"]
+    else:
+        with pytest.raises(gatepass.WebhookError) as e:
+            gatepass.meta_challenge(case["query"], case["verify_tokens"])
+        assert e.value.code == case["expect"]
+        for token in case["verify_tokens"]:
+            assert token not in str(e.value)

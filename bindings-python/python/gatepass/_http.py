@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._native import WebhookVerifier
+from ._native import WebhookVerifier, meta_challenge
 from .exceptions import AuthError, StoreError, WebhookError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -69,3 +69,15 @@ def webhook_verifier(what: str, scheme: Any, secrets: Any, options: Mapping[str,
     if secrets is None:
         raise TypeError(f"{what} needs secrets= (or a WebhookVerifier)")
     return WebhookVerifier(scheme, secrets, **options)
+
+
+def meta_tokens(verify_tokens: Union[str, Sequence[str]]) -> List[str]:
+    """The verify tokens of a Meta handshake route, checked once when the
+    route is built: an empty list or an empty token is a ``ConfigError``
+    there, not a 403 on Meta's first request."""
+    tokens = [verify_tokens] if isinstance(verify_tokens, str) else list(verify_tokens)
+    try:
+        meta_challenge("", tokens)
+    except WebhookError:
+        pass  # the empty query is missing its parameters: the tokens are fine
+    return tokens

@@ -31,7 +31,7 @@ inline; the GIL is released while core works.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
@@ -39,8 +39,8 @@ from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 from starlette.responses import Response
 
-from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier
-from ._http import PROBLEM_CONTENT_TYPE, HTTPError, join_authorization, problem_body, webhook_verifier
+from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier, meta_challenge
+from ._http import PROBLEM_CONTENT_TYPE, HTTPError, join_authorization, meta_tokens, problem_body, webhook_verifier
 from .exceptions import StoreError, WebhookError, auth_error
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "WebhookDependency",
     "check_routes",
     "install",
+    "meta_subscription",
     "problem_response",
 ]
 
@@ -220,3 +221,24 @@ class WebhookDependency:
             raise GatepassHTTPException(e) from None
         request.state.gatepass_webhook = msg
         return msg
+
+
+def meta_subscription(verify_tokens: Union[str, Sequence[str]]) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint answering Meta's ``GET`` subscription handshake (WhatsApp,
+    Messenger, Instagram): ``hub.challenge`` as ``text/plain`` when
+    ``hub.mode`` is ``subscribe`` and ``hub.verify_token`` is one of
+    ``verify_tokens`` (compared in constant time in the core); otherwise the
+    problem response::
+
+        app.add_api_route("/hooks/meta", meta_subscription(token), methods=["GET"], include_in_schema=False)
+    """
+    tokens = meta_tokens(verify_tokens)
+
+    async def meta_subscribe(request: Request) -> Response:
+        try:
+            challenge = meta_challenge(request.url.query, tokens)
+        except WebhookError as e:
+            return problem_response(GatepassHTTPException(e))
+        return Response(challenge, media_type="text/plain")
+
+    return meta_subscribe

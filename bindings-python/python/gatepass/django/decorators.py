@@ -6,10 +6,11 @@ import functools
 from typing import Any, Callable, Optional, Sequence, TypeVar, Union
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
 
-from .. import Gate, Requirement, WebhookVerifier
-from .._http import ResourceArg, environ_keys, headers_from_environ, resolve_resource, webhook_verifier
+from .. import Gate, Requirement, WebhookVerifier, meta_challenge
+from .._http import ResourceArg, environ_keys, headers_from_environ, meta_tokens, resolve_resource, webhook_verifier
 from ..exceptions import StoreError, WebhookError, auth_error
 from .conf import get_gate
 from .responses import problem_response
@@ -133,3 +134,25 @@ def webhook(
         return wrapper  # type: ignore[no-any-return]
 
     return decorate
+
+
+def meta_subscription(verify_tokens: Union[str, Sequence[str]]) -> Callable[..., HttpResponse]:
+    """A view answering Meta's ``GET`` subscription handshake (WhatsApp,
+    Messenger, Instagram): ``hub.challenge`` as ``text/plain`` when
+    ``hub.mode`` is ``subscribe`` and ``hub.verify_token`` is one of
+    ``verify_tokens`` (compared in constant time in the core); otherwise the
+    problem response. Other methods get 405::
+
+        path("hooks/meta/subscribe", meta_subscription(settings.META_VERIFY_TOKEN))
+    """
+    tokens = meta_tokens(verify_tokens)
+
+    @require_GET
+    def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            challenge = meta_challenge(request.META.get("QUERY_STRING", ""), tokens)
+        except WebhookError as e:
+            return problem_response(e)
+        return HttpResponse(challenge, content_type="text/plain")
+
+    return view
