@@ -47,6 +47,11 @@ const SVIX: Family = Family {
 /// Header names a signer emits.
 pub(crate) const SIGN_HEADERS: [&str; 3] = ["webhook-id", "webhook-timestamp", "webhook-signature"];
 
+/// Most (v1a signature, public key) pairs verified for one request: e.g.
+/// two signatures during the sender's rotation against two keys during
+/// ours, with room to spare.
+const MAX_ED25519_CHECKS: usize = 16;
+
 /// Prefix of an asymmetric secret (signing) key.
 pub(crate) const WHSK_PREFIX: &str = "whsk_";
 /// Prefix of an asymmetric public (verifying) key.
@@ -254,6 +259,14 @@ pub(crate) fn verify(
         })
         .collect();
     if !candidates.v1a.is_empty() && !public.is_empty() {
+        // An Ed25519 check costs ~1000 HMACs and cannot be shared between
+        // signatures: bound the pairs one request can make us try.
+        if candidates.v1a.iter().count() * public.len() > MAX_ED25519_CHECKS {
+            return Err(WebhookError::invalid(
+                f.signature,
+                "too many v1a signatures for the configured public keys",
+            ));
+        }
         let message = signed_content(id_raw, ts_raw, body);
         for sig in candidates.v1a.iter() {
             if public.iter().any(|p| p.verify(&message, sig)) {
@@ -388,5 +401,36 @@ mod tests {
             assert_eq!(err.code(), "missing_header");
             assert!(err.to_string().contains(missing));
         }
+    }
+
+    #[test]
+    fn v1a_checks_are_bounded() {
+        let sk = signing_key("whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=").unwrap();
+        let StandardSigningKey::Ed25519(private) = &sk else {
+            panic!("not an Ed25519 key")
+        };
+        let pk = public_key(private);
+        let k = [key(&pk).unwrap(), key(&pk).unwrap()];
+        let good = sign(&sk, BODY, ID, TS).remove(2).1;
+        let one = verify(&k, BODY, &headers(&good), &ctx());
+        assert!(one.is_ok());
+        // 8 entries x 2 keys = 16 checks: allowed; 9 x 2: refused unread
+        let eight = vec![good.as_str(); 8].join(" ");
+        assert!(verify(&k, BODY, &headers(&eight), &ctx()).is_ok());
+        let nine = vec![good.as_str(); 9].join(" ");
+        assert_eq!(
+            verify(&k, BODY, &headers(&nine), &ctx())
+                .unwrap_err()
+                .code(),
+            "invalid_header"
+        );
+        // whsk_ and whpk_ are not interchangeable
+        assert_eq!(
+            key("whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=")
+                .unwrap_err()
+                .code(),
+            "config_error"
+        );
+        assert_eq!(signing_key(&pk).unwrap_err().code(), "config_error");
     }
 }
