@@ -415,9 +415,9 @@ mod tests {
         let one = verify(&k, BODY, &headers(&good), &ctx());
         assert!(one.is_ok());
         // 8 entries x 2 keys = 16 checks: allowed; 9 x 2: refused unread
-        let eight = vec![good.as_str(); 8].join(" ");
+        let eight = [good.as_str(); 8].join(" ");
         assert!(verify(&k, BODY, &headers(&eight), &ctx()).is_ok());
-        let nine = vec![good.as_str(); 9].join(" ");
+        let nine = [good.as_str(); 9].join(" ");
         assert_eq!(
             verify(&k, BODY, &headers(&nine), &ctx())
                 .unwrap_err()
