@@ -178,6 +178,20 @@ def test_django_helpers():
     r = view(factory.get("/hooks/meta?" + META_QUERY.replace("subscribe", "unsubscribe")))
     assert r.status_code == 400 and json.loads(r.content)["code"] == "invalid_header"
     assert view(factory.post("/hooks/meta?" + META_QUERY)).status_code == 405
+    # one URL for both: the handshake on GET, the events view on POST
+    meta_secret = gatepass.generate_secret("meta")
+
+    @webhook("meta", meta_secret)
+    def meta_events(request):
+        return JsonResponse({"scheme": request.gatepass_webhook.scheme})
+
+    both = meta_subscription("meatpacking", events=meta_events)
+    assert both(factory.get("/hooks/meta?" + META_QUERY)).content == b"1158201444"
+    signed = gatepass.WebhookSigner("meta", meta_secret).sign(BODY)
+    r = both(factory.post("/hooks/meta", BODY, content_type="application/json", headers=signed))
+    assert r.status_code == 200 and json.loads(r.content) == {"scheme": "meta"}
+    r = both(factory.post("/hooks/meta", BODY + b"x", content_type="application/json", headers=signed))
+    assert r.status_code in REJECTED
     for scheme in NEW:
         verifying, headers = _signed(scheme)
 
