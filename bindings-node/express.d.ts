@@ -50,5 +50,7 @@ export declare function requireScopes (...scopes: Array<string | readonly string
 export declare function requireAnyScope (...scopes: Array<string | readonly string[]>): RequestHandler
 export declare function requireScopeExpression (expression: string): RequestHandler
 export declare function verifyWebhook (verifier: WebhookVerifier, options?: VerifyWebhookOptions): RequestHandler
+/** Meta's GET subscription handshake: answers `hub.challenge` when `hub.verify_token` matches. */
+export declare function metaSubscription (verifyTokens: string | readonly string[]): RequestHandler
 export declare function problemDetails (): ErrorRequestHandler
 export type { Requirement }

@@ -9,7 +9,7 @@
 const { IncomingMessage } = require('node:http')
 const gatepass = require('./index.js')
 
-const { Gate, Verification, WebhookVerifier, AuthError, ConfigError, WebhookError, StoreError, PROBLEM_CONTENT_TYPE, parseRequirement } = gatepass
+const { Gate, Verification, WebhookVerifier, AuthError, ConfigError, WebhookError, StoreError, PROBLEM_CONTENT_TYPE, parseRequirement, metaChallenge } = gatepass
 const { verifyNow, authorizeNow } = gatepass.internal
 
 function invalid (message) {
@@ -322,6 +322,36 @@ function publicUrl (base, req) {
 }
 
 /**
+ * Answers Meta's `GET` subscription handshake (WhatsApp, Messenger,
+ * Instagram): `hub.challenge` as `text/plain` when `hub.mode` is `subscribe`
+ * and `hub.verify_token` is one of `verifyTokens` (compared in constant time
+ * in the core); otherwise `next(err)` with the `WebhookError` (answered by
+ * `problemDetails()`). The tokens are checked when the route is built.
+ */
+function metaSubscription (verifyTokens) {
+  const tokens = typeof verifyTokens === 'string' ? [verifyTokens] : verifyTokens
+  try {
+    metaChallenge('', tokens)
+  } catch (e) {
+    // An empty query lacks the parameters; anything else is a bad token list.
+    if (!(e instanceof WebhookError)) throw e
+  }
+  return function gatepassMetaSubscription (req, res, next) {
+    const url = req.originalUrl ?? req.url ?? ''
+    const q = url.indexOf('?')
+    let challenge
+    try {
+      challenge = metaChallenge(q < 0 ? '' : url.slice(q + 1), tokens)
+    } catch (e) {
+      return next(e)
+    }
+    res.status(200)
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8')
+    res.end(challenge)
+  }
+}
+
+/**
  * An error handler that answers a request's gatepass failures (an
  * `AuthError`, a `WebhookError`, a `StoreError`) with the status, headers
  * and `application/problem+json` body (RFC 9457) the core rendered; other
@@ -343,5 +373,6 @@ module.exports = {
   requireAnyScope,
   requireScopeExpression,
   verifyWebhook,
+  metaSubscription,
   problemDetails
 }

@@ -26,7 +26,9 @@ export type OutcomeCode =
   | 'rate_limited'
   | 'usage_exceeded'
 
-export type WebhookScheme = 'standard' | 'stripe' | 'github' | 'slack' | 'shopify' | 'twilio' | 'token'
+export type WebhookScheme =
+  | 'standard' | 'stripe' | 'github' | 'slack' | 'shopify' | 'twilio' | 'token'
+  | 'meta' | 'line' | 'discord' | 'intercom' | 'chatwoot'
 
 export type WebhookErrorCode =
   | 'missing_header'
@@ -265,6 +267,8 @@ export interface VerifierOptions {
   replayGuard?: boolean | number | string
   /** A fixed clock (Date or Unix ms), for tests and replaying recorded requests. */
   now?: Date | number
+  /** `token` only: the header carrying the token, compared whole (Telegram: `X-Telegram-Bot-Api-Secret-Token`). */
+  header?: string
 }
 
 export type WebhookBody = Buffer | Uint8Array | ArrayBuffer | string
@@ -297,13 +301,24 @@ export interface SignOptions {
   url?: string
 }
 
+export interface SignerOptions {
+  /** `token` only: send the bare token in this header (Telegram: `X-Telegram-Bot-Api-Secret-Token`). */
+  header?: string
+}
+
 export declare class WebhookSigner {
-  constructor (scheme: WebhookScheme, secret: string)
+  constructor (scheme: WebhookScheme, secret: string, options?: SignerOptions)
   readonly scheme: WebhookScheme
   sign (body: WebhookBody, options?: SignOptions): Record<string, string>
 }
 
 export declare function generateSecret (scheme: WebhookScheme): string
+/** A new Ed25519 key pair: `whsk_…`/`whpk_…` for `standard`, hex for `discord`. */
+export declare function generateKeypair (scheme: 'standard' | 'discord'): { signingKey: string, verifyingKey: string }
+/** The verifying key of a signing key. */
+export declare function publicKey (scheme: 'standard' | 'discord', signingKey: string): string
+/** Meta's GET subscription handshake: the challenge to answer; throws a `WebhookError` otherwise. */
+export declare function metaChallenge (query: string, verifyTokens: string | readonly string[]): string
 export declare function parseRequirement (options?: RequirementOptions): Requirement
 export declare const webhookSchemes: readonly WebhookScheme[]
 export declare const DEFAULT_STORE_URL: string

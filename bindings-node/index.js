@@ -714,7 +714,8 @@ class Gate {
 
 // ----- webhooks ---------------------------------------------------------------
 
-const VERIFIER_OPTIONS = new Set(['secrets', 'secret', 'tolerance', 'allowSha1', 'replayGuard', 'now'])
+const VERIFIER_OPTIONS = new Set(['secrets', 'secret', 'tolerance', 'allowSha1', 'replayGuard', 'now', 'header'])
+const SIGNER_OPTIONS = new Set(['header'])
 const SIGN_OPTIONS = new Set(['id', 'timestamp', 'url'])
 const DEFAULT_REPLAY_CAPACITY = 100000
 
@@ -805,8 +806,12 @@ class WebhookVerifier {
   #headerLengths
 
   /**
-   * `scheme`: standard | stripe | github | slack | shopify | twilio | token.
-   * `options.secrets` (or `secret`); `tolerance` ("5m" or ms; `null` turns the
+   * `scheme`: standard | stripe | github | slack | shopify | twilio | token |
+   * meta | line | discord | intercom | chatwoot.
+   * `options.secrets` (or `secret`; for `discord` the hex public key, for
+   * `standard` `whsec_…` or `whpk_…` keys); `header` (`token` only: the
+   * header carrying the token, compared whole, e.g. Telegram's
+   * `X-Telegram-Bot-Api-Secret-Token`); `tolerance` ("5m" or ms; `null` turns the
    * window off; default 5 minutes); `allowSha1` (GitHub legacy header);
    * `replayGuard` (refuse a second delivery of a message: `true` or how many
    * ids to remember, in this process; or a URL, `memory://` or `redis://…`,
@@ -825,6 +830,9 @@ class WebhookVerifier {
     if (replay !== undefined && replay !== null && typeof replay !== 'boolean' && typeof replay !== 'number' && typeof replay !== 'string') {
       throw invalid('WebhookVerifier: replayGuard must be true, a capacity, or a URL (memory:// or redis://…)')
     }
+    if (o.header !== undefined && o.header !== null && typeof o.header !== 'string') {
+      throw invalid('WebhookVerifier: header must be a header name (string)')
+    }
     try {
       this.#native = new native.WebhookVerifier(scheme, {
         secrets,
@@ -834,7 +842,8 @@ class WebhookVerifier {
         replayGuard: replay === true ? DEFAULT_REPLAY_CAPACITY : typeof replay === 'number' ? replay : undefined,
         // `true`: the guard $GATEPASS_REPLAY_GUARD names (read by the core), else memory.
         replayGuardUrl: typeof replay === 'string' ? replay : replay === true ? native.replayGuardUrl() ?? undefined : undefined,
-        now: optional(o.now, (v) => toMillis('now', v))
+        now: optional(o.now, (v) => toMillis('now', v)),
+        header: o.header ?? undefined
       })
     } catch (e) {
       throw fromNative(e)
@@ -871,15 +880,23 @@ class WebhookVerifier {
   }
 }
 
-/** Signs outgoing webhooks with one secret. */
+/**
+ * Signs outgoing webhooks with one secret (the signing key: `whsk_…` for
+ * Standard Webhooks' Ed25519 form, the hex seed for `discord`). Options:
+ * `header` (`token` only: send the bare token in that header).
+ */
 class WebhookSigner {
   #native
 
-  constructor (scheme, secret) {
+  constructor (scheme, secret, options) {
     if (typeof scheme !== 'string') throw invalid('WebhookSigner: scheme must be a string')
     if (typeof secret !== 'string') throw invalid('WebhookSigner: secret must be a string')
+    const o = checkOptions('WebhookSigner', options, SIGNER_OPTIONS)
+    if (o.header !== undefined && o.header !== null && typeof o.header !== 'string') {
+      throw invalid('WebhookSigner: header must be a header name (string)')
+    }
     try {
-      this.#native = new native.WebhookSigner(scheme, secret)
+      this.#native = new native.WebhookSigner(scheme, secret, o.header ?? undefined)
     } catch (e) {
       throw fromNative(e)
     }
@@ -920,6 +937,49 @@ function generateSecret (scheme) {
   }
 }
 
+/**
+ * A new Ed25519 key pair `{ signingKey, verifyingKey }`: `whsk_…`/`whpk_…`
+ * for `standard`, hex for `discord`.
+ */
+function generateKeypair (scheme) {
+  if (typeof scheme !== 'string') throw invalid('generateKeypair: scheme must be a string')
+  try {
+    const [signingKey, verifyingKey] = native.generateKeypair(scheme)
+    return { signingKey, verifyingKey }
+  } catch (e) {
+    throw fromNative(e)
+  }
+}
+
+/** The verifying key of a signing key (`whpk_…` for `whsk_…`; hex for `discord`). */
+function publicKey (scheme, signingKey) {
+  if (typeof scheme !== 'string' || typeof signingKey !== 'string') throw invalid('publicKey: scheme and signingKey must be strings')
+  try {
+    return native.publicKey(scheme, signingKey)
+  } catch (e) {
+    throw fromNative(e)
+  }
+}
+
+/**
+ * Meta's `GET` subscription handshake: the `hub.challenge` to answer when
+ * `hub.mode` is `subscribe` and `hub.verify_token` is one of `verifyTokens`
+ * (compared in constant time); otherwise throws a `WebhookError`. `query`
+ * is the raw query string as received (without `?`).
+ */
+function metaChallenge (query, verifyTokens) {
+  if (typeof query !== 'string') throw invalid('metaChallenge: query must be a string')
+  const tokens = typeof verifyTokens === 'string' ? [verifyTokens] : verifyTokens
+  if (!Array.isArray(tokens) || tokens.some((t) => typeof t !== 'string')) {
+    throw invalid('metaChallenge: verifyTokens must be a string or an array of strings')
+  }
+  try {
+    return native.metaChallenge(query, tokens)
+  } catch (e) {
+    throw fromNative(e)
+  }
+}
+
 /** Every webhook scheme name. */
 const webhookSchemes = Object.freeze(native.webhookSchemes())
 
@@ -930,6 +990,9 @@ module.exports = {
   WebhookVerifier,
   WebhookSigner,
   generateSecret,
+  generateKeypair,
+  publicKey,
+  metaChallenge,
   Requirement,
   parseRequirement,
   webhookSchemes,

@@ -1,8 +1,8 @@
 'use strict'
 // Benchmarks (not tests): gatepass against the alternatives, in one run,
 // printed as ratios. Webhook verification of a 1 KiB body against
-// standardwebhooks, svix, stripe, @octokit/webhooks-methods and a hand-rolled
-// node:crypto verify; then an Express server with authenticate+requireScopes
+// standardwebhooks, svix, stripe, @octokit/webhooks-methods, @line/bot-sdk,
+// discord-interactions, tweetnacl and a hand-rolled node:crypto verify; then an Express server with authenticate+requireScopes
 // on sqlite:// against the same server with no auth (autocannon, loopback,
 // bounded duration).
 //
@@ -127,6 +127,8 @@ async function webhooks () {
   ])
   results.push(['github', 'gatepass', gGh], ['github', '@octokit/webhooks-methods (await)', tOcto], ['github', 'hand-rolled node:crypto', tHand])
 
+  results.push(...await chatPlatforms(buf, payload))
+
   console.log('\nWebhook verify, 1 KiB body (median per call, interleaved rounds):')
   const ours = Object.fromEntries(results.filter((r) => r[1] === 'gatepass').map((r) => [r[0], r[2]]))
   for (const [scheme, lib, ns] of results) {
@@ -134,6 +136,77 @@ async function webhooks () {
     console.log(`  ${scheme.padEnd(9)} ${lib.padEnd(34)} ${fmt(ns)}${ratio}`)
   }
   return results
+}
+
+/**
+ * The chat platforms' schemes: each official receiving library where one
+ * exists (@line/bot-sdk, discord-interactions, tweetnacl), and a hand-rolled
+ * node:crypto check for each (Ed25519 through a KeyObject made once).
+ */
+async function chatPlatforms (buf, payload) {
+  const { WebhookVerifier, WebhookSigner, generateSecret, generateKeypair } = require('gatepass')
+  const out = []
+  // Verifiers of timestamped schemes get a fixed clock at signing time, so a
+  // slow run on a loaded machine cannot age the signature out of the window.
+  const signedAt = Date.now()
+  const hmacCheck = (alg, secret, msg, prefix, encoding, got) => {
+    const expected = Buffer.from(prefix + crypto.createHmac(alg, secret).update(msg).digest(encoding))
+    const received = Buffer.from(got)
+    return received.length === expected.length && crypto.timingSafeEqual(received, expected)
+  }
+
+  // line: @line/bot-sdk validateSignature
+  const { validateSignature } = require('@line/bot-sdk')
+  const lineSecret = generateSecret('line')
+  const lineHeaders = new WebhookSigner('line', lineSecret).sign(buf)
+  const lineSig = lineHeaders['x-line-signature']
+  const gpLine = new WebhookVerifier('line', { secret: lineSecret })
+  const [gLine, tLine, hLine] = await compare([
+    { fn: () => gpLine.verify(buf, lineHeaders) },
+    { fn: () => validateSignature(payload, lineSecret, lineSig) },
+    { fn: () => hmacCheck('sha256', lineSecret, buf, '', 'base64', lineSig) }
+  ])
+  out.push(['line', 'gatepass', gLine], ['line', '@line/bot-sdk validateSignature', tLine], ['line', 'hand-rolled node:crypto', hLine])
+
+  // meta, intercom, chatwoot: no receiving library
+  for (const [scheme, name, alg, prefix] of [
+    ['meta', 'X-Hub-Signature-256', 'sha256', 'sha256='],
+    ['intercom', 'X-Hub-Signature', 'sha1', 'sha1='],
+    ['chatwoot', 'X-Chatwoot-Signature', 'sha256', 'sha256=']
+  ]) {
+    const secret = generateSecret(scheme)
+    const headers = new WebhookSigner(scheme, secret).sign(buf)
+    const v = new WebhookVerifier(scheme, { secret, now: signedAt })
+    const hand = scheme === 'chatwoot'
+      ? () => {
+          const ts = headers['X-Chatwoot-Timestamp']
+          if (Math.abs(signedAt / 1000 - Number(ts)) > 300) throw new Error('timestamp')
+          return hmacCheck(alg, secret, Buffer.concat([Buffer.from(ts + '.'), buf]), prefix, 'hex', headers[name])
+        }
+      : () => hmacCheck(alg, secret, buf, prefix, 'hex', headers[name])
+    const [g, h] = await compare([{ fn: () => v.verify(buf, headers) }, { fn: hand }])
+    out.push([scheme, 'gatepass', g], [scheme, 'hand-rolled node:crypto', h])
+  }
+
+  // discord: discord-interactions verifyKey (WebCrypto), tweetnacl, node:crypto
+  const { verifyKey } = require('discord-interactions')
+  const nacl = require('tweetnacl')
+  const { signingKey, verifyingKey } = generateKeypair('discord')
+  const dHeaders = new WebhookSigner('discord', signingKey).sign(buf)
+  const dSig = dHeaders['X-Signature-Ed25519']
+  const dTs = dHeaders['X-Signature-Timestamp']
+  const gpDiscord = new WebhookVerifier('discord', { secret: verifyingKey, now: signedAt })
+  const pub = Buffer.from(verifyingKey, 'hex')
+  const keyObject = crypto.createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), pub]), format: 'der', type: 'spki' })
+  const [gD, tDi, tNacl, tNode] = await compare([
+    { fn: () => gpDiscord.verify(buf, dHeaders) },
+    { fn: () => verifyKey(buf, dSig, dTs, verifyingKey), async: true },
+    { fn: () => nacl.sign.detached.verify(Buffer.concat([Buffer.from(dTs), buf]), Buffer.from(dSig, 'hex'), pub) },
+    { fn: () => crypto.verify(null, Buffer.concat([Buffer.from(dTs), buf]), keyObject, Buffer.from(dSig, 'hex')) }
+  ])
+  out.push(['discord', 'gatepass', gD], ['discord', 'discord-interactions verifyKey (await)', tDi],
+    ['discord', 'tweetnacl sign.detached.verify', tNacl], ['discord', 'node:crypto verify (KeyObject)', tNode])
+  return out
 }
 
 // ----- Express throughput ----------------------------------------------------

@@ -21,7 +21,7 @@ import tempfile
 import time
 import timeit
 from datetime import datetime, timezone
-from typing import Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import gatepass
 
@@ -140,6 +140,138 @@ def bench_stripe() -> List[str]:
     )
 
 
+def bench_chat_platforms() -> List[str]:
+    """The chat platforms' schemes, 1 KiB body: each official receiving
+    library where one exists (line-bot-sdk, discord-interactions = PyNaCl),
+    and a hand-rolled ``hmac``/PyNaCl check for every scheme."""
+    import discord_interactions
+    from linebot.v3.webhook import SignatureValidator
+    from nacl.signing import VerifyKey
+
+    body = body_1k()
+    text = body.decode()
+    lines: List[str] = []
+    # Verifiers of timestamped schemes get a fixed clock at signing time, so a
+    # slow run on a loaded machine cannot age the signature out of the window.
+    signed_at = int(time.time())
+
+    def hmac_hex(secret: str, msg: bytes, alg: Any = hashlib.sha256) -> str:
+        return hmac.new(secret.encode(), msg, alg).hexdigest()
+
+    # line
+    secret = gatepass.generate_secret("line")
+    headers = gatepass.WebhookSigner("line", secret).sign(body)
+    sig = headers["x-line-signature"]
+    verifier = gatepass.WebhookVerifier("line", secret)
+    validator = SignatureValidator(secret)
+    key = secret.encode()
+
+    def line_hand_rolled() -> None:
+        expected = base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
+        if not hmac.compare_digest(sig, expected):
+            raise ValueError("signature")
+
+    assert validator.validate(text, sig)
+    t = measure_group(
+        {
+            "ours": lambda: verifier.verify(body, headers),
+            "sdk": lambda: validator.validate(text, sig),
+            "hmac": line_hand_rolled,
+        }
+    )
+    lines += report(
+        "LINE verify, 1 KiB body",
+        ("gatepass WebhookVerifier('line').verify", t["ours"]),
+        [("line-bot-sdk 3.27 SignatureValidator.validate", t["sdk"]), ("hand-rolled hmac + base64", t["hmac"])],
+    )
+
+    # meta, intercom, chatwoot: no receiving library; hand-rolled hmac
+    for scheme, header, prefix, alg, timed in (
+        ("meta", "X-Hub-Signature-256", "sha256=", hashlib.sha256, False),
+        ("intercom", "X-Hub-Signature", "sha1=", hashlib.sha1, False),
+        ("chatwoot", "X-Chatwoot-Signature", "sha256=", hashlib.sha256, True),
+    ):
+        secret = gatepass.generate_secret(scheme)
+        headers = gatepass.WebhookSigner(scheme, secret).sign(body)
+        verifier = gatepass.WebhookVerifier(scheme, secret, now=signed_at)
+
+        def hand_rolled(
+            secret: str = secret,
+            headers: Dict[str, str] = headers,
+            header: str = header,
+            prefix: str = prefix,
+            alg: Any = alg,
+            timed: bool = timed,
+        ) -> None:
+            msg = body
+            if timed:
+                ts = headers["X-Chatwoot-Timestamp"]
+                if abs(signed_at - int(ts)) > 300:
+                    raise ValueError("timestamp")
+                msg = ts.encode() + b"." + body
+            if not hmac.compare_digest(headers[header], prefix + hmac_hex(secret, msg, alg)):
+                raise ValueError("signature")
+
+        hand_rolled()
+        t = measure_group({"ours": lambda v=verifier, h=headers: v.verify(body, h), "hmac": hand_rolled})
+        lines += report(
+            f"{scheme} verify, 1 KiB body (no official receiving library)",
+            (f"gatepass WebhookVerifier('{scheme}').verify", t["ours"]),
+            [("hand-rolled hmac + hashlib", t["hmac"])],
+        )
+
+    # discord: discord-interactions (PyNaCl underneath)
+    sk, pk = gatepass.generate_keypair("discord")
+    headers = gatepass.WebhookSigner("discord", sk).sign(body)
+    verifier = gatepass.WebhookVerifier("discord", pk, now=signed_at)
+    sig, ts = headers["X-Signature-Ed25519"], headers["X-Signature-Timestamp"]
+    vk = VerifyKey(bytes.fromhex(pk))
+
+    def nacl_direct() -> None:
+        vk.verify(ts.encode() + body, bytes.fromhex(sig))
+
+    assert discord_interactions.verify_key(body, sig, ts, pk)
+    t = measure_group(
+        {
+            "ours": lambda: verifier.verify(body, headers),
+            "di": lambda: discord_interactions.verify_key(body, sig, ts, pk),
+            "nacl": nacl_direct,
+        }
+    )
+    lines += report(
+        "Discord verify (Ed25519), 1 KiB body",
+        ("gatepass WebhookVerifier('discord').verify", t["ours"]),
+        [("discord-interactions 0.4 verify_key", t["di"]), ("PyNaCl VerifyKey.verify (key reused)", t["nacl"])],
+    )
+
+    # standard v1a: no Standard Webhooks library implements it; PyNaCl by hand
+    sk, pk = gatepass.generate_keypair("standard")
+    headers = gatepass.WebhookSigner("standard", sk).sign(body)
+    verifier = gatepass.WebhookVerifier("standard", pk, now=signed_at)
+    svk = VerifyKey(base64.b64decode(pk[len("whpk_") :]))
+
+    def v1a_hand_rolled() -> None:
+        ts = int(headers["webhook-timestamp"])
+        if abs(signed_at - ts) > 300:
+            raise ValueError("timestamp")
+        signed = f"{headers['webhook-id']}.{ts}.".encode() + body
+        for part in headers["webhook-signature"].split(" "):
+            version, _, encoded = part.partition(",")
+            if version == "v1a":
+                svk.verify(signed, base64.b64decode(encoded))
+                return
+        raise ValueError("signature")
+
+    v1a_hand_rolled()
+    t = measure_group({"ours": lambda: verifier.verify(body, headers), "nacl": v1a_hand_rolled})
+    lines += report(
+        "Standard Webhooks v1a (Ed25519) verify, 1 KiB body",
+        ("gatepass WebhookVerifier('standard', whpk_).verify", t["ours"]),
+        [("hand-rolled PyNaCl + base64", t["nacl"])],
+    )
+    return lines
+
+
 # ----- API keys ----------------------------------------------------------------
 
 
@@ -217,6 +349,7 @@ def main() -> int:
     lines += bench_gate_memory()
     lines += bench_standard()
     lines += bench_stripe()
+    lines += bench_chat_platforms()
     lines += bench_drf_api_key()
     return 0
 

@@ -34,6 +34,9 @@ pub struct VerifierOptions {
     /// A fixed clock, Unix milliseconds: for tests and for replaying
     /// recorded requests. Absent: the system clock.
     pub now: Option<f64>,
+    /// `token` only: the header carrying the token, compared whole
+    /// (Telegram: `X-Telegram-Bot-Api-Secret-Token`).
+    pub header: Option<String>,
 }
 
 #[napi(object)]
@@ -77,6 +80,7 @@ impl WebhookVerifier {
             tolerance,
             allow_sha1: options.allow_sha1.unwrap_or(false),
             replay_guard,
+            header: options.header,
             ..CoreVerifierOptions::default()
         };
         if let Some(now) = options.now {
@@ -97,7 +101,7 @@ impl WebhookVerifier {
     /// values: the scheme's own, from the core. Nothing else is handed over.
     #[napi(getter, catch_unwind)]
     pub fn header_names(&self) -> Vec<&'static str> {
-        let names = self.inner.scheme().header_names();
+        let names = self.inner.header_names();
         // `verify` takes at most MAX_HEADER_NAMES values; a scheme reading
         // more would need another parameter there.
         debug_assert!(names.len() <= MAX_HEADER_NAMES);
@@ -126,7 +130,7 @@ impl WebhookVerifier {
         v5: Option<HeaderValue>,
     ) -> Result<Option<String>, Thrown> {
         let mut headers = Headers::new();
-        let names = self.inner.scheme().header_names();
+        let names = self.inner.header_names();
         for (name, value) in names.iter().zip([v0, v1, v2, v3, v4, v5]) {
             match value {
                 Some(Either::A(value)) => headers.append(name, value.as_bytes()),
@@ -174,14 +178,23 @@ pub struct WebhookSigner {
 
 #[napi]
 impl WebhookSigner {
+    /// `header` (`token` only): send the bare token in that header instead
+    /// of `Authorization: Token …`.
     #[napi(constructor, catch_unwind)]
-    pub fn new(scheme_name: String, secret: String) -> Result<Self, Thrown> {
-        let inner = webhook::WebhookSigner::new(
+    pub fn new(
+        scheme_name: String,
+        secret: String,
+        header: Option<String>,
+    ) -> Result<Self, Thrown> {
+        let mut inner = webhook::WebhookSigner::new(
             scheme(&scheme_name)?,
             &secret,
             gatepass_core::clock::system(),
         )
         .or_throw()?;
+        if let Some(header) = header {
+            inner = inner.with_header(&header).or_throw()?;
+        }
         Ok(Self { inner })
     }
 
@@ -217,6 +230,27 @@ impl WebhookSigner {
 #[napi(catch_unwind)]
 pub fn generate_secret(scheme_name: String) -> Result<String, Thrown> {
     webhook::generate_secret(scheme(&scheme_name)?).or_throw()
+}
+
+/// A new Ed25519 key pair `[signingKey, verifyingKey]`: `whsk_…`/`whpk_…`
+/// for `standard`, hex for `discord`.
+#[napi(catch_unwind)]
+pub fn generate_keypair(scheme_name: String) -> Result<Vec<String>, Thrown> {
+    let (signing, verifying) = webhook::generate_keypair(scheme(&scheme_name)?).or_throw()?;
+    Ok(vec![signing, verifying])
+}
+
+/// The verifying key of a signing key.
+#[napi(catch_unwind)]
+pub fn public_key(scheme_name: String, signing_key: String) -> Result<String, Thrown> {
+    webhook::public_key(scheme(&scheme_name)?, &signing_key).or_throw()
+}
+
+/// Meta's `GET` subscription handshake: the challenge to answer, or a
+/// thrown webhook error.
+#[napi(catch_unwind)]
+pub fn meta_challenge(query: String, verify_tokens: Vec<String>) -> Result<String, Thrown> {
+    webhook::meta_challenge(&query, &verify_tokens).or_throw()
 }
 
 /// Every scheme name, in documentation order.

@@ -5,16 +5,17 @@ use std::sync::Arc;
 
 use gatepass_core::clock::{self, ManualClock};
 use gatepass_core::webhook::{
-    generate_secret as core_generate_secret, open_replay_guard, Headers, MemoryReplayGuard,
-    ReplayGuard, Scheme, SignOptions, VerifiedWebhook as CoreVerified, VerifierOptions,
-    WebhookSigner as CoreSigner, WebhookVerifier as CoreVerifier,
+    generate_keypair as core_generate_keypair, generate_secret as core_generate_secret,
+    meta_challenge as core_meta_challenge, open_replay_guard, public_key as core_public_key,
+    Headers, MemoryReplayGuard, ReplayGuard, Scheme, SignOptions, VerifiedWebhook as CoreVerified,
+    VerifierOptions, WebhookSigner as CoreSigner, WebhookVerifier as CoreVerifier,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString};
 
 use crate::convert::{body_bytes, duration_arg, header_pairs, millis_arg, string_list};
-use crate::error::{detached, webhook_error, IntoPyResult};
+use crate::error::{detached, guarded, webhook_error, IntoPyResult};
 
 /// `replay_guard=`: `True`/`False`, a capacity for the in-process guard, or a
 /// URL (`memory://`, `redis://…` to share it between processes).
@@ -101,9 +102,12 @@ pub struct WebhookVerifier {
 
 #[pymethods]
 impl WebhookVerifier {
-    /// `WebhookVerifier(scheme, secrets, *, tolerance="5m", allow_sha1=False, replay_guard=False, now=None)`.
+    /// `WebhookVerifier(scheme, secrets, *, tolerance="5m", allow_sha1=False, replay_guard=False, now=None, header=None)`.
     ///
-    /// `secrets` is one secret or a list (rotation). `tolerance` is the
+    /// `secrets` is one secret or a list (rotation); for `discord` the hex
+    /// public key, for `standard` `whsec_…` or `whpk_…` keys. `header` (`token`
+    /// only) names the header carrying the token, compared whole (Telegram:
+    /// `X-Telegram-Bot-Api-Secret-Token`). `tolerance` is the
     /// timestamp window both ways; `None` turns the timestamp check off.
     /// `replay_guard=True` (or a capacity) refuses a second delivery of the
     /// same message inside the window, in this process. `now` fixes the
@@ -142,6 +146,15 @@ impl WebhookVerifier {
                     opts.clock = ManualClock::new(secs.saturating_mul(1000));
                 }
                 "replay_guard" => opts.replay_guard = replay_guard_arg(py, &value)?,
+                "header" => {
+                    opts.header = if value.is_none() {
+                        None
+                    } else {
+                        Some(value.extract().map_err(|_| {
+                            PyTypeError::new_err("header must be a header name (str)")
+                        })?)
+                    };
+                }
                 other => {
                     return Err(PyTypeError::new_err(format!(
                         "WebhookVerifier() got an unexpected keyword argument {other:?}"
@@ -164,7 +177,7 @@ impl WebhookVerifier {
     /// helper can pass just these instead of the whole request.
     #[getter]
     fn header_names(&self) -> Vec<&'static str> {
-        self.inner.scheme().header_names().to_vec()
+        self.inner.header_names().to_vec()
     }
 
     /// Verifies the raw body against the request headers; raises
@@ -178,7 +191,7 @@ impl WebhookVerifier {
         headers: &Bound<'_, PyAny>,
         url: Option<String>,
     ) -> PyResult<VerifiedWebhook> {
-        let wanted = self.inner.scheme().header_names();
+        let wanted = self.inner.header_names();
         let headers = Headers::from_pairs(header_pairs(headers, wanted)?);
         let verifier = Arc::clone(&self.inner);
         // `bytes` is immutable and kept alive by `body`: borrow it, no copy.
@@ -211,10 +224,18 @@ pub struct WebhookSigner {
 
 #[pymethods]
 impl WebhookSigner {
+    /// `WebhookSigner(scheme, secret, *, header=None)`: `secret` is the
+    /// signing key (`whsk_…` for Standard Webhooks' Ed25519 form, the hex
+    /// seed for `discord`); `header` (`token` only) sends the bare token in
+    /// that header instead of `Authorization: Token …`.
     #[new]
-    fn py_new(py: Python<'_>, scheme: &str, secret: &str) -> PyResult<Self> {
+    #[pyo3(signature = (scheme, secret, *, header=None))]
+    fn py_new(py: Python<'_>, scheme: &str, secret: &str, header: Option<&str>) -> PyResult<Self> {
         let scheme = scheme_arg(py, scheme)?;
-        let signer = CoreSigner::new(scheme, secret, clock::system()).py_err(py)?;
+        let mut signer = CoreSigner::new(scheme, secret, clock::system()).py_err(py)?;
+        if let Some(header) = header {
+            signer = signer.with_header(header).py_err(py)?;
+        }
         Ok(Self {
             inner: Arc::new(signer),
         })
@@ -269,11 +290,48 @@ fn generate_secret(py: Python<'_>, scheme: &str) -> PyResult<String> {
     detached(py, move || core_generate_secret(scheme))?.py_err(py)
 }
 
+/// A new Ed25519 key pair `(signing_key, verifying_key)`: `whsk_…`/`whpk_…`
+/// for `standard`, hex for `discord`.
+#[pyfunction]
+fn generate_keypair(py: Python<'_>, scheme: &str) -> PyResult<(String, String)> {
+    let scheme = scheme_arg(py, scheme)?;
+    detached(py, move || core_generate_keypair(scheme))?.py_err(py)
+}
+
+/// The verifying key of a signing key (`whpk_…` for `whsk_…`; hex for a
+/// `discord` seed).
+#[pyfunction]
+fn public_key(py: Python<'_>, scheme: &str, signing_key: &str) -> PyResult<String> {
+    let scheme = scheme_arg(py, scheme)?;
+    guarded(py, || core_public_key(scheme, signing_key))?.py_err(py)
+}
+
+/// Meta's `GET` subscription handshake: the `hub.challenge` to answer when
+/// `hub.mode` is `subscribe` and `hub.verify_token` matches one of
+/// `verify_tokens` (constant time); otherwise raises `WebhookError`.
+/// `query` is the raw query string, as received.
+#[pyfunction]
+fn meta_challenge(
+    py: Python<'_>,
+    query: &str,
+    verify_tokens: &Bound<'_, PyAny>,
+) -> PyResult<String> {
+    let tokens: Vec<String> = if let Ok(one) = verify_tokens.cast::<PyString>() {
+        vec![one.to_cow()?.into_owned()]
+    } else {
+        string_list(verify_tokens, "verify_tokens")?
+    };
+    guarded(py, || core_meta_challenge(query, &tokens))?.py_err(py)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<WebhookVerifier>()?;
     m.add_class::<WebhookSigner>()?;
     m.add_class::<VerifiedWebhook>()?;
     m.add_function(wrap_pyfunction!(generate_secret, m)?)?;
+    m.add_function(wrap_pyfunction!(generate_keypair, m)?)?;
+    m.add_function(wrap_pyfunction!(public_key, m)?)?;
+    m.add_function(wrap_pyfunction!(meta_challenge, m)?)?;
     m.add(
         "WEBHOOK_SCHEMES",
         Scheme::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),

@@ -73,9 +73,14 @@ fn setup(scheme: Scheme, tolerance: Option<Duration>) -> Setup {
         replay_guard: Some(guard.clone() as Arc<dyn ReplayGuard>),
         ..VerifierOptions::default()
     };
-    let secret = secret_for(scheme);
-    let verifier = WebhookVerifier::new(scheme, &[secret], options).unwrap();
-    let signer = WebhookSigner::new(scheme, secret, clock.clone()).unwrap();
+    // Discord signs with an Ed25519 key and verifies with its public half.
+    let (signing, verifying) = if scheme == Scheme::Discord {
+        gatepass_core::webhook::generate_keypair(scheme).unwrap()
+    } else {
+        (secret_for(scheme).to_owned(), secret_for(scheme).to_owned())
+    };
+    let verifier = WebhookVerifier::new(scheme, &[verifying.as_str()], options).unwrap();
+    let signer = WebhookSigner::new(scheme, &signing, clock.clone()).unwrap();
     Setup {
         clock,
         guard,
@@ -167,6 +172,7 @@ fn the_verifier_keeps_the_options_it_was_given() {
             allow_sha1: true,
             clock: clock.clone(),
             replay_guard: None,
+            header: None,
         },
     )
     .unwrap();

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use gatepass_core::clock::{Clock, ManualClock};
 use gatepass_core::webhook::{
-    generate_secret, Headers, Scheme, SignOptions, VerifierOptions, WebhookSigner, WebhookVerifier,
+    generate_keypair, generate_secret, Headers, Scheme, SignOptions, VerifierOptions,
+    WebhookSigner, WebhookVerifier,
 };
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
@@ -23,6 +24,17 @@ fn verifier(scheme: Scheme, secrets: &[String]) -> WebhookVerifier {
         ..VerifierOptions::default()
     };
     WebhookVerifier::new(scheme, secrets, options).unwrap()
+}
+
+/// A (signing, verifying) key for the scheme: one shared secret, or an
+/// Ed25519 key pair for `discord`.
+fn pair(scheme: Scheme) -> (String, String) {
+    if scheme.is_asymmetric() {
+        generate_keypair(scheme).unwrap()
+    } else {
+        let s = generate_secret(scheme).unwrap();
+        (s.clone(), s)
+    }
 }
 
 /// The URL a scheme is signed for: twilio JSON bodies carry `bodySHA256`.
@@ -84,6 +96,17 @@ fn signed_fields(scheme: Scheme) -> &'static [(&'static str, bool, usize)] {
         Scheme::Twilio => &[("x-twilio-signature", false, 0)],
         // "Token " is a case-insensitive scheme name; the secret follows it.
         Scheme::Token => &[("authorization", false, 6)],
+        Scheme::Meta => &[("x-hub-signature-256", true, 0)],
+        Scheme::Line => &[("x-line-signature", false, 0)],
+        Scheme::Discord => &[
+            ("x-signature-ed25519", true, 0),
+            ("x-signature-timestamp", false, 0),
+        ],
+        Scheme::Intercom => &[("x-hub-signature", true, 0)],
+        Scheme::Chatwoot => &[
+            ("x-chatwoot-signature", true, 0),
+            ("x-chatwoot-timestamp", false, 0),
+        ],
     }
 }
 
@@ -101,8 +124,8 @@ proptest! {
     #[test]
     fn round_trip(scheme in any_scheme(), body in prop::collection::vec(any::<u8>(), 0..2048),
                   id in id(), skew in -300i64..=300) {
-        let secret = generate_secret(scheme).unwrap();
-        let v = verifier(scheme, std::slice::from_ref(&secret));
+        let (secret, public) = pair(scheme);
+        let v = verifier(scheme, std::slice::from_ref(&public));
         let h = sign(scheme, &secret, &body, &id, NOW + skew);
         let url = url_for(scheme, &body);
         prop_assert_eq!(verify(&v, &body, &h, url.as_deref()), Ok(()));
@@ -111,7 +134,7 @@ proptest! {
         if scheme.has_timestamp() {
             prop_assert_eq!(got.timestamp, Some(NOW + skew));
         }
-        if matches!(scheme, Scheme::Standard | Scheme::Github | Scheme::Shopify | Scheme::Twilio) {
+        if matches!(scheme, Scheme::Standard | Scheme::Github | Scheme::Shopify | Scheme::Twilio | Scheme::Chatwoot) {
             prop_assert_eq!(got.id.as_deref(), Some(id.as_str()));
         }
     }
@@ -121,8 +144,8 @@ proptest! {
                                idx in any::<prop::sample::Index>(), flip in 1u8..=255) {
         // The token scheme does not sign the body.
         prop_assume!(scheme != Scheme::Token);
-        let secret = generate_secret(scheme).unwrap();
-        let v = verifier(scheme, std::slice::from_ref(&secret));
+        let (secret, public) = pair(scheme);
+        let v = verifier(scheme, std::slice::from_ref(&public));
         let h = sign(scheme, &secret, &body, "msg_1", NOW);
         let url = url_for(scheme, &body);
         let mut changed = body.clone();
@@ -134,8 +157,8 @@ proptest! {
     fn changed_header_byte_fails(scheme in any_scheme(), body in prop::collection::vec(any::<u8>(), 0..256),
                                  which in any::<prop::sample::Index>(), idx in any::<prop::sample::Index>(),
                                  flip in 1u8..=255) {
-        let secret = generate_secret(scheme).unwrap();
-        let v = verifier(scheme, std::slice::from_ref(&secret));
+        let (secret, public) = pair(scheme);
+        let v = verifier(scheme, std::slice::from_ref(&public));
         let mut h = sign(scheme, &secret, &body, "msg_p5jXN8AQM9LWM0D4loKWxJek", NOW);
         let fields = signed_fields(scheme);
         let (name, is_hex, start) = fields[which.index(fields.len())];
@@ -152,10 +175,10 @@ proptest! {
 
     #[test]
     fn rotation_accepts_old_and_new(scheme in any_scheme(), body in prop::collection::vec(any::<u8>(), 0..512)) {
-        let old = generate_secret(scheme).unwrap();
-        let new = generate_secret(scheme).unwrap();
-        let stranger = generate_secret(scheme).unwrap();
-        let v = verifier(scheme, &[old.clone(), new.clone()]);
+        let (old, old_public) = pair(scheme);
+        let (new, new_public) = pair(scheme);
+        let (stranger, _) = pair(scheme);
+        let v = verifier(scheme, &[old_public, new_public]);
         let url = url_for(scheme, &body);
         for s in [&old, &new] {
             prop_assert_eq!(verify(&v, &body, &sign(scheme, s, &body, "msg_1", NOW), url.as_deref()), Ok(()));
@@ -164,6 +187,28 @@ proptest! {
             verify(&v, &body, &sign(scheme, &stranger, &body, "msg_1", NOW), url.as_deref()),
             Err("invalid_signature".to_owned())
         );
+    }
+
+    /// Standard Webhooks' asymmetric form: `whsk_` signs `v1a`, `whpk_`
+    /// verifies, also beside an HMAC secret (a sender moving between them);
+    /// any changed byte of the body or signature fails.
+    #[test]
+    fn standard_asymmetric_round_trip(body in prop::collection::vec(any::<u8>(), 0..512),
+                                      idx in any::<prop::sample::Index>(), flip in 1u8..=255) {
+        let (sk, pk) = generate_keypair(Scheme::Standard).unwrap();
+        let hmac = generate_secret(Scheme::Standard).unwrap();
+        let v = verifier(Scheme::Standard, &[hmac.clone(), pk]);
+        let h = sign(Scheme::Standard, &sk, &body, "msg_1", NOW);
+        prop_assert!(h[2].1.starts_with(b"v1a,"));
+        prop_assert_eq!(verify(&v, &body, &h, None), Ok(()));
+        prop_assert_eq!(verify(&v, &body, &sign(Scheme::Standard, &hmac, &body, "msg_1", NOW), None), Ok(()));
+        let mut sig = h.clone();
+        let i = 4 + idx.index(sig[2].1.len() - 4);
+        sig[2].1[i] ^= flip;
+        prop_assert!(verify(&v, &body, &sig, None).is_err());
+        // an HMAC-only verifier does not accept v1a, nor a key-only one v1
+        let only_hmac = verifier(Scheme::Standard, std::slice::from_ref(&hmac));
+        prop_assert_eq!(verify(&only_hmac, &body, &h, None), Err("invalid_signature".to_owned()));
     }
 
     /// Twilio form bodies: the signature covers the decoded, sorted parameters.
@@ -190,8 +235,8 @@ proptest! {
 fn non_utf8_bodies() {
     let body = [0xff_u8, 0xfe, 0x00, 0x80, b'{'];
     for scheme in Scheme::ALL {
-        let secret = generate_secret(scheme).unwrap();
-        let v = verifier(scheme, std::slice::from_ref(&secret));
+        let (secret, public) = pair(scheme);
+        let v = verifier(scheme, std::slice::from_ref(&public));
         let h = sign(scheme, &secret, &body, "msg_1", NOW);
         assert_eq!(
             verify(&v, &body, &h, url_for(scheme, &body).as_deref()),

@@ -261,12 +261,21 @@ fn verifiers_with_different_secrets_sharing_a_guard_do_not_collide() {
             continue;
         }
         let (g, c) = (guard(), clock());
-        let secret_a = gatepass_core::webhook::generate_secret(scheme).unwrap();
-        let secret_b = gatepass_core::webhook::generate_secret(scheme).unwrap();
-        let a = verifier(scheme, &[&secret_a], &g, &c);
-        let b = verifier(scheme, &[&secret_b], &g, &c);
-        let for_a = Headers::from_pairs(sign(scheme, &secret_a, &c, body, Some("msg_shared")));
-        let for_b = Headers::from_pairs(sign(scheme, &secret_b, &c, body, Some("msg_shared")));
+        // (signing key, verifying key): one secret for HMAC schemes, an
+        // Ed25519 pair for discord.
+        let keys = || {
+            if scheme == Scheme::Discord {
+                gatepass_core::webhook::generate_keypair(scheme).unwrap()
+            } else {
+                let secret = gatepass_core::webhook::generate_secret(scheme).unwrap();
+                (secret.clone(), secret)
+            }
+        };
+        let ((sign_a, verify_a), (sign_b, verify_b)) = (keys(), keys());
+        let a = verifier(scheme, &[&verify_a], &g, &c);
+        let b = verifier(scheme, &[&verify_b], &g, &c);
+        let for_a = Headers::from_pairs(sign(scheme, &sign_a, &c, body, Some("msg_shared")));
+        let for_b = Headers::from_pairs(sign(scheme, &sign_b, &c, body, Some("msg_shared")));
         assert_eq!(code(&a, body, &for_a), "ok", "{scheme}");
         assert_eq!(code(&b, body, &for_b), "ok", "{scheme}");
         assert_eq!(code(&a, body, &for_a), "replayed", "{scheme}");

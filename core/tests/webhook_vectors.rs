@@ -56,6 +56,7 @@ fn run(v: &Value) -> String {
         allow_sha1: v["allow_sha1"].as_bool().unwrap_or(false),
         clock: ManualClock::new(now * 1000) as Arc<_>,
         replay_guard: None,
+        header: v["header"].as_str().map(str::to_owned),
     };
     let verifier = WebhookVerifier::new(scheme, &secrets, options).unwrap();
     let headers = Headers::from_pairs(
@@ -114,13 +115,43 @@ fn valid_vectors_fail_with_any_other_secret() {
     for v in load().iter().filter(|v| v["expect"] == "valid") {
         let mut w = v.clone();
         let scheme = v["scheme"].as_str().unwrap();
-        let other = if scheme == "standard" {
-            "whsec_b3RoZXIgc2VjcmV0"
-        } else {
-            "other secret"
+        // Another key of the same kind: Ed25519 public keys (RFC 8032
+        // §7.1 test 2's) for the asymmetric forms, secrets for the rest.
+        let asymmetric = v["secret"].as_str().is_some_and(|s| s.starts_with("whpk_"));
+        let other = match scheme {
+            "standard" if asymmetric => "whpk_PUAXw+hDiVqStwqnTRt+vJyYLM8uxJaMwM1V8Sr0Zgw=",
+            "standard" => "whsec_b3RoZXIgc2VjcmV0",
+            "discord" => "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+            _ => "other secret",
         };
         w.as_object_mut().unwrap().remove("secrets");
         w["secret"] = Value::from(other);
         assert_ne!(run(&w), "valid", "{}", v["name"]);
+    }
+}
+
+/// Meta's `GET` subscription handshake: the shared `meta_challenge` vectors.
+#[test]
+fn meta_challenge_vectors() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/webhooks.json"
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cases = doc["meta_challenge"].as_array().unwrap();
+    assert!(cases.len() >= 5);
+    for c in cases {
+        let tokens: Vec<&str> = c["verify_tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
+        let got =
+            match gatepass_core::webhook::meta_challenge(c["query"].as_str().unwrap(), &tokens) {
+                Ok(challenge) => challenge,
+                Err(e) => e.code().to_owned(),
+            };
+        assert_eq!(got, c["expect"].as_str().unwrap(), "{}", c["name"]);
     }
 }

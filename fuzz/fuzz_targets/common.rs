@@ -31,8 +31,16 @@ pub fn verifier(scheme: Scheme, secret: &str, allow_sha1: bool) -> WebhookVerifi
         allow_sha1,
         clock: ManualClock::new(1_614_265_330_000),
         replay_guard: Some(Arc::new(MemoryReplayGuard::new(64))),
+        header: None,
     };
-    let second = if scheme == Scheme::Standard { "whsec_b3RoZXIgc2VjcmV0" } else { "second-secret" };
+    // The second key: for `standard` an Ed25519 public key (RFC 8032 §7.1
+    // test 1), so `v1a` entries are verified too; for `discord` another
+    // public key (test 2).
+    let second = match scheme {
+        Scheme::Standard => "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+        Scheme::Discord => "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+        _ => "second-secret",
+    };
     match WebhookVerifier::new(scheme, &[secret, second], options) {
         Ok(v) => v,
         Err(e) => panic!("fuzz setup: {e}"),

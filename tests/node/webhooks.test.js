@@ -6,13 +6,23 @@
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 
-const { WebhookVerifier, WebhookSigner, WebhookError, ConfigError, generateSecret, webhookSchemes } = require('gatepass')
+const { WebhookVerifier, WebhookSigner, WebhookError, ConfigError, generateSecret, generateKeypair, webhookSchemes } = require('gatepass')
 const { verifyWebhook, problemDetails } = require('gatepass/express')
 const { EXPRESSES, listen, loadVectors } = require('./helpers.js')
 
 const vectors = loadVectors('webhooks')
 // The status of each error code, from the core's table (tests/vectors/errors.json).
 const STATUS = Object.fromEntries(loadVectors('errors').cases.map((c) => [c.code, c.status]))
+
+/** [signing key, verifying key]: an Ed25519 pair for discord, else one secret twice. */
+function keyPair (scheme) {
+  if (scheme === 'discord') {
+    const { signingKey, verifyingKey } = generateKeypair(scheme)
+    return [signingKey, verifyingKey]
+  }
+  const secret = generateSecret(scheme)
+  return [secret, secret]
+}
 
 function vectorBody (v) {
   if (v.body_b64 !== undefined) return Buffer.from(v.body_b64, 'base64')
@@ -28,6 +38,7 @@ describe('shared vectors: tests/vectors/webhooks.json', { skip: vectors === null
       if (v.tolerance === null) options.tolerance = null
       else if (v.tolerance !== undefined) options.tolerance = `${v.tolerance}s`
       if (v.allow_sha1 !== undefined) options.allowSha1 = v.allow_sha1
+      if (v.header !== undefined) options.header = v.header
       const verifier = new WebhookVerifier(v.scheme, options)
       const run = () => verifier.verify(vectorBody(v), v.headers, { url: v.url })
       if (v.expect === 'valid') {
@@ -48,18 +59,20 @@ describe('shared vectors: tests/vectors/webhooks.json', { skip: vectors === null
 
 describe('WebhookVerifier and WebhookSigner', () => {
   it('round-trips every scheme, with rotation and strict failures', () => {
-    assert.deepEqual([...webhookSchemes], ['standard', 'stripe', 'github', 'slack', 'shopify', 'twilio', 'token'])
+    assert.deepEqual([...webhookSchemes], [
+      'standard', 'stripe', 'github', 'slack', 'shopify', 'twilio', 'token', 'meta', 'line', 'discord', 'intercom', 'chatwoot'
+    ])
     const body = Buffer.from(JSON.stringify({ event: 'message.created', text: 'héllo' }))
     const url = 'https://example.com/hooks/twilio?x=1'
     for (const scheme of webhookSchemes) {
-      const oldSecret = generateSecret(scheme)
-      const secret = generateSecret(scheme)
+      const [, oldSecret] = keyPair(scheme)
+      const [signingKey, secret] = keyPair(scheme)
       assert.notEqual(oldSecret, secret)
-      const headers = new WebhookSigner(scheme, secret).sign(body, { id: 'msg_1', url })
+      const headers = new WebhookSigner(scheme, signingKey).sign(body, { id: 'msg_1', url })
       const verifier = new WebhookVerifier(scheme, { secrets: [oldSecret, secret] })
       const got = verifier.verify(body, headers, { url })
       assert.equal(got.scheme, scheme)
-      if (['standard', 'stripe', 'slack'].includes(scheme)) assert.ok(got.timestamp instanceof Date)
+      if (['standard', 'stripe', 'slack', 'discord', 'chatwoot'].includes(scheme)) assert.ok(got.timestamp instanceof Date)
       // Header names are matched case-insensitively; a Map and fetch Headers work too.
       const upper = Object.fromEntries(Object.entries(headers).map(([k, val]) => [k.toUpperCase(), val]))
       verifier.verify(body, upper, { url })
@@ -70,7 +83,7 @@ describe('WebhookVerifier and WebhookSigner', () => {
         assert.throws(() => verifier.verify(Buffer.concat([body, Buffer.from(' ')]), headers, { url }), { code: 'invalid_signature' })
       }
       assert.throws(() => verifier.verify(body, {}, { url }), { code: 'missing_header' })
-      assert.throws(() => new WebhookVerifier(scheme, { secrets: [generateSecret(scheme)] }).verify(body, headers, { url }), (e) => e instanceof WebhookError)
+      assert.throws(() => new WebhookVerifier(scheme, { secrets: [keyPair(scheme)[1]] }).verify(body, headers, { url }), (e) => e instanceof WebhookError)
     }
   })
 
@@ -112,7 +125,8 @@ const PUBLIC = 'https://hooks.example.com'
 
 for (const [label, express] of EXPRESSES) {
   describe(`verifyWebhook over HTTP (${label})`, () => {
-    const secrets = Object.fromEntries(webhookSchemes.map((s) => [s, generateSecret(s)]))
+    const pairs = Object.fromEntries(webhookSchemes.map((s) => [s, keyPair(s)]))
+    const secrets = Object.fromEntries(webhookSchemes.map((s) => [s, pairs[s][1]]))
     let server
 
     before(async () => {
@@ -136,7 +150,7 @@ for (const [label, express] of EXPRESSES) {
       it(`${scheme}: a signed delivery passes, a tampered one gets a 401 problem`, async () => {
         const body = JSON.stringify({ type: 'conversation.updated', id: 42 })
         const url = `${PUBLIC}/hooks/${scheme}`
-        const headers = new WebhookSigner(scheme, secrets[scheme]).sign(body, { id: 'evt_1', url })
+        const headers = new WebhookSigner(scheme, pairs[scheme][0]).sign(body, { id: 'evt_1', url })
         const ok = await server.request(`/hooks/${scheme}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } })
         assert.equal(ok.status, 200, ok.text)
         assert.equal(ok.json.scheme, scheme)

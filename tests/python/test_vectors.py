@@ -214,6 +214,8 @@ def test_webhook_vector(vector):
     if "tolerance" in vector:
         tolerance = vector["tolerance"]
         options["tolerance"] = None if tolerance is None else f"{tolerance}s"
+    if "header" in vector:
+        options["header"] = vector["header"]
     secrets = vector.get("secrets") or [vector["secret"]]
     verifier = gatepass.WebhookVerifier(vector["scheme"], secrets, **options)
     body = _body(vector)
@@ -260,3 +262,25 @@ def test_error_vectors():
             "detail": case["detail"],
             "code": case["code"],
         }, case
+
+
+def _meta_challenge_cases():
+    data = load_vectors("webhooks")
+    if data is None:
+        return [pytest.param(None, id="missing")]
+    return [pytest.param(c, id=c["name"]) for c in data["meta_challenge"]]
+
+
+@pytest.mark.parametrize("case", _meta_challenge_cases())
+def test_meta_challenge_vector(case):
+    if case is None:
+        vectors("webhooks")
+        return
+    if case["expect"].isdigit():
+        assert gatepass.meta_challenge(case["query"], case["verify_tokens"]) == case["expect"]
+    else:
+        with pytest.raises(gatepass.WebhookError) as e:
+            gatepass.meta_challenge(case["query"], case["verify_tokens"])
+        assert e.value.code == case["expect"]
+        for token in case["verify_tokens"]:
+            assert token not in str(e.value)

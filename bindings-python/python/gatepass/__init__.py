@@ -25,7 +25,10 @@ from ._native import (
     WebhookSigner,
     WebhookVerifier,
     __version__,
+    generate_keypair,
     generate_secret,
+    meta_challenge,
+    public_key,
 )
 from .exceptions import (
     AuthError,
@@ -58,6 +61,9 @@ __all__ = [
     "WebhookVerifier",
     "WEBHOOK_SCHEMES",
     "generate_secret",
+    "generate_keypair",
+    "public_key",
+    "meta_challenge",
     "AuthError",
     "BadRequest",
     "ConfigError",

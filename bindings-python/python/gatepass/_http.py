@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
-from ._native import WebhookVerifier
+from ._native import WebhookVerifier, meta_challenge
 from .exceptions import AuthError, ConfigError, StoreError, WebhookError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -107,3 +107,15 @@ def webhook_base_url(what: str, verifier: WebhookVerifier, base_url: Optional[st
             code="config_error",
         )
     return base_url.rstrip("/")
+
+
+def meta_tokens(verify_tokens: Union[str, Sequence[str]]) -> List[str]:
+    """The verify tokens of a Meta handshake route, checked once when the
+    route is built: an empty list or an empty token is a ``ConfigError``
+    there, not a 403 on Meta's first request."""
+    tokens = [verify_tokens] if isinstance(verify_tokens, str) else list(verify_tokens)
+    try:
+        meta_challenge("", tokens)
+    except WebhookError:
+        pass  # the empty query is missing its parameters: the tokens are fine
+    return tokens

@@ -25,7 +25,20 @@ OutcomeCode = Literal[
     "rate_limited",
     "usage_exceeded",
 ]
-Scheme = Literal["standard", "stripe", "github", "slack", "shopify", "twilio", "token"]
+Scheme = Literal[
+    "standard",
+    "stripe",
+    "github",
+    "slack",
+    "shopify",
+    "twilio",
+    "token",
+    "meta",
+    "line",
+    "discord",
+    "intercom",
+    "chatwoot",
+]
 
 class KeyInfo:
     """A key's record; never holds the secret."""
@@ -205,6 +218,7 @@ class WebhookVerifier:
         allow_sha1: bool = False,
         replay_guard: Union[bool, int, str] = False,
         now: Optional[int] = None,
+        header: Optional[str] = None,
     ) -> None: ...
     @property
     def scheme(self) -> Scheme: ...
@@ -213,7 +227,7 @@ class WebhookVerifier:
     def verify(self, body: Body, headers: HeadersArg, *, url: Optional[str] = None) -> VerifiedWebhook: ...
 
 class WebhookSigner:
-    def __init__(self, scheme: str, secret: str) -> None: ...
+    def __init__(self, scheme: str, secret: str, *, header: Optional[str] = None) -> None: ...
     @property
     def scheme(self) -> Scheme: ...
     def sign(
@@ -226,6 +240,9 @@ class WebhookSigner:
     ) -> Dict[str, str]: ...
 
 def generate_secret(scheme: str) -> str: ...
+def generate_keypair(scheme: str) -> Tuple[str, str]: ...
+def public_key(scheme: str, signing_key: str) -> str: ...
+def meta_challenge(query: str, verify_tokens: Union[str, Sequence[str]]) -> str: ...
 def parse_duration(value: Duration) -> float: ...
 def store_url(store: Optional[str] = None) -> str: ...
 def rate_limiter_url(given: Optional[str] = None) -> Optional[str]: ...

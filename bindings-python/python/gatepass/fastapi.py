@@ -33,7 +33,7 @@ against a rate limit gets the ``RateLimit``/``RateLimit-Policy`` headers.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
@@ -43,11 +43,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import URL
 from starlette.responses import Response
 
-from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier
+from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier, meta_challenge
 from ._http import (
     PROBLEM_CONTENT_TYPE,
     HTTPError,
     join_authorization,
+    meta_tokens,
     problem_body,
     webhook_base_url,
     webhook_verifier,
@@ -60,6 +61,7 @@ __all__ = [
     "WebhookDependency",
     "check_routes",
     "install",
+    "meta_subscription",
     "problem_response",
 ]
 
@@ -256,3 +258,24 @@ class WebhookDependency:
         # Starlette's own rendering of path and query, with the host left out.
         scope = {**request.scope, "scheme": "http", "server": ("h", 80), "headers": []}
         return self._base + str(URL(scope=scope))[len("http://h") :]
+
+
+def meta_subscription(verify_tokens: Union[str, Sequence[str]]) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint answering Meta's ``GET`` subscription handshake (WhatsApp,
+    Messenger, Instagram): ``hub.challenge`` as ``text/plain`` when
+    ``hub.mode`` is ``subscribe`` and ``hub.verify_token`` is one of
+    ``verify_tokens`` (compared in constant time in the core); otherwise the
+    problem response::
+
+        app.add_api_route("/hooks/meta", meta_subscription(token), methods=["GET"], include_in_schema=False)
+    """
+    tokens = meta_tokens(verify_tokens)
+
+    async def meta_subscribe(request: Request) -> Response:
+        try:
+            challenge = meta_challenge(request.url.query, tokens)
+        except WebhookError as e:
+            return problem_response(GatepassHTTPException(e))
+        return Response(challenge, media_type="text/plain")
+
+    return meta_subscribe

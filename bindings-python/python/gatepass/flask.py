@@ -39,13 +39,14 @@ from werkzeug import exceptions as wz
 from werkzeug.sansio.utils import get_current_url
 from werkzeug.wrappers import Response
 
-from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier
+from . import Gate, KeyInfo, Requirement, VerifiedWebhook, WebhookVerifier, meta_challenge
 from ._http import (
     PROBLEM_CONTENT_TYPE,
     HTTPError,
     ResourceArg,
     environ_keys,
     headers_from_environ,
+    meta_tokens,
     problem_body,
     resolve_resource,
     webhook_base_url,
@@ -53,7 +54,7 @@ from ._http import (
 )
 from .exceptions import GatepassError, StoreError, WebhookError, auth_error
 
-__all__ = ["Gatepass", "GatepassHTTPException", "http_exception_for"]
+__all__ = ["Gatepass", "GatepassHTTPException", "http_exception_for", "meta_subscription"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -266,3 +267,25 @@ def _add_rate_headers(response: Response) -> Response:
 def problem_response(error: HTTPError) -> Response:
     """A ready response for an error (for apps that catch ``AuthError`` themselves)."""
     return http_exception_for(error).get_response()
+
+
+def meta_subscription(verify_tokens: Union[str, Sequence[str]]) -> Callable[..., Response]:
+    """A view answering Meta's ``GET`` subscription handshake (WhatsApp,
+    Messenger, Instagram): ``hub.challenge`` as ``text/plain`` when
+    ``hub.mode`` is ``subscribe`` and ``hub.verify_token`` is one of
+    ``verify_tokens`` (compared in constant time in the core); otherwise the
+    problem response of the :class:`gatepass.WebhookError`::
+
+        app.add_url_rule("/hooks/meta", "meta_subscribe",
+                         meta_subscription(os.environ["META_VERIFY_TOKEN"]), methods=["GET"])
+    """
+    tokens = meta_tokens(verify_tokens)
+
+    def view(*args: Any, **kwargs: Any) -> Response:
+        try:
+            challenge = meta_challenge(request.query_string.decode("latin-1"), tokens)
+        except WebhookError as e:
+            return problem_response(e)
+        return Response(challenge, 200, mimetype="text/plain")
+
+    return view

@@ -104,6 +104,22 @@ pub enum WebhookConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A verifier or signer option is not valid (e.g. `header` that is not a
+    /// header name, or given for a scheme that has no use for it).
+    #[error("invalid webhook option `{option}`: {reason}")]
+    InvalidOption {
+        /// Option name.
+        option: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The scheme signs with a private key and verifies with its public
+    /// key, so it has a key pair rather than one shared secret.
+    #[error("the `{scheme}` scheme uses a key pair: use generate_keypair")]
+    KeyPairScheme {
+        /// Scheme name.
+        scheme: &'static str,
+    },
     /// The operating system's random number generator failed.
     #[error("the system random number generator is unavailable")]
     RandomUnavailable,

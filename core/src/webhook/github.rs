@@ -60,7 +60,7 @@ fn mac1(key: &MacKey<HmacSha1>, body: &[u8]) -> [u8; 20] {
 }
 
 /// `prefix` + hex, nothing before or after.
-fn one_signature<const N: usize>(
+pub(crate) fn one_signature<const N: usize>(
     value: &[u8],
     prefix: &[u8],
     header: &'static str,

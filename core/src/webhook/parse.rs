@@ -134,7 +134,9 @@ pub(crate) fn base64_mac<const N: usize>(s: &[u8]) -> Result<Decoded<N>, &'stati
     if s.len() != b64_len(N) {
         return Ok(Decoded::WrongLength);
     }
-    let mut buf = [0u8; 64];
+    // Room for the decoder's estimate (3 bytes per 4 characters, padding
+    // included) of the longest MAC or signature read (64 bytes).
+    let mut buf = [0u8; 72];
     let n = base64::engine::general_purpose::STANDARD
         .decode_slice(s, &mut buf)
         .map_err(|_| REASON)?;
@@ -194,6 +196,12 @@ impl<const N: usize> Candidates<N> {
     /// True when no entry could possibly match.
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The decoded candidates (for checks that are not a byte comparison,
+    /// such as an Ed25519 verification).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8; N]> {
+        self.sigs[..self.len].iter()
     }
 
     /// Whether any candidate equals `expected`, in constant time over all

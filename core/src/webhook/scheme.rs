@@ -21,13 +21,24 @@ pub enum Scheme {
     Shopify,
     /// Twilio: `X-Twilio-Signature`, HMAC-SHA1 over URL + form parameters.
     Twilio,
-    /// A shared token echoed in `Authorization` (as Landbot does).
+    /// A shared token echoed in `Authorization` (as Landbot does), or in a
+    /// header of the verifier's choosing (Telegram).
     Token,
+    /// Meta (WhatsApp, Messenger, Instagram): `X-Hub-Signature-256`.
+    Meta,
+    /// LINE Messaging API: `x-line-signature`, base64 HMAC of the body.
+    Line,
+    /// Discord interactions: Ed25519 over timestamp + body.
+    Discord,
+    /// Intercom: `X-Hub-Signature: sha1=…`.
+    Intercom,
+    /// Chatwoot: `X-Chatwoot-Signature` over `{timestamp}.{body}`.
+    Chatwoot,
 }
 
 impl Scheme {
     /// Every scheme, in documentation order.
-    pub const ALL: [Scheme; 7] = [
+    pub const ALL: [Scheme; 12] = [
         Scheme::Standard,
         Scheme::Stripe,
         Scheme::Github,
@@ -35,6 +46,11 @@ impl Scheme {
         Scheme::Shopify,
         Scheme::Twilio,
         Scheme::Token,
+        Scheme::Meta,
+        Scheme::Line,
+        Scheme::Discord,
+        Scheme::Intercom,
+        Scheme::Chatwoot,
     ];
 
     /// The scheme's stable lower-case name.
@@ -48,12 +64,19 @@ impl Scheme {
             Scheme::Shopify => "shopify",
             Scheme::Twilio => "twilio",
             Scheme::Token => "token",
+            Scheme::Meta => "meta",
+            Scheme::Line => "line",
+            Scheme::Discord => "discord",
+            Scheme::Intercom => "intercom",
+            Scheme::Chatwoot => "chatwoot",
         }
     }
 
     /// Every request header the scheme's verifier may read, lower-cased. A
     /// binding can hand over just these instead of every request header; no
-    /// other header can change a verdict.
+    /// other header can change a verdict. (A `token` verifier built with a
+    /// `header` option reads that header instead: ask the verifier,
+    /// `WebhookVerifier::header_names`.)
     #[must_use]
     pub const fn header_names(self) -> &'static [&'static str] {
         match self {
@@ -75,13 +98,32 @@ impl Scheme {
             Scheme::Shopify => &[super::shopify::HEADER, super::shopify::HEADER_ID],
             Scheme::Twilio => &[super::twilio::HEADER, super::twilio::HEADER_ID],
             Scheme::Token => &[super::token::HEADER],
+            Scheme::Meta => &[super::meta::HEADER],
+            Scheme::Line => &[super::line::HEADER],
+            Scheme::Discord => &[super::discord::HEADER_SIG, super::discord::HEADER_TS],
+            Scheme::Intercom => &[super::intercom::HEADER],
+            Scheme::Chatwoot => &[
+                super::chatwoot::HEADER_SIG,
+                super::chatwoot::HEADER_TS,
+                super::chatwoot::HEADER_ID,
+            ],
         }
     }
 
     /// Whether the scheme signs a timestamp that the tolerance window checks.
     #[must_use]
     pub const fn has_timestamp(self) -> bool {
-        matches!(self, Scheme::Standard | Scheme::Stripe | Scheme::Slack)
+        matches!(
+            self,
+            Scheme::Standard | Scheme::Stripe | Scheme::Slack | Scheme::Discord | Scheme::Chatwoot
+        )
+    }
+
+    /// Whether the scheme signs with a private key and verifies with a
+    /// public one (`discord`; `standard` also takes `whsk_`/`whpk_` keys).
+    #[must_use]
+    pub const fn is_asymmetric(self) -> bool {
+        matches!(self, Scheme::Discord)
     }
 }
 
@@ -134,7 +176,12 @@ mod tests {
         for scheme in Scheme::ALL {
             let names = scheme.header_names();
             assert!(names.iter().all(|n| *n == n.to_ascii_lowercase()));
-            let secret = generate_secret(scheme).unwrap();
+            let (secret, verify_with) = if scheme.is_asymmetric() {
+                crate::webhook::generate_keypair(scheme).unwrap()
+            } else {
+                let s = generate_secret(scheme).unwrap();
+                (s.clone(), s)
+            };
             let signer = WebhookSigner::new(scheme, &secret, crate::clock::system()).unwrap();
             let options = SignOptions {
                 id: Some("msg_1".into()),
@@ -154,7 +201,7 @@ mod tests {
                 "{scheme}: a signed header is not listed"
             );
             let verifier =
-                WebhookVerifier::new(scheme, &[secret], VerifierOptions::default()).unwrap();
+                WebhookVerifier::new(scheme, &[verify_with], VerifierOptions::default()).unwrap();
             let got = verifier.verify(body, &only, Some(url)).unwrap();
             assert_eq!(got.scheme, scheme);
         }

@@ -133,7 +133,7 @@ impl fmt::Debug for SecretString {
 /// and ignores non-zero trailing bits, as the official Standard Webhooks
 /// libraries do for secrets (their own tests use such secrets), while still
 /// rejecting any character outside the alphabet.
-const B64_SECRET: GeneralPurpose = GeneralPurpose::new(
+pub(crate) const B64_SECRET: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new()
         .with_decode_padding_mode(DecodePaddingMode::Indifferent)
@@ -206,11 +206,15 @@ pub(crate) fn random_base62(len: usize) -> Result<String, WebhookConfigError> {
 /// - `standard`: `whsec_` + base64 of 32 random bytes (Standard Webhooks).
 /// - `stripe`: `whsec_` + 32 base62 characters (Stripe's shape; the whole
 ///   string is the HMAC key, ~190 bits).
+/// - `discord`: none; it has a key pair (see [`generate_keypair`]).
 /// - every other scheme: 64 lower-case hex characters (256 bits).
 ///
-/// Fails only if the operating system's CSPRNG is unavailable.
+/// Fails if the operating system's CSPRNG is unavailable, or for `discord`.
 pub fn generate_secret(scheme: Scheme) -> Result<String, WebhookConfigError> {
     match scheme {
+        Scheme::Discord => Err(WebhookConfigError::KeyPairScheme {
+            scheme: scheme.as_str(),
+        }),
         Scheme::Standard => {
             let mut key = Zeroizing::new([0u8; 32]);
             random_bytes(&mut key[..])?;
@@ -220,11 +224,65 @@ pub fn generate_secret(scheme: Scheme) -> Result<String, WebhookConfigError> {
             ))
         }
         Scheme::Stripe => Ok(format!("{WHSEC_PREFIX}{}", random_base62(32)?)),
-        Scheme::Github | Scheme::Slack | Scheme::Shopify | Scheme::Twilio | Scheme::Token => {
+        Scheme::Github
+        | Scheme::Slack
+        | Scheme::Shopify
+        | Scheme::Twilio
+        | Scheme::Token
+        | Scheme::Meta
+        | Scheme::Line
+        | Scheme::Intercom
+        | Scheme::Chatwoot => {
             let mut key = Zeroizing::new([0u8; 32]);
             random_bytes(&mut key[..])?;
             Ok(hex::encode(&key[..]))
         }
+    }
+}
+
+/// A new Ed25519 key pair, `(signing key, verifying key)`, in the scheme's
+/// encoding: `standard` gives `whsk_…` (base64 of `seed || public key`) and
+/// `whpk_…`; `discord` gives hex (the 32-byte seed, and the public key as the
+/// developer portal shows it). The signing key goes to the sender's
+/// `WebhookSigner`, the verifying key to receivers' `WebhookVerifier`.
+pub fn generate_keypair(scheme: Scheme) -> Result<(String, String), WebhookConfigError> {
+    let key = super::ed25519::PrivateKey::generate()?;
+    match scheme {
+        Scheme::Standard => Ok((
+            super::standard::secret_key(&key),
+            super::standard::public_key(&key),
+        )),
+        Scheme::Discord => Ok((
+            hex::encode(&key.seed()[..]),
+            super::discord::public_key(&key),
+        )),
+        _ => Err(WebhookConfigError::InvalidOption {
+            option: "scheme",
+            reason: "key pairs exist only for `standard` (v1a) and `discord`",
+        }),
+    }
+}
+
+/// The verifying key for a signing key made by [`generate_keypair`] (or
+/// given by the sender): `whpk_…` for a `standard` `whsk_…` key, hex for a
+/// `discord` seed. What a sender publishes for its receivers.
+pub fn public_key(scheme: Scheme, signing_key: &str) -> Result<String, WebhookConfigError> {
+    match scheme {
+        Scheme::Standard => match super::standard::signing_key(signing_key)? {
+            super::standard::StandardSigningKey::Ed25519(k) => Ok(super::standard::public_key(&k)),
+            super::standard::StandardSigningKey::Hmac(_) => {
+                Err(WebhookConfigError::InvalidSecret {
+                    reason: "only a `whsk_` key has a public key",
+                })
+            }
+        },
+        Scheme::Discord => Ok(super::discord::public_key(&super::discord::signing_key(
+            signing_key,
+        )?)),
+        _ => Err(WebhookConfigError::InvalidOption {
+            option: "scheme",
+            reason: "key pairs exist only for `standard` (v1a) and `discord`",
+        }),
     }
 }
 

@@ -5,12 +5,16 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 
+use super::ed25519::PrivateKey;
 use super::error::WebhookConfigError;
 use super::github::{self, GithubKey};
 use super::parse::MAX_ID_LEN;
 use super::scheme::Scheme;
 use super::secret::{random_base62, HmacSha1, HmacSha256, MacKey, SecretString};
-use super::{shopify, slack, standard, stripe, token, twilio};
+use super::standard::StandardSigningKey;
+use super::{
+    chatwoot, discord, intercom, line, meta, shopify, slack, standard, stripe, token, twilio,
+};
 
 /// Largest timestamp a signer emits: what the verifiers parse (12 digits).
 const MAX_TIMESTAMP: i64 = 999_999_999_999;
@@ -19,11 +23,11 @@ const MAX_TIMESTAMP: i64 = 999_999_999_999;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignOptions {
     /// Message id. `standard` generates `msg_` + 27 random base62 characters
-    /// when absent; `github`, `shopify` and `twilio` emit their id header
-    /// only when given; the other schemes have no id.
+    /// when absent; `github`, `shopify`, `twilio` and `chatwoot` emit their
+    /// id header only when given; the other schemes have no id.
     pub id: Option<String>,
-    /// Unix seconds to sign (`standard`, `stripe`, `slack`); default: the
-    /// signer's clock.
+    /// Unix seconds to sign (`standard`, `stripe`, `slack`, `discord`,
+    /// `chatwoot`); default: the signer's clock.
     pub timestamp: Option<i64>,
     /// The full request URL (`twilio` only; required there).
     pub url: Option<String>,
@@ -31,13 +35,18 @@ pub struct SignOptions {
 
 #[derive(Debug)]
 enum SignKey {
-    Standard(MacKey<HmacSha256>),
+    Standard(StandardSigningKey),
     Stripe(MacKey<HmacSha256>),
     Github(GithubKey),
     Slack(MacKey<HmacSha256>),
     Shopify(MacKey<HmacSha256>),
     Twilio(MacKey<HmacSha1>),
     Token(SecretString),
+    Meta(MacKey<HmacSha256>),
+    Line(MacKey<HmacSha256>),
+    Discord(PrivateKey),
+    Intercom(MacKey<HmacSha1>),
+    Chatwoot(MacKey<HmacSha256>),
 }
 
 /// Signs outgoing webhooks with one secret.
@@ -46,6 +55,8 @@ pub struct WebhookSigner {
     scheme: Scheme,
     key: SignKey,
     clock: Arc<dyn Clock>,
+    /// The header a `token` signer writes (`authorization` unless set).
+    header: &'static str,
 }
 
 impl WebhookSigner {
@@ -56,7 +67,7 @@ impl WebhookSigner {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, WebhookConfigError> {
         let key = match scheme {
-            Scheme::Standard => SignKey::Standard(standard::key(secret)?),
+            Scheme::Standard => SignKey::Standard(standard::signing_key(secret)?),
             Scheme::Stripe => SignKey::Stripe(stripe::key(secret)?),
             Scheme::Github => SignKey::Github(github::key(secret, false)?),
             Scheme::Slack => SignKey::Slack(slack::key(secret)?),
@@ -71,8 +82,33 @@ impl WebhookSigner {
                 }
                 SignKey::Token(SecretString::new(secret))
             }
+            Scheme::Meta => SignKey::Meta(meta::key(secret)?),
+            Scheme::Line => SignKey::Line(line::key(secret)?),
+            Scheme::Discord => SignKey::Discord(discord::signing_key(secret)?),
+            Scheme::Intercom => SignKey::Intercom(intercom::key(secret)?),
+            Scheme::Chatwoot => SignKey::Chatwoot(chatwoot::key(secret)?),
         };
-        Ok(Self { scheme, key, clock })
+        Ok(Self {
+            scheme,
+            key,
+            clock,
+            header: token::HEADER,
+        })
+    }
+
+    /// A `token` signer that sends the bare token in `header` instead of
+    /// `Token <secret>` in `Authorization` (as Telegram sends
+    /// `X-Telegram-Bot-Api-Secret-Token`). Other schemes have fixed headers:
+    /// a config error.
+    pub fn with_header(mut self, header: &str) -> Result<Self, WebhookConfigError> {
+        if self.scheme != Scheme::Token {
+            return Err(WebhookConfigError::InvalidOption {
+                option: "header",
+                reason: "only the `token` scheme takes a header name",
+            });
+        }
+        self.header = token::header_name(header)?[0];
+        Ok(self)
     }
 
     /// The scheme this signer produces.
@@ -112,7 +148,12 @@ impl WebhookSigner {
             SignKey::Slack(k) => slack::sign(k, body, ts),
             SignKey::Shopify(k) => shopify::sign(k, body, id),
             SignKey::Twilio(k) => twilio::sign(k, body, opts.url.as_deref(), id)?,
-            SignKey::Token(secret) => token::sign(secret.expose()),
+            SignKey::Token(secret) => token::sign(secret.expose(), self.header),
+            SignKey::Meta(k) => meta::sign(k, body),
+            SignKey::Line(k) => line::sign(k, body),
+            SignKey::Discord(k) => discord::sign(k, body, ts),
+            SignKey::Intercom(k) => intercom::sign(k, body),
+            SignKey::Chatwoot(k) => chatwoot::sign(k, body, ts, id),
         })
     }
 }

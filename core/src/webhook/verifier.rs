@@ -8,13 +8,17 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::{self, Clock};
 
+use super::ed25519::PublicKey;
 use super::error::{WebhookConfigError, WebhookError};
 use super::github::{self, GithubKey};
 use super::headers::Headers;
 use super::replay::ReplayGuard;
 use super::scheme::Scheme;
 use super::secret::{HmacSha1, HmacSha256, MacKey, TokenDigest};
-use super::{shopify, slack, standard, stripe, token, twilio};
+use super::standard::StandardKey;
+use super::{
+    chatwoot, discord, intercom, line, meta, shopify, slack, standard, stripe, token, twilio,
+};
 
 /// Default timestamp tolerance, as in every official library: 5 minutes.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
@@ -38,6 +42,10 @@ pub struct VerifierOptions {
     pub clock: Arc<dyn Clock>,
     /// Refuse a second delivery of an already accepted message.
     pub replay_guard: Option<Arc<dyn ReplayGuard>>,
+    /// `token` only: the header carrying the shared token, compared whole
+    /// (Telegram: `X-Telegram-Bot-Api-Secret-Token`). `None`:
+    /// `Authorization`, with an optional `Token`/`Bearer` prefix.
+    pub header: Option<String>,
 }
 
 impl Default for VerifierOptions {
@@ -47,6 +55,7 @@ impl Default for VerifierOptions {
             allow_sha1: false,
             clock: clock::system(),
             replay_guard: None,
+            header: None,
         }
     }
 }
@@ -58,6 +67,7 @@ impl fmt::Debug for VerifierOptions {
             .field("allow_sha1", &self.allow_sha1)
             .field("clock", &self.clock)
             .field("replay_guard", &self.replay_guard.is_some())
+            .field("header", &self.header)
             .finish()
     }
 }
@@ -67,12 +77,14 @@ impl fmt::Debug for VerifierOptions {
 #[must_use]
 pub struct VerifiedWebhook {
     /// Message id: `webhook-id`/`svix-id`, `X-GitHub-Delivery`,
-    /// `X-Shopify-Webhook-Id`, `I-Twilio-Idempotency-Token`; `None` for
-    /// schemes or requests without one. Only the Standard Webhooks id is
-    /// signed: the others are whatever the request carried, so they are no
-    /// idempotency key (the replay guard does not use them).
+    /// `X-Shopify-Webhook-Id`, `I-Twilio-Idempotency-Token`,
+    /// `X-Chatwoot-Delivery`; `None` for schemes or requests without one.
+    /// Only the Standard Webhooks id is signed: the others are whatever the
+    /// request carried, so they are no idempotency key (the replay guard
+    /// does not use them).
     pub id: Option<String>,
-    /// Signed Unix timestamp (`standard`, `stripe`, `slack`).
+    /// Signed Unix timestamp (`standard`, `stripe`, `slack`, `discord`,
+    /// `chatwoot`).
     pub timestamp: Option<i64>,
     /// The scheme that verified it.
     pub scheme: Scheme,
@@ -120,13 +132,18 @@ pub(crate) struct Checked {
 
 #[derive(Debug)]
 enum Keys {
-    Standard(Vec<MacKey<HmacSha256>>),
+    Standard(Vec<StandardKey>),
     Stripe(Vec<MacKey<HmacSha256>>),
     Github(Vec<GithubKey>),
     Slack(Vec<MacKey<HmacSha256>>),
     Shopify(Vec<MacKey<HmacSha256>>),
     Twilio(Vec<MacKey<HmacSha1>>),
-    Token(Vec<TokenDigest>),
+    Token(Vec<TokenDigest>, &'static [&'static str; 1]),
+    Meta(Vec<MacKey<HmacSha256>>),
+    Line(Vec<MacKey<HmacSha256>>),
+    Discord(Vec<PublicKey>),
+    Intercom(Vec<MacKey<HmacSha1>>),
+    Chatwoot(Vec<MacKey<HmacSha256>>),
 }
 
 /// Verifies incoming webhooks of one scheme against one or more secrets
@@ -210,16 +227,38 @@ impl WebhookVerifier {
             Scheme::Slack => Keys::Slack(keys_of(secrets, slack::key)?),
             Scheme::Shopify => Keys::Shopify(keys_of(secrets, shopify::key)?),
             Scheme::Twilio => Keys::Twilio(keys_of(secrets, twilio::key)?),
-            Scheme::Token => Keys::Token(keys_of(secrets, token::key)?),
+            Scheme::Token => {
+                let header =
+                    token::header_name(options.header.as_deref().unwrap_or(token::HEADER))?;
+                Keys::Token(keys_of(secrets, token::key)?, header)
+            }
+            Scheme::Meta => Keys::Meta(keys_of(secrets, meta::key)?),
+            Scheme::Line => Keys::Line(keys_of(secrets, line::key)?),
+            Scheme::Discord => Keys::Discord(keys_of(secrets, discord::key)?),
+            Scheme::Intercom => Keys::Intercom(keys_of(secrets, intercom::key)?),
+            Scheme::Chatwoot => Keys::Chatwoot(keys_of(secrets, chatwoot::key)?),
         };
+        if options.header.is_some() && scheme != Scheme::Token {
+            return Err(WebhookConfigError::InvalidOption {
+                option: "header",
+                reason: "only the `token` scheme takes a header name",
+            });
+        }
         let identities = Identities::new(match &keys {
-            Keys::Standard(k) | Keys::Stripe(k) | Keys::Slack(k) | Keys::Shopify(k) => {
+            Keys::Standard(k) => k.iter().map(|k| k.replay_identity(scheme)).collect(),
+            Keys::Stripe(k)
+            | Keys::Slack(k)
+            | Keys::Shopify(k)
+            | Keys::Meta(k)
+            | Keys::Line(k)
+            | Keys::Chatwoot(k) => k.iter().map(|k| k.replay_identity(scheme)).collect(),
+            Keys::Github(k) => k.iter().map(|k| k.replay_identity(scheme)).collect(),
+            Keys::Twilio(k) | Keys::Intercom(k) => {
                 k.iter().map(|k| k.replay_identity(scheme)).collect()
             }
-            Keys::Github(k) => k.iter().map(|k| k.replay_identity(scheme)).collect(),
-            Keys::Twilio(k) => k.iter().map(|k| k.replay_identity(scheme)).collect(),
+            Keys::Discord(k) => k.iter().map(|k| k.replay_identity(scheme)).collect(),
             // A shared token is the same on every request: nothing to guard.
-            Keys::Token(_) => Vec::new(),
+            Keys::Token(..) => Vec::new(),
         });
         Ok(Self {
             scheme,
@@ -233,6 +272,16 @@ impl WebhookVerifier {
     #[must_use]
     pub fn scheme(&self) -> Scheme {
         self.scheme
+    }
+
+    /// Every request header this verifier reads, lower-cased: the scheme's
+    /// [`Scheme::header_names`], or for `token` the configured header.
+    #[must_use]
+    pub fn header_names(&self) -> &'static [&'static str] {
+        match &self.keys {
+            Keys::Token(_, header) => &header[..],
+            _ => self.scheme.header_names(),
+        }
     }
 
     /// The options it was built with.
@@ -275,7 +324,12 @@ impl WebhookVerifier {
             Keys::Slack(k) => slack::verify(k, body, headers, &ctx),
             Keys::Shopify(k) => shopify::verify(k, body, headers, &ctx),
             Keys::Twilio(k) => twilio::verify(k, body, headers, &ctx),
-            Keys::Token(k) => token::verify(k, body, headers, &ctx),
+            Keys::Token(k, header) => token::verify(k, header[0], headers),
+            Keys::Meta(k) => meta::verify(k, body, headers, &ctx),
+            Keys::Line(k) => line::verify(k, body, headers, &ctx),
+            Keys::Discord(k) => discord::verify(k, body, headers, &ctx),
+            Keys::Intercom(k) => intercom::verify(k, body, headers, &ctx),
+            Keys::Chatwoot(k) => chatwoot::verify(k, body, headers, &ctx),
         }?;
         if let (Some(guard), Some(digest)) = (&self.options.replay_guard, checked.replay) {
             let ttl = replay_ttl(checked.timestamp, now, tolerance);

@@ -6,13 +6,16 @@ import {
   WebhookVerifier,
   WebhookSigner,
   generateSecret,
+  generateKeypair,
+  publicKey,
+  metaChallenge,
   AuthError,
   WebhookError,
   type Key,
   type Verification,
   type OutcomeCode
 } from 'gatepass'
-import { authenticate, requireScopes, requireAnyScope, requireScopeExpression, verifyWebhook, problemDetails } from 'gatepass/express'
+import { authenticate, requireScopes, requireAnyScope, requireScopeExpression, verifyWebhook, metaSubscription, problemDetails } from 'gatepass/express'
 
 async function main (): Promise<void> {
   const gate = await Gate.open('sqlite:///gatepass.db', { policy: { scopes: ['bots:read'] } })
@@ -60,6 +63,16 @@ async function main (): Promise<void> {
     res.json({ id: req.gatepassWebhook?.id })
   })
   app.post('/hooks/twilio', express.raw({ type: '*/*' }), verifyWebhook(verifier, { baseUrl: 'https://hooks.example.com' }), (req, res) => res.end())
+  const { signingKey, verifyingKey } = generateKeypair('discord')
+  const discord = new WebhookVerifier('discord', { secret: verifyingKey })
+  const discordSigner = new WebhookSigner('discord', signingKey)
+  const pk: string = publicKey('standard', 'whsk_…')
+  const telegram = new WebhookVerifier('token', { secret: 'x', header: 'X-Telegram-Bot-Api-Secret-Token' })
+  const tgSigner = new WebhookSigner('token', 'x', { header: 'X-Telegram-Bot-Api-Secret-Token' })
+  const challenge: string = metaChallenge('hub.mode=subscribe', ['token'])
+  app.get('/hooks/meta', metaSubscription(['token']))
+  app.post('/interactions', express.raw({ type: '*/*' }), verifyWebhook(discord), (req, res) => res.end())
+  void [pk, telegram, tgSigner, challenge, discordSigner]
   app.use(problemDetails())
   console.log(code, headers, k, when)
   await gate.close()
@@ -67,6 +80,8 @@ async function main (): Promise<void> {
 
 // @ts-expect-error: scheme names are checked
 new WebhookVerifier('svix2', { secrets: [] })
+// @ts-expect-error: key pairs exist only for standard and discord
+generateKeypair('github')
 // @ts-expect-error: issue needs a name
 void Gate.open().then(async (g) => await g.issue({ scopes: [] }))
 

@@ -31,7 +31,7 @@ Both decorators work on sync and async views. Management commands:
 from __future__ import annotations
 
 from .conf import get_gate, reset_gate
-from .decorators import require, webhook
+from .decorators import meta_subscription, require, webhook
 from .responses import problem_response
 
-__all__ = ["get_gate", "reset_gate", "require", "webhook", "problem_response"]
+__all__ = ["get_gate", "reset_gate", "require", "webhook", "meta_subscription", "problem_response"]

@@ -7,13 +7,15 @@ import functools
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, TypeVar, Union
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
 
-from .. import Gate, Requirement, WebhookVerifier
+from .. import Gate, Requirement, WebhookVerifier, meta_challenge
 from .._http import (
     ResourceArg,
     environ_keys,
     headers_from_environ,
+    meta_tokens,
     resolve_resource,
     webhook_base_url,
     webhook_verifier,
@@ -203,3 +205,54 @@ def webhook(
         return wrapper  # type: ignore[no-any-return]
 
     return decorate
+
+
+def meta_subscription(
+    verify_tokens: Union[str, Sequence[str]], events: Optional[Callable[..., Any]] = None
+) -> Callable[..., Any]:
+    """A view answering Meta's ``GET`` subscription handshake (WhatsApp,
+    Messenger, Instagram): ``hub.challenge`` as ``text/plain`` when
+    ``hub.mode`` is ``subscribe`` and ``hub.verify_token`` is one of
+    ``verify_tokens`` (compared in constant time in the core); otherwise the
+    problem response. Meta posts events to the same URL: give that view as
+    ``events`` (it keeps its own ``@webhook("meta", …)`` and ``@csrf_exempt``);
+    without it other methods get 405::
+
+        path("hooks/meta", meta_subscription(settings.META_VERIFY_TOKEN, events=meta_events))
+    """
+    tokens = meta_tokens(verify_tokens)
+
+    def handshake(request: HttpRequest) -> HttpResponse:
+        try:
+            challenge = meta_challenge(request.META.get("QUERY_STRING", ""), tokens)
+        except WebhookError as e:
+            return problem_response(e)
+        return HttpResponse(challenge, content_type="text/plain")
+
+    if events is None:
+
+        @require_GET
+        def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            return handshake(request)
+
+        return view
+
+    if iscoroutinefunction(events):
+
+        async def async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if request.method in ("GET", "HEAD"):
+                return handshake(request)
+            return await events(request, *args, **kwargs)
+
+        wrapper: Any = functools.wraps(events)(async_view)
+        markcoroutinefunction(wrapper)
+    else:
+
+        def sync_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if request.method in ("GET", "HEAD"):
+                return handshake(request)
+            return events(request, *args, **kwargs)
+
+        wrapper = functools.wraps(events)(sync_view)
+    wrapper.csrf_exempt = getattr(events, "csrf_exempt", False)
+    return wrapper
