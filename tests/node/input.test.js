@@ -81,7 +81,7 @@ describe('key-id arguments', () => {
 describe('bounds on times and numbers', () => {
   it('refuses lifetimes and grace periods past a hundred years', async () => {
     const gate = await Gate.open(sqliteUrl(tempDir()))
-    for (const expiresIn of ['3000000d', '36526d', 36526 * 86400 * 1000]) {
+    for (const expiresIn of ['3000000d', '36526d', '36525d 1s']) {
       const e = await refusal(gate.issue({ name: 'long', expiresIn }))
       assert.equal(e.code, 'invalid_argument')
       assert.match(e.message, /100 years/)
