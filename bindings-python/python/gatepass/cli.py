@@ -128,10 +128,23 @@ def key_details(key: KeyInfo) -> str:
             value = json.dumps(value) if value else "-"
         elif isinstance(value, datetime):
             value = _iso(value)
+        elif name == "rate_limit":
+            # The limit that applies, so a key under its kind's default does
+            # not read as unlimited; the core decides which one that is.
+            value = _rate_limit_text(d)
         elif value is None:
             value = "-"
         lines.append(f"{name + ':':<14}{value}")
     return "\n".join(lines)
+
+
+def _rate_limit_text(d: Dict[str, Any]) -> str:
+    effective = d.get("effective_rate_limit")
+    if effective is None:
+        return "-"
+    if d.get("rate_limit") is None:
+        return f"{effective} (default of kind {d['kind']})"
+    return str(effective)
 
 
 class Output:
