@@ -81,6 +81,8 @@ export interface Key {
   rateLimit: string | null
   /** Remaining credits; `null` means unlimited. */
   remaining: number | null
+  /** The limit that applies: `rateLimit`, else the kind's default in the gate's policy; `null` when neither sets one. */
+  effectiveRateLimit: string | null
 }
 
 /** A newly issued or rotated key. `token` is shown once and hidden from inspect/JSON. */

@@ -146,7 +146,8 @@ function keyOf (f, scopes = f[4], metadata = f[7]) {
     lastUsedAt: f[13] === null ? null : new Date(f[13]),
     usageCount: f[14],
     rateLimit: f[15],
-    remaining: f[16]
+    remaining: f[16],
+    effectiveRateLimit: f[17]
   }
 }
 

@@ -106,6 +106,13 @@ impl KeyInfo {
         self.record.rate_limit.map(|r| r.to_string())
     }
 
+    /// The limit that applies, e.g. `"1000/hour"`: the key's own, else its
+    /// kind's default in the gate's policy; `None` when neither sets one.
+    #[getter]
+    fn effective_rate_limit(&self) -> Option<String> {
+        self.record.effective_rate_limit.map(|r| r.to_string())
+    }
+
     /// Remaining credits; `None` means unlimited.
     #[getter]
     fn remaining(&self) -> Option<u64> {
@@ -132,6 +139,7 @@ impl KeyInfo {
         d.set_item("usage_count", self.usage_count())?;
         d.set_item("rate_limit", self.rate_limit())?;
         d.set_item("remaining", self.remaining())?;
+        d.set_item("effective_rate_limit", self.effective_rate_limit())?;
         Ok(d)
     }
 

@@ -24,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_duration, m)?)?;
     m.add_function(wrap_pyfunction!(store_url, m)?)?;
     m.add_function(wrap_pyfunction!(rate_limiter_url, m)?)?;
+    m.add_function(wrap_pyfunction!(policy_path, m)?)?;
     m.add_function(wrap_pyfunction!(error::error_table, m)?)?;
     m.add_function(wrap_pyfunction!(error::error_classes, m)?)?;
     m.add_function(wrap_pyfunction!(error::render_error, m)?)?;
@@ -50,4 +51,10 @@ fn store_url(store: Option<&str>) -> String {
 #[pyo3(signature = (given=None))]
 fn rate_limiter_url(given: Option<&str>) -> Option<String> {
     gatepass_core::env::rate_limiter_url(given)
+}
+
+/// The file `$GATEPASS_POLICY` names, else `None` (the core's rule).
+#[pyfunction]
+fn policy_path() -> Option<String> {
+    gatepass_core::env::policy_path()
 }

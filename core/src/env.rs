@@ -49,12 +49,19 @@ pub fn replay_guard_url() -> Option<String> {
     var(REPLAY_GUARD)
 }
 
+/// The file `$GATEPASS_POLICY` names, if set (and not empty): what a tool
+/// reports as the source of the policy in force.
+#[must_use]
+pub fn policy_path() -> Option<String> {
+    var(POLICY)
+}
+
 /// The policy in the file `$GATEPASS_POLICY` names (JSON for a `.json`
 /// file, TOML otherwise), or none when the variable is unset. A file that
 /// cannot be read or parsed is an error naming the variable: a deployment
 /// that sets it must not run without the policy it meant.
 pub fn policy() -> Result<Option<Policy>, PolicyError> {
-    let Some(path) = var(POLICY) else {
+    let Some(path) = policy_path() else {
         return Ok(None);
     };
     let text = std::fs::read_to_string(&path).map_err(|e| PolicyError {

@@ -229,6 +229,13 @@ impl Gate {
             .ok_or_else(|| GateError::UnknownKind(name.to_owned()))
     }
 
+    /// The record as callers see it: with the limit that applies under this
+    /// gate's policy filled in (stores keep only the key's own).
+    fn present(&self, mut key: KeyRecord) -> KeyRecord {
+        key.effective_rate_limit = self.policy.effective_rate_limit(&key.kind, key.rate_limit);
+        key
+    }
+
     /// Resolves and bounds an expiry for `kind`, measured from `now`.
     fn bounded_expiry(
         &self,
@@ -311,10 +318,14 @@ impl Gate {
             last_used_at: None,
             usage_count: 0,
             rate_limit: req.rate_limit,
+            effective_rate_limit: None,
             remaining: req.remaining,
         };
         self.store.insert(&key, &token.digest())?;
-        Ok(Issued { token, key })
+        Ok(Issued {
+            token,
+            key: self.present(key),
+        })
     }
 
     /// The key with `id`; usage counted by this process is written first so
@@ -324,6 +335,7 @@ impl Gate {
         self.flush()?;
         self.store
             .get(id)?
+            .map(|k| self.present(k))
             .ok_or_else(|| GateError::NotFound(id.to_owned()))
     }
 
@@ -351,7 +363,12 @@ impl Gate {
             after,
             limit: limit + 1,
         };
-        let mut keys = self.store.list(&query)?;
+        let mut keys: Vec<KeyRecord> = self
+            .store
+            .list(&query)?
+            .into_iter()
+            .map(|k| self.present(k))
+            .collect();
         let next = if keys.len() > limit {
             keys.truncate(limit);
             keys.last().map(|k| Cursor::of(k).encode())
@@ -412,7 +429,7 @@ impl Gate {
             Ok(())
         })?;
         self.changed();
-        Ok(key)
+        Ok(self.present(key))
     }
 
     /// Invalidates this gate's cache after a change it made itself.
@@ -442,7 +459,7 @@ impl Gate {
             Ok(())
         })?;
         self.changed();
-        Ok(key)
+        Ok(self.present(key))
     }
 
     /// Reversibly stops a key; it fails with `inactive` from the next verify on.
@@ -490,7 +507,10 @@ impl Gate {
                 Ok(())
             })?;
         self.changed();
-        Ok(Issued { token, key })
+        Ok(Issued {
+            token,
+            key: self.present(key),
+        })
     }
 
     pub fn delete(&self, id: &str) -> Result<(), GateError> {
@@ -826,11 +846,16 @@ impl Gate {
             }
             return Ok(None);
         };
-        let kind = self.policy.kind(&key.kind);
+        let mut key = key;
+        let effective = self.policy.effective_rate_limit(&key.kind, key.rate_limit);
+        if key.effective_rate_limit != effective {
+            // Copies only when the store shares the record (memory store).
+            Arc::make_mut(&mut key).effective_rate_limit = effective;
+        }
         let entry = Arc::new(CachedKey {
             loaded_at: Instant::now(),
             scopes: ScopeSet::effective(&key.scopes, &self.policy.implications),
-            rate_limit: key.rate_limit.or(kind.and_then(|k| k.rate_limit)),
+            rate_limit: key.effective_rate_limit,
             secret_expires_at,
             key,
         });

@@ -76,6 +76,12 @@ pub struct KeyRecord {
     pub usage_count: u64,
     /// The key's own limit; `None` falls back to its kind's default.
     pub rate_limit: Option<RateLimit>,
+    /// The limit that applies: the key's own, else its kind's default in the
+    /// gate's policy, else none. The gate fills it in on every record it
+    /// returns (a store cannot: it does not know the policy), so a listing
+    /// shows the kind's `1000/hour` rather than a bare "no limit of its own".
+    #[serde(default)]
+    pub effective_rate_limit: Option<RateLimit>,
     /// Remaining credits; `None` means unlimited.
     pub remaining: Option<u64>,
 }

@@ -333,6 +333,12 @@ impl Policy {
         self.kinds.iter().find(|k| k.name == name)
     }
 
+    /// The limit a key of `kind` with its own limit `own` is held to: its
+    /// own, else the kind's default, else none. The one place this rule lives.
+    pub fn effective_rate_limit(&self, kind: &str, own: Option<RateLimit>) -> Option<RateLimit> {
+        own.or_else(|| self.kind(kind).and_then(|k| k.rate_limit))
+    }
+
     pub fn kind_by_prefix(&self, prefix: &str) -> Option<&Kind> {
         self.by_prefix.get(prefix).map(|&i| &self.kinds[i])
     }

@@ -102,7 +102,8 @@ describe('Gate lifecycle', () => {
     await gate.revoke(issued.id)
     const key = await gate.get(issued.id)
     assert.deepEqual(Object.keys(key), ['id', 'name', 'kind', 'start', 'scopes', 'subject', 'resource', 'metadata', 'status',
-      'createdAt', 'updatedAt', 'expiresAt', 'revokedAt', 'lastUsedAt', 'usageCount', 'rateLimit', 'remaining'])
+      'createdAt', 'updatedAt', 'expiresAt', 'revokedAt', 'lastUsedAt', 'usageCount', 'rateLimit', 'remaining',
+      'effectiveRateLimit'])
     assert.equal(key.id, issued.id)
     assert.equal(key.name, 'Channel bot')
     assert.equal(key.kind, 'default')
@@ -123,6 +124,7 @@ describe('Gate lifecycle', () => {
     assert.equal(key.usageCount, 1)
     assert.equal(key.rateLimit, '10/minute')
     assert.equal(key.remaining, 8)
+    assert.equal(key.effectiveRateLimit, '10/minute')
     await gate.close()
   })
 

@@ -37,6 +37,12 @@ def default_rate_limiter_url() -> Optional[str]:
     return _native.rate_limiter_url(None)
 
 
+def default_policy_path() -> Optional[str]:
+    """The policy file ``$GATEPASS_POLICY`` names, which a gate opened without
+    a policy reads; ``None`` when unset."""
+    return _native.policy_path()
+
+
 def _policy_kwargs(policy: PolicyArg) -> Dict[str, str]:
     """A policy as a dict, TOML text, or a path to a ``.toml``/``.json`` file."""
     if policy is None:

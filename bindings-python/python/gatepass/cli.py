@@ -11,7 +11,9 @@
     gatepass webhook verify standard --secret whsec_… -H 'webhook-id: …' … < body.json
 
 Every command takes ``--store`` (default ``$GATEPASS_STORE``, else
-``sqlite:///gatepass.db``), ``--policy gatepass.toml`` and ``--json``.
+``sqlite:///gatepass.db``), ``--policy gatepass.toml`` (default the file
+``$GATEPASS_POLICY`` names, else no policy) and ``--json``. A kind or token
+prefix the policy does not know is reported with where that policy came from.
 
 Exit codes: 0 success; 1 the credential or webhook did not verify; 2 usage
 error; 3 no such key; 4 invalid argument, configuration or key state;
@@ -37,6 +39,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from . import Gate, KeyInfo, WebhookSigner, WebhookVerifier, __version__, default_store_url, generate_secret
+from ._gate import default_policy_path
 from .exceptions import (
     ConfigError,
     GatepassError,
@@ -128,10 +131,35 @@ def key_details(key: KeyInfo) -> str:
             value = json.dumps(value) if value else "-"
         elif isinstance(value, datetime):
             value = _iso(value)
+        elif name == "rate_limit":
+            # The limit that applies, so a key under its kind's default does
+            # not read as unlimited; the core decides which one that is.
+            value = _rate_limit_text(d)
         elif value is None:
             value = "-"
         lines.append(f"{name + ':':<14}{value}")
     return "\n".join(lines)
+
+
+def _rate_limit_text(d: Dict[str, Any]) -> str:
+    effective = d.get("effective_rate_limit")
+    if effective is None:
+        return "-"
+    if d.get("rate_limit") is None:
+        return f"{effective} (default of kind {d['kind']})"
+    return str(effective)
+
+
+def policy_source(args: argparse.Namespace) -> str:
+    """Where the policy in force came from, for messages about a kind or a
+    token prefix the policy does not know."""
+    given = getattr(args, "policy", None)
+    if given:
+        return f"--policy {given}"
+    path = default_policy_path()
+    if path:
+        return f"$GATEPASS_POLICY={path}"
+    return 'no policy: the default single kind "default" (token prefix gp)'
 
 
 class Output:
@@ -316,7 +344,7 @@ def run_verify(gate: Gate, args: argparse.Namespace, o: Output) -> int:
     # Checking a production key by hand must not use up its limits.
     check = gate.verify if args.spend else gate.verify_without_spending
     v = check(credential, scopes, any_scopes, args.resource)
-    data = {
+    data: Dict[str, Any] = {
         "ok": v.ok,
         "code": v.code,
         "status": v.status,
@@ -329,6 +357,12 @@ def run_verify(gate: Gate, args: argparse.Namespace, o: Output) -> int:
         text = f"valid: {v.key.id} ({v.key.name}), scopes: {' '.join(v.key.scopes) or '-'}"
     else:
         text = f"{v.code} ({v.status}): {v.detail}"
+        if v.code == "malformed_token" and "prefix" in v.detail:
+            # Most often the wrong policy, not a bad token: say which one.
+            source = policy_source(args)
+            prefixes = ", ".join(prefix for _, prefix in gate.kinds)
+            data["policy"] = source
+            text += f"\npolicy in force: {source}; token prefixes it knows: {prefixes}"
         if v.key is not None:
             text += f"\nkey: {v.key.id} ({v.key.name})"
     o.emit(data, text)
@@ -405,7 +439,7 @@ def common_options() -> argparse.ArgumentParser:
         help="store URL (default $GATEPASS_STORE or sqlite:///gatepass.db); "
         "put a URL with a password in $GATEPASS_STORE, not here",
     )
-    p.add_argument("--policy", default=argparse.SUPPRESS, help="policy file (.toml or .json)")
+    p.add_argument("--policy", default=argparse.SUPPRESS, help="policy file (.toml or .json; default $GATEPASS_POLICY)")
     p.add_argument(
         "--rate-limiter",
         default=argparse.SUPPRESS,
@@ -533,10 +567,13 @@ def main(argv: Optional[Sequence[str]] = None, *, out: TextIO = sys.stdout, err:
     except UsageError as e:
         return o.error("usage", str(e), EXIT_USAGE)
     except GatepassError as e:
+        message = e.message
+        if e.code == "unknown_kind":
+            message += f" (policy in force: {policy_source(args)})"
         for cls, code in _EXIT_BY_CLASS:
             if isinstance(e, cls):
-                return o.error(e.code, e.message, code)
-        return o.error(e.code, e.message, EXIT_INTERNAL)
+                return o.error(e.code, message, code)
+        return o.error(e.code, message, EXIT_INTERNAL)
     except OSError as e:
         return o.error("io_error", f"{e.strerror}: {e.filename}", EXIT_INVALID)
     except (TypeError, ValueError) as e:

@@ -124,6 +124,8 @@ impl KeyRow {
                 .map(|r| r.parse().map_err(|e| corrupt("rate_limit", &e)))
                 .transpose()?,
             usage_count: to_u64(self.usage_count),
+            // Depends on the policy, which the store does not know; the gate sets it.
+            effective_rate_limit: None,
             remaining: self.remaining.map(to_u64),
             id: self.id,
             name: self.name,
