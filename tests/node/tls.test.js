@@ -59,7 +59,7 @@ describe('TLS to Postgres and Redis', { skip }, () => {
 
   it('verify-full Postgres and rediss:// rate limits with the right CA', async () => {
     const gate = await Gate.open(`${url}&sslmode=verify-full&sslrootcert=${CA}`, {
-      rateLimits: `${REDIS_TLS}?sslrootcert=${CA}`
+      rateLimiter: `${REDIS_TLS}?sslrootcert=${CA}`
     })
     try {
       const { token } = await gate.issue({ name: 'over tls', rateLimit: '1/hour' })
@@ -77,7 +77,7 @@ describe('TLS to Postgres and Redis', { skip }, () => {
       assert.match(err.message, /UnknownIssuer/)
       return true
     })
-    await assert.rejects(Gate.open('memory://', { rateLimits: `${REDIS_TLS}?sslrootcert=${OTHER_CA}` }), (err) => {
+    await assert.rejects(Gate.open('memory://', { rateLimiter: `${REDIS_TLS}?sslrootcert=${OTHER_CA}` }), (err) => {
       assert.ok(err instanceof StoreError, err)
       assert.match(err.message, /UnknownIssuer/)
       return true
