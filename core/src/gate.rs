@@ -973,60 +973,13 @@ mod rule_tests {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod without_spending_tests {
+    use super::unknown_cache_tests::CountingStore;
     use super::*;
-    use crate::store::{Change, MemoryStore, UsageDelta};
-
-    /// A store whose epoch never moves, as when another process's change
-    /// notice has not arrived yet: a gate's cache stays as it was filled.
-    #[derive(Debug, Default)]
-    struct LaggingStore(MemoryStore);
-
-    impl Store for LaggingStore {
-        fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), crate::StoreError> {
-            self.0.insert(key, digest)
-        }
-        fn get(&self, id: &str) -> Result<Option<KeyRecord>, crate::StoreError> {
-            self.0.get(id)
-        }
-        fn find(&self, digest: &TokenDigest) -> Result<Option<Found>, crate::StoreError> {
-            self.0.find(digest)
-        }
-        fn list(&self, query: &ListQuery) -> Result<Vec<KeyRecord>, crate::StoreError> {
-            self.0.list(query)
-        }
-        fn modify(&self, id: &str, change: Change<'_>) -> Result<KeyRecord, GateError> {
-            self.0.modify(id, change)
-        }
-        fn rotate(
-            &self,
-            id: &str,
-            new_digest: &TokenDigest,
-            old_until: Millis,
-            change: Change<'_>,
-        ) -> Result<KeyRecord, GateError> {
-            self.0.rotate(id, new_digest, old_until, change)
-        }
-        fn delete(&self, id: &str) -> Result<bool, crate::StoreError> {
-            self.0.delete(id)
-        }
-        fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), crate::StoreError> {
-            self.0.add_usage(batch)
-        }
-        fn consume_credit(&self, id: &str) -> Result<Option<u64>, crate::StoreError> {
-            self.0.consume_credit(id)
-        }
-        fn epoch(&self) -> Result<u64, crate::StoreError> {
-            Ok(0)
-        }
-        fn epoch_now(&self) -> Option<u64> {
-            Some(0)
-        }
-    }
 
     /// Two gates on one store whose change notices have not arrived: the
     /// checking gate's cache still holds the key as it was.
     fn stale_pair() -> (Gate, Gate, Issued) {
-        let store: Arc<dyn Store> = Arc::new(LaggingStore::default());
+        let store: Arc<dyn Store> = Arc::new(CountingStore::lagging());
         let checking = Gate::new(Arc::clone(&store), Policy::default());
         let other = Gate::new(store, Policy::default());
         let issued = checking
@@ -1084,9 +1037,21 @@ mod unknown_cache_tests {
 
     /// A memory store that counts how often verification reads it.
     #[derive(Debug, Default)]
-    struct CountingStore {
+    pub(super) struct CountingStore {
         inner: MemoryStore,
         finds: AtomicUsize,
+        /// The epoch never moves, as when another process's change notice
+        /// has not arrived yet: a gate's cache stays as it was filled.
+        lagging: bool,
+    }
+
+    impl CountingStore {
+        pub(super) fn lagging() -> Self {
+            Self {
+                lagging: true,
+                ..Self::default()
+            }
+        }
     }
 
     impl Store for CountingStore {
@@ -1125,9 +1090,15 @@ mod unknown_cache_tests {
             self.inner.consume_credit(id)
         }
         fn epoch(&self) -> Result<u64, crate::StoreError> {
+            if self.lagging {
+                return Ok(0);
+            }
             self.inner.epoch()
         }
         fn epoch_now(&self) -> Option<u64> {
+            if self.lagging {
+                return Some(0);
+            }
             self.inner.epoch_now()
         }
     }
