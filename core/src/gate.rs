@@ -1,4 +1,4 @@
-//! The gate: key lifecycle (DESIGN.md §4) and request verification (§7) over
+//! The gate: key lifecycle and request verification over
 //! a store, a policy, a rate limiter and a clock.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! Key records (DESIGN.md §4): everything gatepass knows about a key except
+//! Key records: everything gatepass knows about a key except
 //! its secret, which is stored only as a SHA-256 digest.
 
 use std::fmt;

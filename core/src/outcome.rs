@@ -1,4 +1,4 @@
-//! Verification outcomes and their HTTP rendering (DESIGN.md §7), as data, so
+//! Verification outcomes and their HTTP rendering, as data, so
 //! every binding and framework answers a failed request with the same status,
 //! headers and RFC 9457 problem body.
 

@@ -1,4 +1,4 @@
-//! The policy (DESIGN.md §5): one serde document (TOML file, Python dict, JS
+//! The policy: one serde document (TOML file, Python dict, JS
 //! object) that configures token kinds, the scope catalogue, implications,
 //! accepted header schemes and the realm. Validated once, up front, so that a
 //! typo fails at start-up, not on a request.

@@ -1,4 +1,4 @@
-//! Scopes (DESIGN.md §6): `resource:action`, `admin`, wildcards `bots:*` and
+//! Scopes: `resource:action`, `admin`, wildcards `bots:*` and
 //! `*:read`, implications, and route requirements (all-of, any-of, or an
 //! `and`/`or`/parentheses expression) that report what is missing.
 

@@ -1,4 +1,4 @@
-//! API tokens: `<prefix>_<30 base62 random><6 base62 CRC32>` (DESIGN.md §3).
+//! API tokens: `<prefix>_<30 base62 random><6 base62 CRC32>`.
 //!
 //! The random part carries 30 × log2(62) ≈ 178.6 bits from the OS CSPRNG, so a
 //! single fast SHA-256 is the right digest: there is nothing to brute-force, and

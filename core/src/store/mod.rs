@@ -1,4 +1,4 @@
-//! Key storage behind one trait (DESIGN.md §10), selected by URL.
+//! Key storage behind one trait, selected by URL.
 //!
 //! The trait is shaped for more than one process: every lifecycle change is a
 //! single atomic `modify`/`rotate` call (a transaction in SQL stores), usage is

@@ -1,4 +1,4 @@
-//! Webhook verification and signing (DESIGN.md §9), byte-compatible with the
+//! Webhook verification and signing, byte-compatible with the
 //! official libraries of each scheme.
 //!
 //! - [`WebhookVerifier`] checks raw body bytes + headers (+ URL for Twilio)
