@@ -8,8 +8,6 @@
 //! it is not signed: the replay guard keys on the body, which is (the same
 //! key for the sha256 and the sha1 signature of one delivery).
 
-use hmac::Mac;
-
 use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
 use super::parse::{self, Candidates};
@@ -48,15 +46,11 @@ impl GithubKey {
 }
 
 fn mac256(key: &MacKey<HmacSha256>, body: &[u8]) -> [u8; 32] {
-    let mut m = key.start();
-    m.update(body);
-    m.finalize().into_bytes().into()
+    key.mac_of(&[body])
 }
 
 fn mac1(key: &MacKey<HmacSha1>, body: &[u8]) -> [u8; 20] {
-    let mut m = key.start();
-    m.update(body);
-    m.finalize().into_bytes().into()
+    key.mac_of(&[body])
 }
 
 /// `prefix` + hex, nothing before or after.
@@ -96,11 +90,8 @@ pub(crate) fn verify(
     match (sha256, allow_sha1) {
         (Some(v), _) => {
             let c = one_signature::<32>(v, b"sha256=", HEADER_256)?;
-            for key in keys {
-                let expected = mac256(&key.sha256, body);
-                if bool::from(c.matches(&expected)) {
-                    return Ok(found());
-                }
+            if c.matched_by(keys, |k| mac256(&k.sha256, body)) {
+                return Ok(found());
             }
             Err(WebhookError::InvalidSignature)
         }
@@ -108,11 +99,10 @@ pub(crate) fn verify(
             let v = parse::optional(headers, HEADER_SHA1)?
                 .ok_or(WebhookError::MissingHeader { header: HEADER_256 })?;
             let c = one_signature::<20>(v, b"sha1=", HEADER_SHA1)?;
-            for key in keys.iter().filter_map(|k| k.sha1.as_ref()) {
-                let expected = mac1(key, body);
-                if bool::from(c.matches(&expected)) {
-                    return Ok(found());
-                }
+            if c.matched_by(keys.iter().filter_map(|k| k.sha1.as_ref()), |k| {
+                mac1(k, body)
+            }) {
+                return Ok(found());
             }
             Err(WebhookError::InvalidSignature)
         }

@@ -213,6 +213,20 @@ impl<const N: usize> Candidates<N> {
         }
         found
     }
+
+    /// Whether the MAC of one of `keys` (current and rotated secrets) is
+    /// among the candidates: the loop every HMAC scheme runs once its header
+    /// is parsed, with the scheme's own `mac` so signing and verifying share
+    /// one message layout. Each comparison is constant-time; which key
+    /// matched is not secret.
+    pub(crate) fn matched_by<K>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        mac: impl Fn(K) -> [u8; N],
+    ) -> bool {
+        keys.into_iter()
+            .any(|key| bool::from(self.matches(&mac(key))))
+    }
 }
 
 #[cfg(test)]

@@ -57,6 +57,20 @@ impl<M: Mac + KeyInit + Clone> MacKey<M> {
         self.mac.clone()
     }
 
+    /// The MAC of `parts` fed in order. `N` must be the MAC's output size;
+    /// the bound checks that at compile time, so a wrong length cannot panic.
+    #[inline]
+    pub(crate) fn mac_of<const N: usize>(&self, parts: &[&[u8]]) -> [u8; N]
+    where
+        hmac::digest::Output<M>: Into<[u8; N]>,
+    {
+        let mut m = self.start();
+        for part in parts {
+            m.update(part);
+        }
+        m.finalize().into_bytes().into()
+    }
+
     /// The replay guard's name for this key: the same in every process, and
     /// one-way (an HMAC of a fixed label, hashed), so the guard's store never
     /// holds anything from which the secret could be recovered.

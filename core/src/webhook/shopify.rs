@@ -5,7 +5,6 @@
 //! when present, but it is not signed: the replay guard keys on the body.
 
 use base64::Engine as _;
-use hmac::Mac;
 
 use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
@@ -21,9 +20,7 @@ pub(crate) fn key(secret: &str) -> Result<MacKey<HmacSha256>, WebhookConfigError
 }
 
 fn mac(key: &MacKey<HmacSha256>, body: &[u8]) -> [u8; 32] {
-    let mut m = key.start();
-    m.update(body);
-    m.finalize().into_bytes().into()
+    key.mac_of(&[body])
 }
 
 pub(crate) fn verify(
@@ -41,17 +38,14 @@ pub(crate) fn verify(
         parse::base64_mac(sig).map_err(|r| WebhookError::invalid(HEADER, r))?,
         HEADER,
     )?;
-    for key in keys {
-        let expected = mac(key, body);
-        if bool::from(c.matches(&expected)) {
-            return Ok(Checked {
-                replay: ctx.signed_digest(&[body]),
-                id,
-                timestamp: None,
-            });
-        }
+    if !c.matched_by(keys, |k| mac(k, body)) {
+        return Err(WebhookError::InvalidSignature);
     }
-    Err(WebhookError::InvalidSignature)
+    Ok(Checked {
+        replay: ctx.signed_digest(&[body]),
+        id,
+        timestamp: None,
+    })
 }
 
 pub(crate) fn sign(

@@ -17,8 +17,6 @@
 //! public keys, and entries of other versions are skipped as the
 //! specification requires.
 
-use hmac::Mac;
-
 use super::ed25519::{PrivateKey, PublicKey, SIGNATURE_LEN};
 use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
@@ -158,13 +156,7 @@ fn signed_content(id: &[u8], ts: &[u8], body: &[u8]) -> Vec<u8> {
 
 /// HMAC-SHA256 over `{id}.{ts}.{body}` without building the string.
 pub(crate) fn mac(key: &MacKey<HmacSha256>, id: &[u8], ts: &[u8], body: &[u8]) -> [u8; 32] {
-    let mut m = key.start();
-    m.update(id);
-    m.update(b".");
-    m.update(ts);
-    m.update(b".");
-    m.update(body);
-    m.finalize().into_bytes().into()
+    key.mac_of(&[id, b".", ts, b".", body])
 }
 
 /// The decoded entries of a signature header: HMAC (`v1`) and Ed25519
@@ -255,15 +247,16 @@ pub(crate) fn verify(
         id: Some(id.clone()),
         timestamp: Some(ts),
     };
-    if !candidates.v1.is_empty() {
-        for key in keys {
-            if let StandardKey::Hmac(key) = key {
-                let expected = mac(key, id_raw, ts_raw, body);
-                if bool::from(candidates.v1.matches(&expected)) {
-                    return Ok(found());
-                }
-            }
-        }
+    let hmac_keys = keys.iter().filter_map(|k| match k {
+        StandardKey::Hmac(key) => Some(key),
+        StandardKey::Ed25519(_) => None,
+    });
+    if !candidates.v1.is_empty()
+        && candidates
+            .v1
+            .matched_by(hmac_keys, |k| mac(k, id_raw, ts_raw, body))
+    {
+        return Ok(found());
     }
     let public: Vec<&PublicKey> = keys
         .iter()

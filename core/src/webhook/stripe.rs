@@ -6,8 +6,6 @@
 //! stripe-python/stripe-node. Unlike those libraries we also reject
 //! timestamps in the future beyond the tolerance.
 
-use hmac::Mac;
-
 use super::error::{WebhookConfigError, WebhookError};
 use super::headers::Headers;
 use super::parse::{self, Candidates, Decoded};
@@ -23,11 +21,7 @@ pub(crate) fn key(secret: &str) -> Result<MacKey<HmacSha256>, WebhookConfigError
 }
 
 pub(crate) fn mac(key: &MacKey<HmacSha256>, ts: &[u8], body: &[u8]) -> [u8; 32] {
-    let mut m = key.start();
-    m.update(ts);
-    m.update(b".");
-    m.update(body);
-    m.finalize().into_bytes().into()
+    key.mac_of(&[ts, b".", body])
 }
 
 /// The parsed header: the raw timestamp bytes (signed as received) and the
@@ -89,20 +83,17 @@ pub(crate) fn verify(
     if p.candidates.is_empty() {
         return Err(WebhookError::InvalidSignature);
     }
-    for key in keys {
-        let expected = mac(key, p.ts_raw, body);
-        if bool::from(p.candidates.matches(&expected)) {
-            return Ok(Checked {
-                id: None,
-                timestamp: Some(p.ts),
-                // What was signed, not which secret's MAC matched: during a
-                // rotation the sender signs with both, and dropping one `v1=`
-                // must not make the same event new again.
-                replay: ctx.signed_digest(&[p.ts_raw, body]),
-            });
-        }
+    if !p.candidates.matched_by(keys, |k| mac(k, p.ts_raw, body)) {
+        return Err(WebhookError::InvalidSignature);
     }
-    Err(WebhookError::InvalidSignature)
+    Ok(Checked {
+        id: None,
+        timestamp: Some(p.ts),
+        // What was signed, not which secret's MAC matched: during a
+        // rotation the sender signs with both, and dropping one `v1=`
+        // must not make the same event new again.
+        replay: ctx.signed_digest(&[p.ts_raw, body]),
+    })
 }
 
 pub(crate) fn sign(key: &MacKey<HmacSha256>, body: &[u8], ts: i64) -> Vec<(String, String)> {

@@ -20,7 +20,6 @@
 
 use std::borrow::Cow;
 
-use hmac::Mac;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -39,10 +38,7 @@ pub(crate) fn key(secret: &str) -> Result<MacKey<HmacSha1>, WebhookConfigError> 
 }
 
 fn mac(key: &MacKey<HmacSha1>, url: &str, params: &[u8]) -> [u8; 20] {
-    let mut m = key.start();
-    m.update(url.as_bytes());
-    m.update(params);
-    m.finalize().into_bytes().into()
+    key.mac_of(&[url.as_bytes(), params])
 }
 
 /// The query string of `url` (between `?` and `#`), if any.
