@@ -455,7 +455,14 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
             &[&SCHEMA_VERSION],
         )?;
     }
-    tx.batch_execute(SCHEMA_EVENTS)?;
+    // Only when missing: `CREATE INDEX IF NOT EXISTS` locks the table before
+    // it looks, so a process starting during a prune would wait for it.
+    let has_events: bool = tx
+        .query_one("SELECT to_regclass('gatepass_events') IS NOT NULL", &[])?
+        .try_get(0)?;
+    if !has_events {
+        tx.batch_execute(SCHEMA_EVENTS)?;
+    }
     tx.commit()?;
     Ok(())
 }
