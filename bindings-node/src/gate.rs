@@ -14,9 +14,9 @@ use gatepass_core::{Gate as CoreGate, Verification as CoreVerification};
 use napi::bindgen_prelude::{AsyncTask, Either, Either3, Env, External, ToNapiValue, TypeName};
 use napi_derive::napi;
 
+use crate::audit::{event_page_json, ActorOptions, EventOptions};
 use crate::duration::{self, DurationArg};
 use crate::error::{NodeError, OrThrow, Thrown, CLOSED};
-use crate::audit::{event_page_json, ActorOptions, EventOptions};
 use crate::key::{key_json, page_json, IssuedKey};
 use crate::outcome::{self, VerificationHandle, Verified};
 use crate::scope::{self, RequirementHandle, ScopesArg};

@@ -475,9 +475,7 @@ impl Gate {
         let query = EventQuery {
             key,
             owner,
-            since: some(since)
-                .map(|s| millis_arg(&s, "since"))
-                .transpose()?,
+            since: some(since).map(|s| millis_arg(&s, "since")).transpose()?,
             after,
             limit,
         };
