@@ -16,6 +16,9 @@ pub const RATE_LIMITER: &str = "GATEPASS_RATE_LIMITER";
 /// URL (`redis://…`; default: this process's memory).
 pub const REPLAY_GUARD: &str = "GATEPASS_REPLAY_GUARD";
 
+/// How long the audit trail keeps events (`"365d"`, or `never`).
+pub const EVENTS_RETENTION: &str = "GATEPASS_EVENTS_RETENTION";
+
 /// The embedded default: `gatepass.db` in the working directory.
 pub const DEFAULT_STORE_URL: &str = "sqlite:///gatepass.db";
 
@@ -79,9 +82,55 @@ pub fn policy() -> Result<Option<Policy>, PolicyError> {
     })
 }
 
+/// `$GATEPASS_EVENTS_RETENTION` as a duration with units (`"90d"`), `never`
+/// (keep events forever, `None`), or unset: the default of one year. A value
+/// that does not parse is an error naming the variable: silently keeping
+/// events longer (or shorter) than a deployment asked would be worse.
+pub fn events_retention() -> Result<Option<std::time::Duration>, crate::GateError> {
+    parse_events_retention(var(EVENTS_RETENTION).as_deref())
+}
+
+/// [`events_retention`] for the variable's value (`None`: unset).
+fn parse_events_retention(
+    text: Option<&str>,
+) -> Result<Option<std::time::Duration>, crate::GateError> {
+    let Some(text) = text else {
+        return Ok(Some(crate::audit::DEFAULT_RETENTION));
+    };
+    if text.trim().eq_ignore_ascii_case("never") {
+        return Ok(None);
+    }
+    crate::duration::parse(text)
+        .map(Some)
+        .map_err(|e| crate::GateError::InvalidArgument(format!("{EVENTS_RETENTION}: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_retention_reads_durations_and_never() {
+        let day = std::time::Duration::from_secs(86_400);
+        assert_eq!(
+            parse_events_retention(None).ok(),
+            Some(Some(crate::audit::DEFAULT_RETENTION))
+        );
+        assert_eq!(
+            parse_events_retention(Some("30d")).ok(),
+            Some(Some(30 * day))
+        );
+        assert_eq!(parse_events_retention(Some(" Never ")).ok(), Some(None));
+        for bad in ["30", "forever", "-1d", "99999999d"] {
+            let e = parse_events_retention(Some(bad))
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                e.as_deref().is_some_and(|m| m.contains(EVENTS_RETENTION)),
+                "{bad}: {e:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_given_value_wins_and_empty_counts_as_unset() {
