@@ -90,17 +90,26 @@ pub fn policy() -> Result<Option<Policy>, PolicyError> {
 /// that does not parse is an error naming the variable, never a silent
 /// default: history deleted early cannot be brought back.
 pub fn usage_history() -> Result<crate::history::HistorySettings, crate::GateError> {
+    usage_history_from(var(USAGE_HOURLY_FOR), var(USAGE_RETENTION))
+}
+
+fn usage_history_from(
+    hourly_for: Option<String>,
+    retention: Option<String>,
+) -> Result<crate::history::HistorySettings, crate::GateError> {
     use crate::history::{HistorySettings, DEFAULT_HOURLY_FOR, DEFAULT_RETENTION};
-    let read = |name: &str, default| match var(name) {
-        None => Ok(default),
-        Some(text) => crate::duration::parse(&text)
-            .map_err(|e| crate::GateError::InvalidArgument(format!("{name}: {e}"))),
+    let parse = |name: &str, text: &str| {
+        crate::duration::parse(text)
+            .map_err(|e| crate::GateError::InvalidArgument(format!("{name}: {e}")))
     };
-    let hourly_for = read(USAGE_HOURLY_FOR, DEFAULT_HOURLY_FOR)?;
-    let retention = match var(USAGE_RETENTION) {
+    let hourly_for = match hourly_for {
+        None => DEFAULT_HOURLY_FOR,
+        Some(text) => parse(USAGE_HOURLY_FOR, &text)?,
+    };
+    let retention = match retention {
         // A longer hourly period alone stretches the default retention with it.
         None => DEFAULT_RETENTION.max(hourly_for),
-        Some(_) => read(USAGE_RETENTION, DEFAULT_RETENTION)?,
+        Some(text) => parse(USAGE_RETENTION, &text)?,
     };
     HistorySettings::new(hourly_for, retention).map_err(|e| {
         crate::GateError::InvalidArgument(format!("{USAGE_HOURLY_FOR}/{USAGE_RETENTION}: {e}"))
@@ -123,5 +132,26 @@ mod tests {
             assert_eq!(store_url(Some("")), DEFAULT_STORE_URL);
             assert_eq!(store_url(None), DEFAULT_STORE_URL);
         }
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn usage_history_settings_default_each_alone_and_refuse_nonsense() {
+        use std::time::Duration;
+        let days = |n: u64| Duration::from_secs(n * 86_400);
+        let s = usage_history_from(None, None).unwrap();
+        assert_eq!((s.hourly_for, s.retention), (days(30), days(365)));
+        let s = usage_history_from(Some("7d".into()), None).unwrap();
+        assert_eq!((s.hourly_for, s.retention), (days(7), days(365)));
+        let s = usage_history_from(Some("400d".into()), None).unwrap();
+        assert_eq!(s.retention, days(400));
+        let s = usage_history_from(None, Some("90d".into())).unwrap();
+        assert_eq!((s.hourly_for, s.retention), (days(30), days(90)));
+        let e = usage_history_from(Some("soon".into()), None).unwrap_err();
+        assert!(e.to_string().contains(USAGE_HOURLY_FOR), "{e}");
+        let e = usage_history_from(Some("90".into()), None).unwrap_err();
+        assert!(e.to_string().contains(USAGE_HOURLY_FOR), "{e}");
+        let e = usage_history_from(Some("30d".into()), Some("7d".into())).unwrap_err();
+        assert!(e.to_string().contains(USAGE_RETENTION), "{e}");
     }
 }

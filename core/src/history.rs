@@ -204,7 +204,28 @@ pub struct TotalsRow {
     pub last: Millis,
 }
 
+/// The default range of a usage query with no `since`: the last 30 days
+/// by day, the last 24 hours by hour.
+pub const DEFAULT_DAYS: Millis = 30;
+pub const DEFAULT_HOURS: Millis = 24;
+
 impl UsageQuery {
+    /// The query the bindings and tools make from optional arguments:
+    /// `until` defaults to `now`, `since` to 30 days (by day) or 24 hours
+    /// (by hour) before `until`.
+    pub fn recent(since: Option<Millis>, until: Option<Millis>, step: Step, now: Millis) -> Self {
+        let until = until.unwrap_or(now);
+        let back = match step {
+            Step::Day => DEFAULT_DAYS * DAY,
+            Step::Hour => DEFAULT_HOURS * HOUR,
+        };
+        Self {
+            since: since.unwrap_or_else(|| until.saturating_sub(back)),
+            until,
+            step,
+        }
+    }
+
     /// The buckets this query answers with, checked against the bounds and
     /// the hours still kept (`hourly_before`). Hourly buckets are refused
     /// for a range that has been rolled up to days: a day's total spread

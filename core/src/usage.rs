@@ -323,3 +323,51 @@ impl Drop for UsageRecorder {
         self.wake.request();
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::history::{DAY, HOUR};
+    use crate::store::MemoryStore;
+
+    /// The flusher thread's turn: nothing before the time comes, one
+    /// rollup by the recorder's clock and settings when it has.
+    #[test]
+    fn the_background_turn_rolls_up_by_the_given_clock_once_due() {
+        let store = Arc::new(MemoryStore::new());
+        let gate = crate::Gate::new(
+            Arc::clone(&store) as Arc<dyn Store>,
+            crate::Policy::default(),
+        );
+        let key = gate
+            .issue(crate::IssueRequest {
+                name: "k".into(),
+                ..Default::default()
+            })
+            .unwrap()
+            .key;
+        let recorder = UsageRecorder::start(Arc::clone(&store) as Arc<dyn Store>);
+        let clock = ManualClock::new(100 * DAY + HOUR);
+        recorder.set_history(HistorySettings::default(), clock.clone());
+        recorder.record(&key.id, 100 * DAY + HOUR).unwrap();
+        recorder.flush().unwrap();
+        let hourly = |s: &MemoryStore| {
+            s.usage_history(&key.id, 0, 200 * DAY)
+                .unwrap()
+                .iter()
+                .map(|r| r.step)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(hourly(&store), vec![Step::Hour]);
+        clock.set_ms(140 * DAY);
+        recorder.compaction.lock().next_at = Instant::now() + Duration::from_secs(3_600);
+        recorder.compact_if_due();
+        assert_eq!(hourly(&store), vec![Step::Hour], "not due yet");
+        recorder.compaction.lock().next_at = Instant::now();
+        recorder.compact_if_due();
+        assert_eq!(hourly(&store), vec![Step::Day]);
+        assert!(recorder.compaction.lock().next_at > Instant::now());
+    }
+}
