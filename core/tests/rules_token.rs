@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
 
 use gatepass_core::token::{
-    is_valid_key_id, is_valid_prefix, new_key_id, ParsedToken, Token, TokenDigest,
-    TokenFormatError, BODY_LEN, CHECKSUM_LEN, MAX_PREFIX_LEN, RANDOM_LEN, START_LEN,
+    is_valid_key_id, is_valid_prefix, looks_like_token, new_key_id, ParsedToken, Token,
+    TokenDigest, TokenFormatError, BODY_LEN, CHECKSUM_LEN, MAX_PREFIX_LEN, RANDOM_LEN, START_LEN,
 };
 
 /// A fixed, well-formed token (prefix `gp`), so expectations are literal.
@@ -219,5 +219,32 @@ fn key_ids_are_key_and_sixteen_base62_characters() {
         "0123456789abcdEF",
     ] {
         assert!(!is_valid_key_id(bad), "{bad}");
+    }
+}
+
+#[test]
+fn token_shaped_text_is_recognised_with_or_without_a_checksum_or_a_scheme() {
+    let token = fixed("bp_pat");
+    assert!(looks_like_token(&token));
+    assert!(looks_like_token(&format!("Bearer {token}")));
+    // A mistyped checksum is still a secret that must not be repeated.
+    let mut typo = token.clone();
+    typo.pop();
+    typo.push(if token.ends_with('0') { '1' } else { '0' });
+    assert!(looks_like_token(&typo));
+    // Each part of the shape is required: a valid prefix, `_`, and exactly
+    // BODY_LEN base62 characters.
+    let body = &token["bp_pat_".len()..];
+    for not_a_token in [
+        String::new(),
+        "key_0123456789abcdEF".to_owned(),
+        body.to_owned(),
+        format!("BP_PAT_{body}"),
+        format!("bp_pat_{}", &body[1..]),
+        format!("bp_pat_{body}0"),
+        format!("bp_pat_{}-", &body[1..]),
+        format!("bp_pat{body}"),
+    ] {
+        assert!(!looks_like_token(&not_a_token), "{not_a_token}");
     }
 }
