@@ -198,11 +198,26 @@ pub(super) fn change_body<T: DeserializeOwned>(request: &Request<'_>) -> Result<
         request.body
     };
     serde_json::from_slice(body).map_err(|e| {
-        // serde's message names the field and the position, never more of
-        // the body than a field name.
+        // A misnamed or missing field is worth naming; any other message
+        // may quote a value sent (a pasted token, once), which answers and
+        // their logs must not repeat.
+        let message = e.to_string();
+        let detail = if message.starts_with("unknown field") || message.starts_with("missing field")
+        {
+            message
+        } else {
+            match e.classify() {
+                serde_json::error::Category::Data => format!(
+                    "a field has the wrong type (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+                _ => format!("not JSON (line {}, column {})", e.line(), e.column()),
+            }
+        };
         problem(
             "invalid_body",
-            &format!("the JSON body is not accepted: {e}"),
+            &format!("the JSON body is not accepted: {detail}"),
         )
     })
 }

@@ -274,7 +274,12 @@ fn issue_request(
     let kind = match &body.kind {
         Some(name) => {
             if gate.policy().kind(name).is_none() {
-                return Err(gate_error(&GateError::UnknownKind(name.clone())));
+                // Not repeated: whatever was sent (a token, once) stays out
+                // of answers and the logs that keep them.
+                return Err(problem(
+                    "unknown_kind",
+                    "no such kind: GET meta lists the kinds you may issue",
+                ));
             }
             if !permitted_kinds(gate, principal)
                 .iter()
