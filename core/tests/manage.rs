@@ -525,6 +525,11 @@ fn a_token_appears_only_in_the_create_and_regenerate_answers() {
         api.send("POST", &format!("keys/{t}/revoke"), json!({}));
         api.get("keys", &format!("after={t}"));
         api.create(json!({"name": t, "kind": t}));
+        api.create(json!({"name": "x", "scopes": [t]}));
+        api.create(json!({"name": "x", "expires_in": t}));
+        api.create(json!({"name": "x", "expires_at": t}));
+        api.create(json!({"name": "x", "scopes": t}));
+        api.create(json!({"name": "x", t: 1}));
     }
     api.send("POST", &format!("keys/{id}/revoke"), json!({}));
     api.send("POST", &format!("keys/{id}/regenerate"), json!({}));
