@@ -1141,3 +1141,154 @@ fn usage_history_and_attempts_after_end_on_every_store() {
         }
     }
 }
+
+/// `expected` is a subset of `got`: objects by the members given, arrays
+/// element by element with the same length, anything else equal.
+fn subset(expected: &Value, got: &Value) -> bool {
+    match (expected, got) {
+        (Value::Object(e), Value::Object(g)) => e
+            .iter()
+            .all(|(k, v)| g.get(k).is_some_and(|gv| subset(v, gv))),
+        (Value::Array(e), Value::Array(g)) => {
+            e.len() == g.len() && e.iter().zip(g).all(|(a, b)| subset(a, b))
+        }
+        _ => expected == got,
+    }
+}
+
+fn fill(text: &str, saved: &std::collections::HashMap<String, String>, origin: &str) -> String {
+    let mut out = text.replace("{origin}", origin);
+    for (name, value) in saved {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+fn fill_json(v: &Value, saved: &std::collections::HashMap<String, String>, origin: &str) -> Value {
+    match v {
+        Value::String(s) => Value::String(fill(s, saved, origin)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| fill_json(x, saved, origin)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), fill_json(x, saved, origin)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// tests/vectors/manage.json, the steps every framework mount replays over
+/// HTTP, replayed here through `handle` so the file is the core's answer.
+#[test]
+fn the_shared_vectors_replay_through_handle() {
+    let path = format!(
+        "{}/../tests/vectors/manage.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let origin = v["origin"].as_str().unwrap();
+    assert_eq!(origin, ORIGIN);
+    let principals: std::collections::HashMap<String, Principal> = v["principals"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, p)| {
+            let actor = Actor::new(p["actor"].as_str().unwrap());
+            let principal = match p["owner"].as_str() {
+                Some(owner) => Principal::owner(owner, actor),
+                None => Principal::operator(actor),
+            };
+            (name.clone(), principal)
+        })
+        .collect();
+    let base = Api::on("memory://", Policy::default(), owner("unused"));
+    let mut saved = std::collections::HashMap::new();
+    let mut tokens: Vec<String> = Vec::new();
+    for (i, step) in v["steps"].as_array().unwrap().iter().enumerate() {
+        if let Some(token) = step["verify"].as_str() {
+            let outcome = base.verify(&fill(token, &saved, origin));
+            assert_eq!(
+                outcome.code(),
+                step["outcome"].as_str().unwrap(),
+                "step {i}"
+            );
+            continue;
+        }
+        let who = step["as"].as_str().unwrap();
+        let answer = if who == "nobody" {
+            Answer::from(manage::login_required())
+        } else {
+            let api = base.as_principal(principals[who].clone());
+            let headers: Vec<(String, String)> = if step["same_origin"] == json!(true) {
+                same_origin_headers()
+            } else {
+                step["headers"]
+                    .as_object()
+                    .map(|h| {
+                        h.iter()
+                            .map(|(k, v)| (k.clone(), fill(v.as_str().unwrap(), &saved, origin)))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let body: Vec<u8> = if let Some(raw) = step["raw_body"].as_str() {
+                raw.as_bytes().to_vec()
+            } else if let Some(n) = step["body_bytes"].as_u64() {
+                let n = usize::try_from(n).unwrap();
+                format!("{{\"name\": \"{}\"}}", "a".repeat(n - 12)).into_bytes()
+            } else if step.get("body").is_some() {
+                fill_json(&step["body"], &saved, origin)
+                    .to_string()
+                    .into_bytes()
+            } else {
+                Vec::new()
+            };
+            if let Some(n) = step["body_bytes"].as_u64() {
+                assert_eq!(body.len() as u64, n, "step {i}");
+            }
+            api.raw(
+                step["method"].as_str().unwrap(),
+                &fill(step["path"].as_str().unwrap(), &saved, origin),
+                &fill(step["query"].as_str().unwrap_or(""), &saved, origin),
+                &headers,
+                &body,
+            )
+        };
+        assert_eq!(
+            u64::from(answer.status),
+            step["status"].as_u64().unwrap(),
+            "step {i}: {}",
+            answer.text()
+        );
+        if let Some(code) = step["code"].as_str() {
+            answer.problem(answer.status, code);
+        }
+        if let Some(expected) = step.get("json") {
+            let expected = fill_json(expected, &saved, origin);
+            assert!(
+                subset(&expected, &answer.json),
+                "step {i}: expected {expected} within {}",
+                answer.text()
+            );
+        }
+        if step["token"] == json!(true) {
+            assert!(answer.json["token"].is_string(), "step {i}");
+            assert_eq!(answer.header("cache-control"), Some("no-store"));
+            tokens.push(answer.json["token"].as_str().unwrap().to_owned());
+        } else {
+            for t in &tokens {
+                assert!(!answer.text().contains(&t[8..]), "step {i}");
+            }
+        }
+        if let Some(save) = step["save"].as_object() {
+            for (name, path) in save {
+                let value = path
+                    .as_str()
+                    .unwrap()
+                    .split('.')
+                    .fold(&answer.json, |v, part| &v[part]);
+                saved.insert(name.clone(), value.as_str().unwrap().to_owned());
+            }
+        }
+    }
+}
