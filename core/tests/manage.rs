@@ -1292,3 +1292,40 @@ fn the_shared_vectors_replay_through_handle() {
         }
     }
 }
+
+#[test]
+fn the_actors_source_is_recorded_as_it_can_be() {
+    let actor = Actor::new("user:ws")
+        .with_ip("203.0.113.9")
+        .with_user_agent("Mozilla/5.0 (X11)");
+    let api = Api::on(
+        "memory://",
+        Policy::default(),
+        Principal::owner("ws", actor),
+    );
+    let id = api.create(json!({"name": "from a browser"})).json["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let event = &api.get("events", "").json["events"][0];
+    assert_eq!(
+        (&event["ip"], &event["user_agent"]),
+        (&json!("203.0.113.9"), &json!("Mozilla/5.0 (X11)"))
+    );
+    // What the framework saw is not an IP address, and the client's user
+    // agent holds control characters: the change is made all the same.
+    let odd = Actor::new("user:ws")
+        .with_ip("unix:/run/app.sock")
+        .with_user_agent("evil\r\nX-Injected: 1");
+    let api = api.as_principal(Principal::owner("ws", odd));
+    let r = api.send("POST", &format!("keys/{id}/deactivate"), json!({}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let event = &api.get("events", "").json["events"][0];
+    assert_eq!(event["action"], "deactivated");
+    assert_eq!(event["ip"], Value::Null);
+    assert_eq!(event["user_agent"], "evilX-Injected: 1");
+    // The host's own actor name must be usable.
+    let api = api.as_principal(Principal::owner("ws", Actor::new("")));
+    api.send("POST", &format!("keys/{id}/activate"), json!({}))
+        .problem(400, "invalid_argument");
+}
