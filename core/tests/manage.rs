@@ -1329,3 +1329,139 @@ fn the_actors_source_is_recorded_as_it_can_be() {
     api.send("POST", &format!("keys/{id}/activate"), json!({}))
         .problem(400, "invalid_argument");
 }
+
+#[test]
+fn bounds_hold_at_their_edges() {
+    let api = Api::on("memory://", Policy::default(), owner("ws"));
+    // A body of exactly the limit is read; one byte more is not.
+    let exact = |n: usize| {
+        let mut body = br#"{"name": "edge"}"#.to_vec();
+        body.resize(n, b' ');
+        body
+    };
+    let r = api.raw(
+        "POST",
+        "keys",
+        "",
+        &same_origin_headers(),
+        &exact(MAX_BODY_BYTES),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    api.raw(
+        "POST",
+        "keys",
+        "",
+        &same_origin_headers(),
+        &exact(MAX_BODY_BYTES + 1),
+    )
+    .problem(413, "body_too_large");
+    // A query string of exactly the limit is read.
+    let pad = |n: usize| format!("limit=1&kind={}", "k".repeat(n - 13));
+    assert_eq!(api.get("keys", &pad(manage::MAX_QUERY_BYTES)).status, 200);
+    api.get("keys", &pad(manage::MAX_QUERY_BYTES + 1))
+        .problem(400, "invalid_argument");
+    // Page sizes 1 and 100 are accepted.
+    assert_eq!(
+        api.get("keys", "limit=1").json["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(api.get("keys", "limit=100").status, 200);
+    // Unknown field names are repeated when they look like field names, up
+    // to 32 bytes, and not otherwise.
+    let unknown = |field: &str| {
+        let body = format!(r#"{{"name": "x", "{field}": 1}}"#);
+        let a = api.raw("POST", "keys", "", &same_origin_headers(), body.as_bytes());
+        a.problem(400, "invalid_body");
+        a.json["detail"].as_str().unwrap().contains(field)
+    };
+    assert!(unknown("expires"));
+    assert!(unknown("a_field_name_of_exactly_tt_bytes"));
+    assert!(!unknown("a_field_name_of_exactly_ttt_bytes"));
+    assert!(!unknown("Name"));
+    assert!(!unknown("na-me"));
+    // A missing field is named.
+    let a = api.raw("POST", "keys", "", &same_origin_headers(), b"{}");
+    a.problem(400, "invalid_body");
+    assert!(
+        a.json["detail"].as_str().unwrap().contains("`name`"),
+        "{}",
+        a.text()
+    );
+    // Wrong types and broken JSON say where, not what.
+    let a = api.raw(
+        "POST",
+        "keys",
+        "",
+        &same_origin_headers(),
+        br#"{"name": ["gp_secret"]}"#,
+    );
+    assert!(
+        a.json["detail"].as_str().unwrap().contains("wrong type"),
+        "{}",
+        a.text()
+    );
+    assert!(!a.text().contains("gp_secret"));
+    let a = api.raw(
+        "POST",
+        "keys",
+        "",
+        &same_origin_headers(),
+        br#"{"name": "gp_secret"#,
+    );
+    assert!(
+        a.json["detail"].as_str().unwrap().contains("not JSON"),
+        "{}",
+        a.text()
+    );
+    assert!(!a.text().contains("gp_secret"));
+    // http and https origins with their default ports spelled out.
+    for (own, sent) in [
+        ("http://app.example:80", "http://app.example"),
+        ("https://app.example", "https://app.example:443"),
+        ("http://app.example:8080", "http://APP.example:8080"),
+    ] {
+        let r = manage::handle(
+            &api.gate,
+            &api.principal,
+            &Request {
+                method: "POST",
+                path: "keys",
+                query: "",
+                headers: &[
+                    ("Origin".into(), sent.into()),
+                    ("Content-Type".into(), "application/json".into()),
+                ],
+                self_origin: Some(own),
+                body: br#"{"name": "ported"}"#,
+            },
+        );
+        assert_eq!(r.status, 201, "{own} {sent}");
+    }
+    for (own, sent) in [
+        ("http://app.example:8080", "http://app.example"),
+        ("https://app.example", "https://app.example:80"),
+        ("https://app.example", "https://user@app.example"),
+        ("https://app.example", "https://app.example/path"),
+        ("https://app.example", "https://"),
+    ] {
+        let r = manage::handle(
+            &api.gate,
+            &api.principal,
+            &Request {
+                method: "POST",
+                path: "keys",
+                query: "",
+                headers: &[
+                    ("Origin".into(), sent.into()),
+                    ("Content-Type".into(), "application/json".into()),
+                ],
+                self_origin: Some(own),
+                body: br#"{"name": "ported"}"#,
+            },
+        );
+        assert_eq!(r.status, 403, "{own} {sent}");
+    }
+}
