@@ -4,6 +4,7 @@
 //! Every rule lives here once; the Python and Node bindings only translate
 //! arguments, errors and threads.
 
+pub mod audit;
 mod base62;
 pub mod clock;
 pub mod duration;
@@ -13,6 +14,7 @@ pub mod errors;
 pub mod gate;
 pub mod header;
 pub mod key;
+pub mod manage;
 pub mod outcome;
 pub mod policy;
 pub mod ratelimit;
@@ -27,6 +29,7 @@ pub mod usage;
 mod waiting;
 pub mod webhook;
 
+pub use audit::Actor;
 pub use error::{GateError, StoreError};
 pub use errors::Coded;
 pub use gate::{Gate, IssueRequest, Issued};
