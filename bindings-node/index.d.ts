@@ -284,7 +284,8 @@ export interface ManageRequest {
   /** `scheme://host[:port]` as the server sees this request (for the same-origin check). */
   selfOrigin?: string
   body: Buffer
-  principal: ManagePrincipal
+  /** `null`: nobody is logged in (answered 401 `login_required`). */
+  principal: ManagePrincipal | null
 }
 
 export interface ManageAnswer {

@@ -691,6 +691,10 @@ class Gate {
    */
   async manage (request) {
     try {
+      // napi reads a missing object field as None but refuses null.
+      if (request !== null && typeof request === 'object' && request.principal === null) {
+        request = { ...request, principal: undefined }
+      }
       return await this.#native.manage(request)
     } catch (e) {
       throw fromNative(e)

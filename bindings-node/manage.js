@@ -93,19 +93,6 @@ function readBody (req) {
   })
 }
 
-function loginRequired () {
-  const r = native.renderError('login_required', 'sign in to manage API keys', null)
-  return {
-    status: r.status,
-    headers: [
-      ...Object.entries(r.headers),
-      ['Content-Type', 'application/problem+json'],
-      ['Cache-Control', 'no-store']
-    ],
-    body: Buffer.from(r.problem)
-  }
-}
-
 function decodePath (path) {
   try {
     return decodeURIComponent(path)
@@ -147,26 +134,24 @@ function manageRouter (options) {
         return
       }
       const who = await principal(req)
-      let answer
-      if (who === null || who === undefined) {
-        answer = loginRequired()
-      } else {
-        const body = await readBody(req)
-        const host = req.headers.host
-        const scheme = typeof req.protocol === 'string' ? req.protocol : (req.socket?.encrypted ? 'https' : 'http')
-        const headers = []
-        const raw = req.rawHeaders ?? []
-        for (let i = 0; i + 1 < raw.length; i += 2) headers.push([raw[i], raw[i + 1]])
-        answer = await gate.manage({
-          method: req.method,
-          path: decodePath(pathname.slice(1)),
-          query,
-          headers,
-          selfOrigin: host ? `${scheme}://${host}` : undefined,
-          body,
-          principal: principalOf(who, req)
-        })
-      }
+      // Nobody logged in (null): the core answers 401 login_required
+      // without the body being read.
+      const loggedIn = who !== null && who !== undefined
+      const body = loggedIn ? await readBody(req) : Buffer.alloc(0)
+      const host = req.headers.host
+      const scheme = typeof req.protocol === 'string' ? req.protocol : (req.socket?.encrypted ? 'https' : 'http')
+      const headers = []
+      const raw = req.rawHeaders ?? []
+      for (let i = 0; i + 1 < raw.length; i += 2) headers.push([raw[i], raw[i + 1]])
+      const answer = await gate.manage({
+        method: req.method,
+        path: decodePath(pathname.slice(1)),
+        query,
+        headers,
+        selfOrigin: host ? `${scheme}://${host}` : undefined,
+        body,
+        principal: loggedIn ? principalOf(who, req) : null
+      })
       res.statusCode = answer.status
       for (const [name, value] of answer.headers) res.setHeader(name, value)
       res.end(answer.body)

@@ -36,7 +36,8 @@ pub struct ManageRequest {
     /// `scheme://host[:port]` as this request reached the server.
     pub self_origin: Option<String>,
     pub body: Buffer,
-    pub principal: ManagePrincipal,
+    /// `null`: nobody is logged in (answered 401 `login_required`).
+    pub principal: Option<ManagePrincipal>,
 }
 
 #[napi(object)]
@@ -55,7 +56,7 @@ pub struct Prepared {
     headers: Vec<(String, String)>,
     self_origin: Option<String>,
     body: Vec<u8>,
-    principal: Principal,
+    principal: Option<Principal>,
 }
 
 fn principal(p: ManagePrincipal) -> Result<Principal, NodeError> {
@@ -114,7 +115,7 @@ pub fn prepare(r: ManageRequest) -> Result<Prepared, NodeError> {
         headers,
         self_origin: r.self_origin,
         body: r.body.to_vec(),
-        principal: principal(r.principal)?,
+        principal: r.principal.map(principal).transpose()?,
     })
 }
 
@@ -124,18 +125,21 @@ pub fn answer(gate: &CoreGate, r: &Prepared) -> ManageAnswer {
         status,
         headers,
         body,
-    } = manage::handle(
-        gate,
-        &r.principal,
-        &Request {
-            method: &r.method,
-            path: &r.path,
-            query: &r.query,
-            headers: &r.headers,
-            self_origin: r.self_origin.as_deref(),
-            body: &r.body,
-        },
-    );
+    } = match &r.principal {
+        None => manage::login_required(),
+        Some(principal) => manage::handle(
+            gate,
+            principal,
+            &Request {
+                method: &r.method,
+                path: &r.path,
+                query: &r.query,
+                headers: &r.headers,
+                self_origin: r.self_origin.as_deref(),
+                body: &r.body,
+            },
+        ),
+    };
     ManageAnswer {
         status: u32::from(status),
         headers: headers.into_iter().map(|(n, v)| vec![n, v]).collect(),

@@ -468,7 +468,8 @@ impl Gate {
     }
 
     /// Answers one request to the management API (see `gatepass.manage`):
-    /// `(status, headers, body)`, computed with the GIL released.
+    /// `(status, headers, body)`, computed with the GIL released. A
+    /// `principal` of `None` (nobody logged in) is answered 401.
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (method, path, query, headers, self_origin, body, principal))]
     fn manage<'py>(
@@ -480,7 +481,7 @@ impl Gate {
         headers: Vec<(String, String)>,
         self_origin: Option<String>,
         body: Vec<u8>,
-        principal: &Bound<'py, PyDict>,
+        principal: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<crate::manage::Answer<'py>> {
         crate::manage::manage(
             py,

@@ -80,9 +80,13 @@ pub fn manage<'py>(
     headers: Vec<(String, String)>,
     self_origin: Option<String>,
     body: Vec<u8>,
-    who: &Bound<'py, PyDict>,
+    who: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Answer<'py>> {
-    let who = principal(py, who)?;
+    // Nobody logged in: the core's 401 `login_required`, nothing read.
+    let Some(who) = who.map(|d| principal(py, d)).transpose()? else {
+        let r = manage::login_required();
+        return Ok((r.status, r.headers, PyBytes::new(py, &r.body)));
+    };
     let Response {
         status,
         headers,

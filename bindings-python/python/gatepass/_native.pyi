@@ -210,7 +210,7 @@ class Gate:
         headers: List[Tuple[str, str]],
         self_origin: Optional[str],
         body: bytes,
-        principal: Dict[str, Any],
+        principal: Optional[Dict[str, Any]],
     ) -> Tuple[int, List[Tuple[str, str]], bytes]: ...
 
 class VerifiedWebhook:

@@ -18,7 +18,6 @@ is a 401 ``login_required`` problem.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
@@ -27,7 +26,7 @@ from . import _native
 if TYPE_CHECKING:
     from ._gate import Gate
 
-__all__ = ["Principal", "Answer", "MAX_BODY_BYTES", "answer", "login_required"]
+__all__ = ["Principal", "Answer", "MAX_BODY_BYTES", "answer"]
 
 #: The largest request body the management API reads. Mounts read at most one
 #: byte more, whatever ``Content-Length`` says, so a larger body is refused by
@@ -85,16 +84,6 @@ class Principal:
         }
 
 
-def login_required() -> Answer:
-    """The answer for a request whose principal callable returned ``None``."""
-    status, headers, problem = _native.render_error("login_required", "sign in to manage API keys")
-    return (
-        status,
-        [*headers.items(), ("Content-Type", "application/problem+json"), ("Cache-Control", "no-store")],
-        (json.dumps(problem, separators=(",", ":")).encode()),
-    )
-
-
 def _principal(value: Any) -> Optional[Principal]:
     if value is None or isinstance(value, Principal):
         return value
@@ -118,7 +107,8 @@ def answer(
     async mounts run it in a worker thread; the GIL is released meanwhile)."""
     who = _principal(principal)
     if who is None:
-        return login_required()
+        # Nobody logged in: the core answers 401 login_required.
+        return gate._native.manage(method, path, query, [], self_origin, b"", None)
     if who.ip is None and ip is not None:
         who = replace(who, ip=ip)
     if who.user_agent is None and user_agent is not None:

@@ -47,3 +47,16 @@ pub fn handle(gate: &Gate, principal: &Principal, request: &Request<'_>) -> Resp
         body: b"{}".to_vec(),
     }
 }
+
+/// Stub: the answer for a request nobody is logged in for.
+#[must_use]
+pub fn login_required() -> Response {
+    Response {
+        status: 401,
+        headers: vec![
+            ("Content-Type".to_owned(), "application/problem+json".to_owned()),
+            ("Cache-Control".to_owned(), "no-store".to_owned()),
+        ],
+        body: br#"{"type":"about:blank","title":"Unauthorized","status":401,"detail":"log in","code":"login_required"}"#.to_vec(),
+    }
+}
