@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use gatepass_core::audit::{Event, EventFilter, StoredEvent};
 use gatepass_core::clock::ManualClock;
 use gatepass_core::key::{KeyRecord, KeyUpdate, ListQuery};
 use gatepass_core::store::{Change, Found, MemoryStore, Store, UsageDelta};
@@ -58,8 +59,13 @@ impl LaggingStore {
 }
 
 impl Store for LaggingStore {
-    fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), StoreError> {
-        self.inner.insert(key, digest)
+    fn insert(
+        &self,
+        key: &KeyRecord,
+        digest: &TokenDigest,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        self.inner.insert(key, digest, event)
     }
     fn get(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
         self.inner.get(id)
@@ -83,11 +89,39 @@ impl Store for LaggingStore {
     ) -> Result<KeyRecord, GateError> {
         self.inner.rotate(id, new_digest, old_until, change)
     }
-    fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        self.inner.delete(id)
+    fn delete(&self, id: &str, event: &Event) -> Result<bool, StoreError> {
+        self.inner.delete(id, event)
+    }
+    fn events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner.events(filter)
+    }
+    fn prune_events(&self, before: i64, batch: usize) -> Result<u64, StoreError> {
+        self.inner.prune_events(before, batch)
     }
     fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError> {
         self.inner.add_usage(batch)
+    }
+    fn usage_history(
+        &self,
+        key_id: &str,
+        since: gatepass_core::clock::Millis,
+        until: gatepass_core::clock::Millis,
+    ) -> Result<Vec<gatepass_core::history::HistoryRow>, StoreError> {
+        self.inner.usage_history(key_id, since, until)
+    }
+    fn usage_totals(
+        &self,
+        key_ids: &[String],
+        since: gatepass_core::clock::Millis,
+    ) -> Result<Vec<gatepass_core::history::TotalsRow>, StoreError> {
+        self.inner.usage_totals(key_ids, since)
+    }
+    fn compact_usage(
+        &self,
+        hourly_before: gatepass_core::clock::Millis,
+        keep_after: gatepass_core::clock::Millis,
+    ) -> Result<(), StoreError> {
+        self.inner.compact_usage(hourly_before, keep_after)
     }
     fn consume_credit(&self, id: &str) -> Result<Option<u64>, StoreError> {
         self.inner.consume_credit(id)

@@ -10,8 +10,10 @@
 
 use std::sync::Arc;
 
+use crate::audit::{Event, EventFilter, StoredEvent};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
+use crate::history::{HistoryRow, HourCounts, TotalsRow};
 use crate::key::{KeyRecord, ListQuery};
 use crate::token::TokenDigest;
 
@@ -34,20 +36,32 @@ pub struct Found {
     pub secret_expires_at: Option<Millis>,
 }
 
-/// One entry of a usage batch: `count` valid requests, the latest at `last_used_at`.
+/// One entry of a usage batch: `count` valid requests, the latest at
+/// `last_used_at` (meaningless when `count` is 0: a key only refused), and
+/// the same requests and the refusals by hour and outcome for the history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageDelta {
     pub key_id: String,
     pub count: u64,
     pub last_used_at: Millis,
+    pub hours: Vec<HourCounts>,
 }
 
-/// A change applied to a key inside the store's transaction.
-pub type Change<'a> = &'a mut dyn FnMut(&mut KeyRecord) -> Result<(), GateError>;
+/// A change applied to a key inside the store's transaction. It returns the
+/// event that records it, written in the same transaction; `None` means the
+/// change changed nothing, and the store writes nothing (the record must
+/// then be left as it was given).
+pub type Change<'a> = &'a mut dyn FnMut(&mut KeyRecord) -> Result<Option<Event>, GateError>;
 
 pub trait Store: Send + Sync + std::fmt::Debug {
-    /// Stores a new key and the digest of its first secret.
-    fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), StoreError>;
+    /// Stores a new key, the digest of its first secret and the `issued`
+    /// event, in one transaction.
+    fn insert(
+        &self,
+        key: &KeyRecord,
+        digest: &TokenDigest,
+        event: &Event,
+    ) -> Result<(), StoreError>;
 
     fn get(&self, id: &str) -> Result<Option<KeyRecord>, StoreError>;
 
@@ -62,7 +76,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn modify(&self, id: &str, change: Change<'_>) -> Result<KeyRecord, GateError>;
 
     /// Like `modify`, and also adds `new_digest` as the key's current secret
-    /// while every older secret of the key stops working at `old_until`.
+    /// while every older secret of the key stops working at `old_until`. A
+    /// change that returns no event (changed nothing) rotates nothing.
     fn rotate(
         &self,
         id: &str,
@@ -71,12 +86,56 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         change: Change<'_>,
     ) -> Result<KeyRecord, GateError>;
 
-    /// Removes the key and all its secrets; `false` if it did not exist.
-    fn delete(&self, id: &str) -> Result<bool, StoreError>;
+    /// Removes the key and all its secrets and writes `event`, in one
+    /// transaction; `false` (and no event) if it did not exist. Events of a
+    /// deleted key are kept: the trail outlives the key.
+    fn delete(&self, id: &str, event: &Event) -> Result<bool, StoreError>;
+
+    /// Events passing `filter`, newest (highest sequence number) first, at
+    /// most `filter.limit`.
+    fn events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Deletes at most `batch` events older than `before`, in one short
+    /// transaction that touches no key; returns how many it deleted.
+    fn prune_events(&self, before: Millis, batch: usize) -> Result<u64, StoreError>;
 
     /// Adds usage counts (never overwrites, so processes can't lose each
-    /// other's counts) and moves `last_used_at` forward.
+    /// other's counts) and moves `last_used_at` forward; adds the hourly
+    /// history in the same transaction, so the valid counts there add up to
+    /// `usage_count`. Counts for a key that no longer exists are dropped.
     fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError>;
+
+    /// The history rows of one key whose buckets start in `[since, until)`,
+    /// hourly and daily alike, in any order.
+    fn usage_history(
+        &self,
+        _key_id: &str,
+        _since: Millis,
+        _until: Millis,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
+        Err(StoreError::Unavailable(
+            "this store keeps no usage history".into(),
+        ))
+    }
+
+    /// Sums per key and outcome of the rows of `key_ids` starting at or
+    /// after `since`, in one query.
+    fn usage_totals(
+        &self,
+        _key_ids: &[String],
+        _since: Millis,
+    ) -> Result<Vec<TotalsRow>, StoreError> {
+        Err(StoreError::Unavailable(
+            "this store keeps no usage history".into(),
+        ))
+    }
+
+    /// Rolls hourly rows starting before `hourly_before` up into daily rows
+    /// and deletes rows starting before `keep_after`. Safe to run from
+    /// several processes at once: no count is lost or added twice.
+    fn compact_usage(&self, _hourly_before: Millis, _keep_after: Millis) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// Takes one credit if any remain: `Some(remaining after)`, or `None`
     /// when the key has run out. Keys without credits are not called.

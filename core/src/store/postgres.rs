@@ -27,9 +27,11 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::row::{key_columns_of, read_key_row, to_i64, KeyRow, KEY_COLUMNS, KEY_COLUMN_COUNT};
 use super::{Change, Found, Store, UsageDelta};
+use crate::audit::{self, Event, EventFilter, StoredEvent};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
-use crate::key::{KeyRecord, ListQuery};
+use crate::history::{HistoryRow, TotalsRow, COUNTED, DAY};
+use crate::key::{ExpiryFilter, KeyRecord, ListQuery};
 use crate::tls::{self, Verify};
 use crate::token::TokenDigest;
 
@@ -95,6 +97,85 @@ CREATE TABLE IF NOT EXISTS gatepass_secrets (
 );
 CREATE INDEX IF NOT EXISTS gatepass_secrets_key ON gatepass_secrets (key_id);
 ";
+
+/// The audit trail (see `crate::audit`), created in place in a schema of any
+/// version; events are written in the transaction of the change they
+/// record. `seq` is never reused, which keeps page cursors exact.
+const SCHEMA_EVENTS: &str = "
+CREATE TABLE IF NOT EXISTS gatepass_events (
+    seq        BIGSERIAL PRIMARY KEY,
+    id         TEXT NOT NULL UNIQUE,
+    at         BIGINT NOT NULL,
+    key_id     TEXT NOT NULL,
+    owner      TEXT,
+    action     TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    changes    TEXT NOT NULL,
+    ip         TEXT,
+    user_agent TEXT
+);
+CREATE INDEX IF NOT EXISTS gatepass_events_key ON gatepass_events (key_id, seq);
+CREATE INDEX IF NOT EXISTS gatepass_events_owner ON gatepass_events (owner, seq);
+CREATE INDEX IF NOT EXISTS gatepass_events_at ON gatepass_events (at);
+";
+
+const EVENT_COLUMNS: &str = "seq, id, at, key_id, owner, action, actor, changes, ip, user_agent";
+
+fn insert_event(tx: &mut Transaction<'_>, event: &Event) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO gatepass_events (id, at, key_id, owner, action, actor, changes, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &event.id,
+            &event.at,
+            &event.key_id,
+            &event.owner,
+            &event.action.as_str(),
+            &event.actor,
+            &audit::changes_text(&event.changes)?,
+            &event.ip,
+            &event.user_agent,
+        ],
+    )?;
+    Ok(())
+}
+
+fn event_of(row: &Row) -> Result<StoredEvent, StoreError> {
+    let id: String = row.try_get(1)?;
+    let action: String = row.try_get(5)?;
+    let changes: String = row.try_get(7)?;
+    Ok(StoredEvent {
+        seq: row.try_get(0)?,
+        event: Event {
+            action: audit::action_from_text(&id, &action)?,
+            changes: audit::changes_from_text(&id, &changes)?,
+            at: row.try_get(2)?,
+            key_id: row.try_get(3)?,
+            owner: row.try_get(4)?,
+            actor: row.try_get(6)?,
+            ip: row.try_get(8)?,
+            user_agent: row.try_get(9)?,
+            id,
+        },
+    })
+}
+/// Usage history (see `history.rs`): one row per key, bucket and outcome,
+/// added to by every process's flush. Created on every open when missing, so
+/// an existing database gains it in place without a version step.
+const USAGE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS gatepass_usage (
+    key_id  TEXT NOT NULL REFERENCES gatepass_keys (id) ON DELETE CASCADE,
+    step    TEXT NOT NULL,
+    start   BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    n       BIGINT NOT NULL,
+    PRIMARY KEY (key_id, step, start, outcome)
+);
+CREATE INDEX IF NOT EXISTS gatepass_usage_age ON gatepass_usage (step, start);
+";
+/// Arbitrary constant for `pg_try_advisory_xact_lock`: one process compacts
+/// the history at a time; the others skip their turn.
+const COMPACT_LOCK: i64 = 0x6770_7573_6167_6521; // "gpusage!"
 
 type Manager = PostgresConnectionManager<MakeRustlsConnect>;
 type Pool = r2d2::Pool<Manager>;
@@ -392,6 +473,8 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
             &[&SCHEMA_VERSION],
         )?;
     }
+    tx.batch_execute(SCHEMA_EVENTS)?;
+    tx.batch_execute(USAGE_SCHEMA)?;
     tx.commit()?;
     Ok(())
 }
@@ -605,7 +688,10 @@ impl PostgresStore {
         let mut tx = client.transaction()?;
         let mut key =
             Self::read_key(&mut tx, id, true)?.ok_or_else(|| GateError::NotFound(id.to_owned()))?;
-        change(&mut key)?;
+        // Nothing changed: nothing is written (the transaction rolls back).
+        let Some(event) = change(&mut key)? else {
+            return Ok(key);
+        };
         let r = KeyRow::from_record(&key)?;
         // usage_count and last_used_at are only changed by add_usage.
         tx.execute(
@@ -630,6 +716,7 @@ impl PostgresStore {
             ],
         )?;
         then(&mut tx, &key)?;
+        insert_event(&mut tx, &event)?;
         notify(&mut tx, id)?;
         tx.commit()?;
         Ok(key)
@@ -651,7 +738,12 @@ impl Drop for PostgresStore {
 }
 
 impl Store for PostgresStore {
-    fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), StoreError> {
+    fn insert(
+        &self,
+        key: &KeyRecord,
+        digest: &TokenDigest,
+        event: &Event,
+    ) -> Result<(), StoreError> {
         let r = KeyRow::from_record(key)?;
         let mut client = self.client()?;
         let mut tx = client.transaction()?;
@@ -684,6 +776,7 @@ impl Store for PostgresStore {
             "INSERT INTO gatepass_secrets (digest, key_id, created_at, expires_at) VALUES ($1, $2, $3, NULL)",
             &[&&digest.as_bytes()[..], &r.id, &r.created_at],
         )?;
+        insert_event(&mut tx, event)?;
         // Verification caches remember digests the store did not have; a
         // new secret must reach them too, as on SQLite, where the epoch
         // moves with every inserted secret.
@@ -726,15 +819,27 @@ impl Store for PostgresStore {
             .map_or((i64::MIN, String::new()), |c| (c.created_at, c.id.clone()));
         let status = q.status.map(|s| s.as_str());
         let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+        let (live_at, expired_at) = ExpiryFilter::sql_params(q.expiry);
         let mut client = self.client()?;
         let rows = client.query(
             &format!(
                 "SELECT {KEY_COLUMNS} FROM gatepass_keys \
                  WHERE ($1::TEXT IS NULL OR subject = $1) AND ($2::TEXT IS NULL OR kind = $2) \
                  AND ($3::TEXT IS NULL OR status = $3) AND (created_at, id) > ($4, $5) \
+                 AND ($7::BIGINT IS NULL OR expires_at IS NULL OR expires_at > $7) \
+                 AND ($8::BIGINT IS NULL OR (expires_at <= $8 AND status <> 'revoked')) \
                  ORDER BY created_at, id LIMIT $6"
             ),
-            &[&q.subject, &q.kind, &status, &after_t, &after_id, &limit],
+            &[
+                &q.subject,
+                &q.kind,
+                &status,
+                &after_t,
+                &after_id,
+                &limit,
+                &live_at,
+                &expired_at,
+            ],
         )?;
         rows.iter()
             .map(|r| {
@@ -769,14 +874,49 @@ impl Store for PostgresStore {
         })
     }
 
-    fn delete(&self, id: &str) -> Result<bool, StoreError> {
+    fn delete(&self, id: &str, event: &Event) -> Result<bool, StoreError> {
         let mut client = self.client()?;
         let mut tx = client.transaction()?;
         // Secrets go with the key through ON DELETE CASCADE.
         let n = tx.execute("DELETE FROM gatepass_keys WHERE id = $1", &[&id])?;
+        if n > 0 {
+            insert_event(&mut tx, event)?;
+        }
         notify(&mut tx, id)?;
         tx.commit()?;
         Ok(n > 0)
+    }
+
+    fn events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        let mut client = self.client()?;
+        let rows = client.query(
+            &format!(
+                "SELECT {EVENT_COLUMNS} FROM gatepass_events \
+                 WHERE ($1::TEXT IS NULL OR key_id = $1) AND ($2::TEXT IS NULL OR owner = $2) \
+                 AND ($3::BIGINT IS NULL OR at >= $3) AND ($4::BIGINT IS NULL OR seq < $4) \
+                 ORDER BY seq DESC LIMIT $5"
+            ),
+            &[
+                &filter.key,
+                &filter.owner,
+                &filter.since,
+                &filter.before,
+                &limit,
+            ],
+        )?;
+        rows.iter().map(event_of).collect()
+    }
+
+    fn prune_events(&self, before: Millis, batch: usize) -> Result<u64, StoreError> {
+        let batch = i64::try_from(batch).unwrap_or(i64::MAX);
+        let mut client = self.client()?;
+        let n = client.execute(
+            "DELETE FROM gatepass_events WHERE seq IN \
+             (SELECT seq FROM gatepass_events WHERE at < $1 ORDER BY seq LIMIT $2)",
+            &[&before, &batch],
+        )?;
+        Ok(n)
     }
 
     fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError> {
@@ -793,9 +933,111 @@ impl Store for PostgresStore {
             "UPDATE gatepass_keys SET usage_count = usage_count + $2, \
              last_used_at = GREATEST(COALESCE(last_used_at, $3), $3) WHERE id = $1",
         )?;
+        let (mut ids, mut starts, mut outcomes, mut counts) = (vec![], vec![], vec![], vec![]);
         for d in sorted {
-            tx.execute(&stmt, &[&d.key_id, &to_i64(d.count), &d.last_used_at])?;
+            if d.count > 0 {
+                tx.execute(&stmt, &[&d.key_id, &to_i64(d.count), &d.last_used_at])?;
+            }
+            for hour in &d.hours {
+                for (outcome, &n) in COUNTED.iter().zip(&hour.counts) {
+                    if n > 0 {
+                        ids.push(d.key_id.as_str());
+                        starts.push(hour.start);
+                        outcomes.push(outcome.code());
+                        counts.push(to_i64(n));
+                    }
+                }
+            }
         }
+        // The history in one statement, in the same transaction as the
+        // counts, rows taken in one order in every process (no deadlocks);
+        // counts for keys deleted meanwhile are dropped by the join.
+        if !ids.is_empty() {
+            tx.execute(
+                "INSERT INTO gatepass_usage (key_id, step, start, outcome, n) \
+                 SELECT u.key_id, 'hour', u.start, u.outcome, u.n \
+                 FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[]) AS u (key_id, start, outcome, n) \
+                 JOIN gatepass_keys k ON k.id = u.key_id \
+                 ORDER BY u.key_id, u.start, u.outcome \
+                 ON CONFLICT (key_id, step, start, outcome) DO UPDATE SET n = gatepass_usage.n + excluded.n",
+                &[&ids, &starts, &outcomes, &counts],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn usage_history(
+        &self,
+        key_id: &str,
+        since: Millis,
+        until: Millis,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
+        let mut client = self.client()?;
+        let rows = client.query(
+            "SELECT step, start, outcome, n FROM gatepass_usage \
+             WHERE key_id = $1 AND start >= $2 AND start < $3",
+            &[&key_id, &since, &until],
+        )?;
+        rows.iter()
+            .map(|r| {
+                super::sqlite::history_row((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                ))
+            })
+            .collect()
+    }
+
+    fn usage_totals(
+        &self,
+        key_ids: &[String],
+        since: Millis,
+    ) -> Result<Vec<TotalsRow>, StoreError> {
+        let mut client = self.client()?;
+        let rows = client.query(
+            "SELECT key_id, outcome, SUM(n)::BIGINT, MAX(start) FROM gatepass_usage \
+             WHERE key_id = ANY($1) AND start >= $2 GROUP BY key_id, outcome",
+            &[&key_ids, &since],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(TotalsRow {
+                    key_id: r.try_get(0)?,
+                    outcome: r.try_get(1)?,
+                    n: u64::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0),
+                    last: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    fn compact_usage(&self, hourly_before: Millis, keep_after: Millis) -> Result<(), StoreError> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction()?;
+        let mine: bool = tx
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&COMPACT_LOCK])?
+            .try_get(0)?;
+        if !mine {
+            // Another process is at it right now.
+            return Ok(());
+        }
+        // The hours move into their days and disappear in one statement.
+        tx.execute(
+            "WITH moved AS (DELETE FROM gatepass_usage WHERE step = 'hour' AND start < $1 \
+             RETURNING key_id, start, outcome, n) \
+             INSERT INTO gatepass_usage (key_id, step, start, outcome, n) \
+             SELECT key_id, 'day', start - (((start % $2) + $2) % $2) AS day, outcome, SUM(n)::BIGINT \
+             FROM moved GROUP BY key_id, day, outcome ORDER BY key_id, day, outcome \
+             ON CONFLICT (key_id, step, start, outcome) DO UPDATE SET n = gatepass_usage.n + excluded.n",
+            &[&hourly_before, &DAY],
+        )?;
+        tx.execute(
+            "DELETE FROM gatepass_usage WHERE start < $1",
+            &[&keep_after],
+        )?;
         tx.commit()?;
         Ok(())
     }

@@ -17,9 +17,11 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 use super::row::{key_columns_of, read_key_row, to_i64, KeyRow, KEY_COLUMNS, KEY_COLUMN_COUNT};
 use super::wal_index::WalIndexWatch;
 use super::{Change, Found, Store, UsageDelta};
+use crate::audit::{self, Event, EventFilter, StoredEvent};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
-use crate::key::{KeyRecord, ListQuery};
+use crate::history::{HistoryRow, Step, TotalsRow, COUNTED, DAY};
+use crate::key::{ExpiryFilter, KeyRecord, ListQuery};
 use crate::token::TokenDigest;
 
 /// The schema version this build writes and reads (`PRAGMA user_version`).
@@ -84,6 +86,115 @@ CREATE TRIGGER gatepass_secrets_changed AFTER UPDATE ON gatepass_secrets
 BEGIN UPDATE gatepass_changes SET n = n + 1; END;
 CREATE TRIGGER gatepass_secrets_deleted AFTER DELETE ON gatepass_secrets
 BEGIN UPDATE gatepass_changes SET n = n + 1; END;
+";
+
+/// The audit trail (see `crate::audit`), created in place in a file of any
+/// schema version: events are written in the transaction of the change they
+/// record. `seq` is `AUTOINCREMENT` so a number is never reused after a
+/// prune, which keeps page cursors exact. No trigger watches this table: an
+/// event never moves the cache epoch.
+const SCHEMA_EVENTS: &str = "
+CREATE TABLE IF NOT EXISTS gatepass_events (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    id         TEXT NOT NULL UNIQUE,
+    at         INTEGER NOT NULL,
+    key_id     TEXT NOT NULL,
+    owner      TEXT,
+    action     TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    changes    TEXT NOT NULL,
+    ip         TEXT,
+    user_agent TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS gatepass_events_key ON gatepass_events (key_id, seq);
+CREATE INDEX IF NOT EXISTS gatepass_events_owner ON gatepass_events (owner, seq);
+CREATE INDEX IF NOT EXISTS gatepass_events_at ON gatepass_events (at);
+";
+
+const EVENT_COLUMNS: &str = "seq, id, at, key_id, owner, action, actor, changes, ip, user_agent";
+
+fn insert_event(conn: &Connection, event: &Event) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO gatepass_events (id, at, key_id, owner, action, actor, changes, ip, user_agent) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        event.id,
+        event.at,
+        event.key_id,
+        event.owner,
+        event.action.as_str(),
+        event.actor,
+        audit::changes_text(&event.changes)?,
+        event.ip,
+        event.user_agent,
+    ])?;
+    Ok(())
+}
+
+type EventRow = (
+    i64,
+    String,
+    i64,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+fn read_event_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+    ))
+}
+
+fn event_of(row: EventRow) -> Result<StoredEvent, StoreError> {
+    let (seq, id, at, key_id, owner, action, actor, changes, ip, user_agent) = row;
+    Ok(StoredEvent {
+        seq,
+        event: Event {
+            action: audit::action_from_text(&id, &action)?,
+            changes: audit::changes_from_text(&id, &changes)?,
+            id,
+            at,
+            key_id,
+            owner,
+            actor,
+            ip,
+            user_agent,
+        },
+    })
+}
+
+/// Usage history (see `history.rs`): one row per key, bucket and outcome,
+/// added to by every process's flush. Created on every open when missing,
+/// so an existing file gains it in place without a version step. Rows go
+/// with their key (the trigger; no foreign key, so a flush that names a key
+/// deleted meanwhile drops its counts instead of failing the batch).
+const USAGE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS gatepass_usage (
+    key_id  TEXT NOT NULL,
+    step    TEXT NOT NULL,
+    start   INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    n       INTEGER NOT NULL,
+    PRIMARY KEY (key_id, step, start, outcome)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS gatepass_usage_age ON gatepass_usage (step, start);
+CREATE TRIGGER IF NOT EXISTS gatepass_usage_key_deleted AFTER DELETE ON gatepass_keys
+BEGIN DELETE FROM gatepass_usage WHERE key_id = old.id; END;
 ";
 
 #[derive(Debug)]
@@ -209,6 +320,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
+    tx.execute_batch(SCHEMA_EVENTS)?;
+    tx.execute_batch(USAGE_SCHEMA)?;
     tx.commit()?;
     Ok(())
 }
@@ -274,6 +387,30 @@ fn update_key(conn: &Connection, key: &KeyRecord) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A stored history row as the core reads it; a row it cannot read is
+/// corrupt data, reported rather than skipped.
+pub(super) fn history_row(
+    (step, start, outcome, n): (String, i64, String, i64),
+) -> Result<HistoryRow, StoreError> {
+    let step = match step.as_str() {
+        "hour" => Step::Hour,
+        "day" => Step::Day,
+        _ => {
+            return Err(StoreError::Corrupt(
+                "a usage row has an unknown step".into(),
+            ))
+        }
+    };
+    let n = u64::try_from(n)
+        .map_err(|_| StoreError::Corrupt("a usage row has a negative count".into()))?;
+    Ok(HistoryRow {
+        step,
+        start,
+        outcome,
+        n,
+    })
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema
     /// up to date.
@@ -308,6 +445,9 @@ impl SqliteStore {
         .transpose()
     }
 
+    /// Reads, changes and writes the key, its event and `then`'s writes in
+    /// one transaction. A change that changed nothing writes nothing, not
+    /// even `then`'s (and so commits nothing).
     fn modify_in(
         conn: &mut Connection,
         id: &str,
@@ -316,21 +456,30 @@ impl SqliteStore {
     ) -> Result<KeyRecord, GateError> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut key = Self::read_key(&tx, id)?.ok_or_else(|| GateError::NotFound(id.to_owned()))?;
-        change(&mut key)?;
+        let Some(event) = change(&mut key)? else {
+            return Ok(key);
+        };
         update_key(&tx, &key)?;
         then(&tx, &key)?;
+        insert_event(&tx, &event)?;
         tx.commit()?;
         Ok(key)
     }
 }
 
 impl Store for SqliteStore {
-    fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), StoreError> {
+    fn insert(
+        &self,
+        key: &KeyRecord,
+        digest: &TokenDigest,
+        event: &Event,
+    ) -> Result<(), StoreError> {
         let mut conn = self.write.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         insert_key(&tx, key)?;
         tx.prepare_cached("INSERT INTO gatepass_secrets (digest, key_id, created_at, expires_at) VALUES (?1, ?2, ?3, NULL)")?
             .execute(params![&digest.as_bytes()[..], key.id, key.created_at])?;
+        insert_event(&tx, event)?;
         tx.commit()?;
         Ok(())
     }
@@ -370,8 +519,12 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {KEY_COLUMNS} FROM gatepass_keys \
              WHERE (?1 IS NULL OR subject = ?1) AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR status = ?3) \
-             AND (created_at, id) > (?4, ?5) ORDER BY created_at, id LIMIT ?6"
+             AND (created_at, id) > (?4, ?5) \
+             AND (?7 IS NULL OR expires_at IS NULL OR expires_at > ?7) \
+             AND (?8 IS NULL OR (expires_at <= ?8 AND status <> 'revoked')) \
+             ORDER BY created_at, id LIMIT ?6"
         ))?;
+        let (live_at, expired_at) = ExpiryFilter::sql_params(q.expiry);
         let rows = stmt.query_map(
             params![
                 q.subject,
@@ -379,7 +532,9 @@ impl Store for SqliteStore {
                 q.status.map(|s| s.as_str()),
                 after_t,
                 after_id,
-                i64::try_from(q.limit).unwrap_or(i64::MAX)
+                i64::try_from(q.limit).unwrap_or(i64::MAX),
+                live_at,
+                expired_at
             ],
             read_row,
         )?;
@@ -411,13 +566,64 @@ impl Store for SqliteStore {
         })
     }
 
-    fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        let conn = self.write.lock();
+    fn delete(&self, id: &str, event: &Event) -> Result<bool, StoreError> {
+        let mut conn = self.write.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Secrets go with the key through ON DELETE CASCADE.
-        let n = conn
+        let n = tx
             .prepare_cached("DELETE FROM gatepass_keys WHERE id = ?1")?
             .execute([id])?;
+        if n > 0 {
+            insert_event(&tx, event)?;
+        }
+        tx.commit()?;
         Ok(n > 0)
+    }
+
+    fn events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        // Only the filters given, so SQLite can use the index for each.
+        let mut conditions = Vec::new();
+        let mut values: Vec<rusqlite::types::Value> = Vec::new();
+        let mut push = |condition: &str, value: rusqlite::types::Value| {
+            values.push(value);
+            conditions.push(format!("{condition} ?{}", values.len()));
+        };
+        if let Some(key) = &filter.key {
+            push("key_id =", key.clone().into());
+        }
+        if let Some(owner) = &filter.owner {
+            push("owner =", owner.clone().into());
+        }
+        if let Some(since) = filter.since {
+            push("at >=", since.into());
+        }
+        if let Some(before) = filter.before {
+            push("seq <", before.into());
+        }
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        values.push(limit.into());
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM gatepass_events {}{} ORDER BY seq DESC LIMIT ?{}",
+            if conditions.is_empty() { "" } else { "WHERE " },
+            conditions.join(" AND "),
+            values.len()
+        );
+        let conn = self.read.lock();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(values), read_event_row)?;
+        rows.map(|r| r.map_err(StoreError::from).and_then(event_of))
+            .collect()
+    }
+
+    fn prune_events(&self, before: Millis, batch: usize) -> Result<u64, StoreError> {
+        let conn = self.write.lock();
+        let n = conn
+            .prepare_cached(
+                "DELETE FROM gatepass_events WHERE seq IN \
+                 (SELECT seq FROM gatepass_events WHERE at < ?1 ORDER BY seq LIMIT ?2)",
+            )?
+            .execute(params![before, i64::try_from(batch).unwrap_or(i64::MAX)])?;
+        Ok(n as u64)
     }
 
     fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError> {
@@ -431,10 +637,96 @@ impl Store for SqliteStore {
                 "UPDATE gatepass_keys SET usage_count = usage_count + ?2, \
                  last_used_at = MAX(COALESCE(last_used_at, ?3), ?3) WHERE id = ?1",
             )?;
+            // The history goes in the same transaction, so its valid counts
+            // and usage_count move together in every process.
+            let mut history = tx.prepare_cached(
+                "INSERT INTO gatepass_usage (key_id, step, start, outcome, n) \
+                 SELECT ?1, 'hour', ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM gatepass_keys WHERE id = ?1) \
+                 ON CONFLICT (key_id, step, start, outcome) DO UPDATE SET n = n + excluded.n",
+            )?;
             for d in batch {
-                stmt.execute(params![d.key_id, to_i64(d.count), d.last_used_at])?;
+                if d.count > 0 {
+                    stmt.execute(params![d.key_id, to_i64(d.count), d.last_used_at])?;
+                }
+                for hour in &d.hours {
+                    for (outcome, &n) in COUNTED.iter().zip(&hour.counts) {
+                        if n > 0 {
+                            history.execute(params![
+                                d.key_id,
+                                hour.start,
+                                outcome.code(),
+                                to_i64(n)
+                            ])?;
+                        }
+                    }
+                }
             }
         }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn usage_history(
+        &self,
+        key_id: &str,
+        since: Millis,
+        until: Millis,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
+        let conn = self.read.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT step, start, outcome, n FROM gatepass_usage \
+             WHERE key_id = ?1 AND start >= ?2 AND start < ?3",
+        )?;
+        let rows = stmt.query_map(params![key_id, since, until], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        rows.map(|row| history_row(row?)).collect()
+    }
+
+    fn usage_totals(
+        &self,
+        key_ids: &[String],
+        since: Millis,
+    ) -> Result<Vec<TotalsRow>, StoreError> {
+        let ids = serde_json::to_string(key_ids).map_err(StoreError::unavailable)?;
+        let conn = self.read.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT key_id, outcome, SUM(n), MAX(start) FROM gatepass_usage \
+             WHERE key_id IN (SELECT value FROM json_each(?1)) AND start >= ?2 \
+             GROUP BY key_id, outcome",
+        )?;
+        let rows = stmt.query_map(params![ids, since], |r| {
+            Ok(TotalsRow {
+                key_id: r.get(0)?,
+                outcome: r.get(1)?,
+                n: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                last: r.get(3)?,
+            })
+        })?;
+        rows.map(|r| r.map_err(StoreError::from)).collect()
+    }
+
+    fn compact_usage(&self, hourly_before: Millis, keep_after: Millis) -> Result<(), StoreError> {
+        let mut conn = self.write.lock();
+        // One transaction: the hours move into their days and disappear
+        // together, so a count is never in both or neither.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.prepare_cached(
+            "INSERT INTO gatepass_usage (key_id, step, start, outcome, n) \
+             SELECT key_id, 'day', start - (((start % ?2) + ?2) % ?2) AS day, outcome, SUM(n) \
+             FROM gatepass_usage WHERE step = 'hour' AND start < ?1 GROUP BY key_id, day, outcome \
+             ON CONFLICT (key_id, step, start, outcome) DO UPDATE SET n = n + excluded.n",
+        )?
+        .execute(params![hourly_before, DAY])?;
+        tx.prepare_cached("DELETE FROM gatepass_usage WHERE step = 'hour' AND start < ?1")?
+            .execute([hourly_before])?;
+        tx.prepare_cached("DELETE FROM gatepass_usage WHERE start < ?1")?
+            .execute([keep_after])?;
         tx.commit()?;
         Ok(())
     }
