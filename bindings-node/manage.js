@@ -60,7 +60,9 @@ function readBody (req) {
     const b = req.body
     if (Buffer.isBuffer(b)) return Promise.resolve(b.subarray(0, MAX_BODY_BYTES + 1))
     if (typeof b === 'string') return Promise.resolve(Buffer.from(b).subarray(0, MAX_BODY_BYTES + 1))
-    if (b !== undefined && b !== null && req._body === true) {
+    // express.json() leaves the parsed value (body-parser 1 also sets
+    // `req._body`; 2 only ends the stream).
+    if (b !== undefined && b !== null) {
       return Promise.resolve(Buffer.from(JSON.stringify(b)).subarray(0, MAX_BODY_BYTES + 1))
     }
     return Promise.resolve(Buffer.alloc(0))
