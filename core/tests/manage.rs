@@ -1465,3 +1465,103 @@ fn bounds_hold_at_their_edges() {
         assert_eq!(r.status, 403, "{own} {sent}");
     }
 }
+
+mod without_history {
+    use gatepass_core::audit::{Event, EventFilter, StoredEvent};
+    use gatepass_core::clock::Millis;
+    use gatepass_core::key::ListQuery;
+    use gatepass_core::store::{Change, Found, MemoryStore, Store, UsageDelta};
+    use gatepass_core::token::TokenDigest;
+    use gatepass_core::{GateError, KeyRecord, StoreError};
+
+    /// A memory store whose usage history cannot be read (the trait's
+    /// default answers): as when the store fails between a change and the
+    /// read of the key's history that follows it.
+    #[derive(Debug, Default)]
+    pub struct NoHistory(MemoryStore);
+
+    impl Store for NoHistory {
+        fn insert(&self, k: &KeyRecord, d: &TokenDigest, e: &Event) -> Result<(), StoreError> {
+            self.0.insert(k, d, e)
+        }
+        fn get(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
+            self.0.get(id)
+        }
+        fn find(&self, d: &TokenDigest) -> Result<Option<Found>, StoreError> {
+            self.0.find(d)
+        }
+        fn list(&self, q: &ListQuery) -> Result<Vec<KeyRecord>, StoreError> {
+            self.0.list(q)
+        }
+        fn modify(&self, id: &str, c: Change<'_>) -> Result<KeyRecord, GateError> {
+            self.0.modify(id, c)
+        }
+        fn rotate(
+            &self,
+            id: &str,
+            d: &TokenDigest,
+            until: Millis,
+            c: Change<'_>,
+        ) -> Result<KeyRecord, GateError> {
+            self.0.rotate(id, d, until, c)
+        }
+        fn delete(&self, id: &str, e: &Event) -> Result<bool, StoreError> {
+            self.0.delete(id, e)
+        }
+        fn events(&self, f: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+            self.0.events(f)
+        }
+        fn prune_events(&self, before: Millis, batch: usize) -> Result<u64, StoreError> {
+            self.0.prune_events(before, batch)
+        }
+        fn add_usage(&self, b: &[UsageDelta]) -> Result<(), StoreError> {
+            self.0.add_usage(b)
+        }
+        fn consume_credit(&self, id: &str) -> Result<Option<u64>, StoreError> {
+            self.0.consume_credit(id)
+        }
+        fn epoch(&self) -> Result<u64, StoreError> {
+            self.0.epoch()
+        }
+    }
+}
+
+#[test]
+fn a_change_is_answered_as_made_when_the_history_cannot_be_read_after_it() {
+    let gate = Gate::new(
+        Arc::new(without_history::NoHistory::default()),
+        Policy::default(),
+    );
+    let principal = owner("ws");
+    let call = |method: &str, path: &str, body: &[u8]| {
+        Answer::from(manage::handle(
+            &gate,
+            &principal,
+            &Request {
+                method,
+                path,
+                query: "",
+                headers: &same_origin_headers(),
+                self_origin: Some(ORIGIN),
+                body,
+            },
+        ))
+    };
+    // The token of a new key is never lost to the failed read.
+    let created = call("POST", "keys", br#"{"name": "x"}"#);
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert!(created.json["token"].is_string());
+    assert_eq!(created.json["key"]["attempts_after_end"], Value::Null);
+    let id = created.json["key"]["id"].as_str().unwrap().to_owned();
+    // A change is made and said to be made, not answered with a 5xx.
+    let revoked = call("POST", &format!("keys/{id}/revoke"), b"{}");
+    assert_eq!(revoked.status, 200, "{}", revoked.text());
+    assert_eq!(revoked.json["status"], "revoked");
+    assert_eq!(revoked.json["attempts_after_end"], Value::Null);
+    // A read that needs the history is the store's 503, generic and retryable.
+    let read = call("GET", &format!("keys/{id}"), b"");
+    read.problem(503, "store_unavailable");
+    assert_eq!(read.header("retry-after"), Some("1"));
+    assert!(!read.text().contains("history"), "{}", read.text());
+    call("GET", &format!("keys/{id}/usage"), b"").problem(503, "store_unavailable");
+}
