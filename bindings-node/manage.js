@@ -1,9 +1,11 @@
 'use strict'
-// The API Tokens page and its JSON API as middleware for Express 4 and 5 (or
-// a plain `http` server): every request under the mount point is cut down to
-// (method, path, query, headers, self origin, body), the host's login decides
-// the principal, and the core answers on the libuv pool. Nothing here needs
-// Express itself.
+// The API Tokens page and its JSON API as middleware for Express 4 and 5:
+// every request under the mount point is cut down to (method, path, query,
+// headers, self origin, body), the host's login decides the principal, and
+// the core answers on the libuv pool. Nothing here needs Express itself: any
+// server that mounts a `(req, res, next)` handler under a prefix and strips
+// the prefix from `req.url` (connect-style `app.use('/tokens', handler)`)
+// works; others call `gate.manage(request)` directly.
 
 const native = require('./native.js')
 
