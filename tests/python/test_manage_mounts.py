@@ -178,3 +178,51 @@ def test_principal_without_owner_needs_operator() -> None:
         gatepass.Principal(owner="w1")
     operator = gatepass.Principal(operator=True, actor="staff:ann")
     assert operator.owner is None
+
+
+def test_manage_releases_the_gil_while_the_store_waits(tmp_path: Any) -> None:
+    """Another process holds SQLite's write lock; ``manage`` waits for it in
+    the core. The main thread can tell that process to let go (Python code,
+    which needs the GIL) only if that wait released the GIL; otherwise the
+    core gives up after its busy timeout and answers 503. (The lock is held
+    by another process because POSIX locks of one process never conflict.)"""
+    import subprocess
+    import sys
+
+    from gatepass.manage import answer
+
+    path = tmp_path / "gil.db"
+    gate = gatepass.Gate(f"sqlite:///{path}")
+    gate.issue("warm-up", subject="w")  # the schema exists
+    hold = (
+        "import sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('BEGIN EXCLUSIVE')\n"
+        "print('locked', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "c.execute('COMMIT')\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdin is not None
+    assert holder.stdout.readline().strip() == "locked"
+    result: Dict[str, Any] = {}
+    entered = threading.Event()
+
+    def work() -> None:
+        entered.set()
+        who = gatepass.Principal(owner="w", actor="user:w")
+        headers = [("Origin", "http://app.example"), ("Content-Type", "application/json")]
+        result["answer"] = answer(gate, who, "POST", "keys", "", headers, "http://app.example", b'{"name": "n"}')
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    entered.wait()
+    time.sleep(0.3)  # lets the worker reach the lock; not an assertion
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+    worker.join(60)
+    holder.wait(30)
+    status, _, body = result["answer"]
+    assert status == 201, body
