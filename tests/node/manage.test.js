@@ -7,6 +7,8 @@
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
+const { spawn, spawnSync } = require('node:child_process')
+const readline = require('node:readline')
 
 const { Gate } = require('gatepass')
 const { authenticate, requireScopes, problemDetails, manageRouter } = require('gatepass/express')
@@ -330,6 +332,52 @@ describe('manageRouter arguments', () => {
       assert.equal(typeof r.status, 'number')
       assert.ok(Buffer.isBuffer(r.body))
     } finally {
+      await gate.close()
+    }
+  })
+})
+
+describe('gate.manage', () => {
+  // SQLite's write lock held by another process (Python's sqlite3 module:
+  // Node 20 has no SQLite of its own). If manage ran on the main thread, the
+  // timer below could not fire to release the lock before the core gave up
+  // after its busy timeout (a 503).
+  const python = ['python3', 'python'].find((p) => spawnSync(p, ['-c', 'import sqlite3']).status === 0)
+  it('answers on the libuv pool: the event loop runs while the store waits', { skip: python === undefined && 'needs python3 with sqlite3 to hold the lock' }, async () => {
+    const file = path.join(tempDir(), 'lock.db')
+    const gate = await Gate.open(`sqlite:///${file}`)
+    await gate.issue({ name: 'warm-up', subject: 'w' })
+    const hold = [
+      'import sqlite3, sys',
+      'c = sqlite3.connect(sys.argv[1], isolation_level=None)',
+      "c.execute('BEGIN EXCLUSIVE')",
+      "print('locked', flush=True)",
+      'sys.stdin.readline()',
+      "c.execute('COMMIT')"
+    ].join('\n')
+    const holder = spawn(python, ['-c', hold, file], { stdio: ['pipe', 'pipe', 'inherit'] })
+    try {
+      const lines = readline.createInterface({ input: holder.stdout })
+      const [first] = await Promise.race([
+        new Promise((resolve) => lines.once('line', (l) => resolve([l]))),
+        new Promise((resolve) => holder.once('exit', () => resolve([null])))
+      ])
+      assert.equal(first, 'locked')
+      const pending = gate.manage({
+        method: 'POST',
+        path: 'keys',
+        query: '',
+        headers: [['Origin', 'http://app.example'], ['Content-Type', 'application/json']],
+        selfOrigin: 'http://app.example',
+        body: Buffer.from('{"name": "n"}'),
+        principal: { owner: 'w', actor: 'user:w' }
+      })
+      await new Promise((resolve) => setTimeout(resolve, 300)) // lets the pool reach the lock; not an assertion
+      holder.stdin.end('\n')
+      const answer = await pending
+      assert.equal(answer.status, 201, answer.body.toString())
+    } finally {
+      holder.kill()
       await gate.close()
     }
   })
