@@ -8,7 +8,8 @@ the host's login for a :class:`Principal`, and send the answer back::
     from gatepass.flask import manage_blueprint
     app.register_blueprint(
         manage_blueprint(gate, principal=lambda request: gatepass.Principal(
-            owner=current_user.workspace_id, actor=f"user:{current_user.id}")),
+            owner=str(current_user.workspace_id), actor=f"user:{current_user.id}")
+            if current_user.is_authenticated else None),
         url_prefix="/tokens",
     )
 
