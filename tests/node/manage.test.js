@@ -291,6 +291,13 @@ for (const [label, express] of EXPRESSES) {
       assert.equal(r.headers.get('www-authenticate'), null)
     })
 
+    it('answers HEAD as GET without a body', async () => {
+      const r = await server.request('/tokens/keys', { method: 'HEAD', headers: { [LOGIN_HEADER]: 'alice' } })
+      assert.equal(r.status, 200)
+      assert.equal(r.text, '')
+      assert.match(r.headers.get('content-type'), /^application\/json/)
+    })
+
     it('redirects the mount point to its slash', async () => {
       const r = await server.request('/tokens?x=1', { headers: { [LOGIN_HEADER]: 'alice' }, redirect: 'manual' })
       assert.equal(r.status, 308)

@@ -171,6 +171,12 @@ def test_mount_redirects_to_its_slash(base: str) -> None:
     m.mount_redirects_to_slash(base, "/tokens/", {LOGIN_HEADER: "alice"})
 
 
+def test_head_is_get_without_a_body(base: str) -> None:
+    r = m.http("HEAD", f"{base}/tokens/keys", headers={LOGIN_HEADER: "alice"})
+    assert r.status == 200 and r.body == b""
+    assert r.headers["Content-Type"].startswith("application/json")
+
+
 def test_principal_without_owner_needs_operator() -> None:
     with pytest.raises(ValueError, match="operator=True"):
         gatepass.Principal(owner=None, actor="user:1")

@@ -335,7 +335,7 @@ def manage_router(gate: Gate, principal: Callable[..., Any]) -> APIRouter:
     router.add_api_route(
         "/{subpath:path}",
         endpoint,
-        methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+        methods=["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"],
         include_in_schema=False,
     )
     return router
