@@ -25,6 +25,8 @@ def start(tmp: Path) -> Tuple[str, subprocess.Popen[str]]:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        # Not the djangoapp settings other test modules put in os.environ.
+        "DJANGO_SETTINGS_MODULE": "djangomanage.settings",
         "DJANGOMANAGE_DB": str(tmp / "django.db"),
         "GATEPASS_STORE": f"sqlite:///{tmp / 'gatepass.db'}",
     }

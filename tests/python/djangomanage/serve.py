@@ -6,7 +6,7 @@ import sys
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djangomanage.settings")
+os.environ["DJANGO_SETTINGS_MODULE"] = "djangomanage.settings"
 
 import django  # noqa: E402
 
