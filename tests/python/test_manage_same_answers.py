@@ -92,7 +92,13 @@ def python_transcript() -> List[Dict[str, Any]]:
             else:
                 headers[k] = v
         p = SCENARIO["principals"][step["as"]]
-        who = gatepass.Principal(owner=p.get("owner"), actor=p["actor"], operator=p.get("operator", False))
+        who = gatepass.Principal(
+            owner=p.get("owner"),
+            actor=p["actor"],
+            operator=p.get("operator", False),
+            kinds=p.get("kinds"),
+            scopes=p.get("scopes"),
+        )
         status, h, data = answer(
             gate, who, step["method"], path, query, list(headers.items()), SCENARIO["self_origin"], body
         )
@@ -144,3 +150,8 @@ def test_the_scenario_is_answered_not_stubbed() -> None:
     assert statuses[evil] == 403
     plain = next(i for i, s in enumerate(steps) if s.get("headers", {}).get("Content-Type") == "text/plain")
     assert statuses[plain] == 415
+    # The principal's scope ceiling and kinds reach the core from both bindings.
+    ceiling = [statuses[i] for i, s in enumerate(steps) if s["as"] == "ceiling"]
+    assert ceiling == [403, 201]
+    other_kinds = [(statuses[i], json.loads(ours[i]["body"])) for i, s in enumerate(steps) if s["as"] == "other_kinds"]
+    assert other_kinds[0][1]["kinds"] == [] and other_kinds[1][1]["code"] == "kind_not_permitted"
