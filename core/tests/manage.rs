@@ -904,6 +904,22 @@ fn unknown_routes_and_methods() {
     a.problem(405, "method_not_allowed");
     let a = api.raw("GET", "keys/key_0000000000000000/revoke", "", &[], b"");
     assert_eq!(a.header("allow"), Some("POST"));
+    // The answer's own header lookup, for mounts: any case, first value.
+    let r = manage::handle(
+        &api.gate,
+        &api.principal,
+        &Request {
+            method: "GET",
+            path: "keys",
+            query: "",
+            headers: &[],
+            self_origin: None,
+            body: b"",
+        },
+    );
+    assert_eq!(r.header("CACHE-control"), Some("no-store"));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("x-missing"), None);
     let head = api.raw("HEAD", "keys", "", &[], b"");
     assert_eq!((head.status, head.body.len()), (200, 0));
     assert_eq!(manage::login_required().status, 401);
@@ -1446,6 +1462,10 @@ fn bounds_hold_at_their_edges() {
         ("https://app.example", "https://user@app.example"),
         ("https://app.example", "https://app.example/path"),
         ("https://app.example", "https://"),
+        // Not origins at all, however alike: never a match.
+        ("https://", "https://"),
+        ("https://u@app.example", "https://u@app.example"),
+        ("https://app.example/p", "https://app.example/p"),
     ] {
         let r = manage::handle(
             &api.gate,
