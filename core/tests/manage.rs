@@ -904,6 +904,34 @@ fn unknown_routes_and_methods() {
     a.problem(405, "method_not_allowed");
     let a = api.raw("GET", "keys/key_0000000000000000/revoke", "", &[], b"");
     assert_eq!(a.header("allow"), Some("POST"));
+    // The page's paths answer GET and HEAD only.
+    for path in ["", "page/app.js"] {
+        let a = api.raw("POST", path, "", &same_origin_headers(), b"{}");
+        a.problem(405, "method_not_allowed");
+        assert_eq!(a.header("allow"), Some("GET, HEAD"));
+    }
+    // A request's Debug form leaves its body out.
+    let shown = format!(
+        "{:?}",
+        Request {
+            method: "POST",
+            path: "keys",
+            query: "",
+            headers: &[],
+            self_origin: None,
+            body: br#"{"name": "gp_secret"}"#,
+        }
+    );
+    assert!(
+        shown.contains("POST") && shown.contains("21 bytes"),
+        "{shown}"
+    );
+    assert!(!shown.contains("gp_secret"), "{shown}");
+    // The documented bounds.
+    assert_eq!(
+        (MAX_BODY_BYTES, manage::MAX_QUERY_BYTES),
+        (16 * 1024, 4 * 1024)
+    );
     // The answer's own header lookup, for mounts: any case, first value.
     let r = manage::handle(
         &api.gate,
