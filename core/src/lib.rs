@@ -13,6 +13,7 @@ pub mod errors;
 pub mod gate;
 pub mod header;
 pub mod key;
+pub mod manage;
 pub mod outcome;
 pub mod policy;
 pub mod ratelimit;
