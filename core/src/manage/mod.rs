@@ -1,7 +1,23 @@
 //! The management API as data (placeholder until the API lands: only the
-//! response type and the page are here).
+//! request/response types and the page are here).
 
+#[cfg(feature = "console")]
+pub mod console;
 pub mod page;
+
+/// Bodies larger than this are refused.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// An HTTP request as data.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a [(String, String)],
+    pub self_origin: Option<&'a str>,
+    pub body: &'a [u8],
+}
 
 /// An HTTP answer as data: the mount writes it out as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
