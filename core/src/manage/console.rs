@@ -24,12 +24,14 @@
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::{Request, Response, MAX_BODY_BYTES};
+use super::{Actor, Principal, Request, Response, MAX_BODY_BYTES};
+use crate::Gate;
 
 /// Worker threads answering requests: the page loads three files and a few
 /// API calls at once, and a slow store call must not stall the rest.
@@ -298,8 +300,38 @@ impl Console {
     }
 }
 
-/// Serves the page and the management API for `handler` on `addr` until the
-/// process ends, after telling `on_ready` the one-time login URL.
+/// Serves the API Tokens page and the management API for `gate` in operator
+/// mode (every owner's keys) on `addr`, a loopback address, until the
+/// process ends. `on_ready` gets the one-time login URL to show the person
+/// at the machine.
+///
+/// Changes are recorded with the actor `console:<user>` (the OS user the
+/// console runs as), so the audit trail tells console changes from the
+/// app's own.
+pub fn serve(
+    gate: Arc<Gate>,
+    addr: SocketAddr,
+    on_ready: impl FnOnce(&str),
+) -> Result<(), ConsoleError> {
+    let principal = Principal::operator(Actor::new(console_actor()));
+    serve_with(
+        addr,
+        move |request: &Request<'_>| super::handle(&gate, &principal, request),
+        on_ready,
+    )
+}
+
+/// `console:` and the OS user, as far as the environment tells it.
+fn console_actor() -> String {
+    let user = ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+        .filter(|u| !u.is_empty() && u.len() <= 64 && !u.chars().any(char::is_control))
+        .unwrap_or_else(|| "operator".to_owned());
+    format!("console:{user}")
+}
+
+/// [`serve`] with any handler in place of the management API.
 pub fn serve_with<H>(
     addr: SocketAddr,
     handler: H,
@@ -374,7 +406,6 @@ mod tests {
     use std::io::Write;
     use std::net::{Ipv4Addr, TcpStream};
     use std::sync::atomic::AtomicUsize;
-    use std::sync::Arc;
 
     struct Running {
         console: Arc<Console>,

@@ -26,3 +26,44 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
+
+/// Who acts (placeholder).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub name: String,
+}
+
+impl Actor {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into() }
+    }
+}
+
+/// Whose keys (placeholder).
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub owner: Option<String>,
+    pub actor: Actor,
+}
+
+impl Principal {
+    #[must_use]
+    pub fn operator(actor: Actor) -> Self {
+        Self { owner: None, actor }
+    }
+}
+
+/// Placeholder until the API lands: the page only.
+#[must_use]
+pub fn handle(_gate: &crate::Gate, _principal: &Principal, request: &Request<'_>) -> Response {
+    if request.method == "GET" {
+        if let Some(response) = page::serve(request.path) {
+            return response;
+        }
+    }
+    Response {
+        status: 404,
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}

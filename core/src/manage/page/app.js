@@ -405,7 +405,9 @@
     var actions = card.querySelector(".card-actions");
     if (key.status !== "revoked") {
       actions.appendChild(actionButton(card, key, "Copy", function (c, k) {
-        copyText(k.prefix || "").then(function () {
+        // The prefix without the "…" that marks it as a prefix, ready to
+        // search logs and code for.
+        copyText(String(k.prefix || "").replace(/…$/, "")).then(function () {
           c.querySelector(".card-note").textContent = "Prefix copied.";
         }, function (error) { setCardError(c, error); });
       }));
@@ -604,7 +606,7 @@
     main.setAttribute("data-state", "loading");
     $("list-status").textContent = "Loading…";
     showError($("list-error"), null);
-    var params = { status: state.status, limit: 50, after: append ? state.next : null };
+    var params = { status: state.status, limit: 100, after: append ? state.next : null };
     return api("GET", "keys" + query(params)).then(function (answer) {
       var cards = $("cards");
       if (!append) cards.textContent = "";
