@@ -31,7 +31,7 @@ pub mod webhook;
 pub use error::{GateError, StoreError};
 pub use errors::Coded;
 pub use gate::{Gate, IssueRequest, Issued};
-pub use key::{KeyRecord, KeyUpdate, Page, Status};
+pub use key::{ExpiryFilter, KeyRecord, KeyUpdate, ListQuery, Page, Status};
 pub use outcome::{HttpResponse, Outcome, Problem, Verification};
 pub use policy::Policy;
 pub use scope::{Requirement, Scope};
