@@ -179,7 +179,7 @@ def run_lifecycle(target: Target, browser: Browser, shots_root: Path) -> None:
     expect(mine.locator(".expires")).to_have_text("Never")
     assert buttons(mine) == ["Copy", "Regenerate", "Deactivate", "Revoke"]
     prefix = mine.locator(".prefix").inner_text()
-    assert prefix.endswith("…") and token.startswith(prefix[:-1]) and len(prefix) == 9
+    assert prefix.endswith("…") and token.startswith(prefix[:-1]) and len(prefix) >= 8, (prefix, token[:4])
 
     # Copy copies the prefix, never the token.
     mine.get_by_role("button", name="Copy", exact=True).click()
@@ -220,7 +220,7 @@ def run_lifecycle(target: Target, browser: Browser, shots_root: Path) -> None:
     shots.take(page, "regenerated-token-shown-once")
     close_token(page, new_token)
     problem = wait_for_answer(target.protected_url, token, 401)
-    assert problem["code"] in ("expired", "unknown_key"), problem
+    assert problem["code"] == "revoked" and "rotation" in problem["detail"], problem
     status, body = call(target.protected_url, new_token)
     assert status == 200, body
     mine = card(page, name)
@@ -293,6 +293,9 @@ def run_lifecycle(target: Target, browser: Browser, shots_root: Path) -> None:
     assert page.locator(".cards img").count() == 0
     shots.take(page, "markup-name-as-text")
 
+    # Nothing so far broke the CSP or threw.
+    assert watch.errors == [], watch.errors
+
     # An error is shown where it happens: a name over the limit.
     page.get_by_role("button", name="Create Token", exact=True).click()
     page.get_by_label("Name").evaluate("el => el.removeAttribute('maxlength')")
@@ -301,6 +304,10 @@ def run_lifecycle(target: Target, browser: Browser, shots_root: Path) -> None:
     error = page.locator("#create-error")
     expect(error).to_be_visible()
     shots.take(page, "error-in-dialog")
+    # Chromium logs the refused request itself: that one is expected.
+    refused = [e for e in watch.errors if "status of 400" in e]
+    assert len(refused) == 1, watch.errors
+    watch.errors.remove(refused[0])
     page.locator("#create-dialog").get_by_role("button", name="Cancel").click()
 
     if not target.operator:
