@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import time
 from datetime import datetime, timezone
@@ -79,6 +80,10 @@ class Process:
             cwd=cwd,
         )
         self.line = self._read_line(ready)
+        # Some servers print their address just before they listen.
+        host_port = self.line.split("//", 1)[-1].split("/", 1)[0]
+        host, port = host_port.rsplit(":", 1)
+        wait_until(lambda: _accepts(host, int(port)), f"{self.line} to accept connections")
 
     def _read_line(self, ready: str) -> str:
         assert self.proc.stdout is not None
@@ -98,6 +103,14 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def wait_until(condition, what: str, attempts: int = 60, pause: float = 0.25):
