@@ -175,6 +175,8 @@ def run_lifecycle(target: Target, browser: Browser, shots_root: Path) -> None:
     close_token(page, token)
     mine = card(page, name)
     expect(mine).to_have_count(1)
+    # Keyboard users land on the new card once the token dialog closes.
+    expect(mine.locator(".card-name")).to_be_focused()
     expect(mine.locator(".badge")).to_have_text("Active")
     expect(mine.locator(".expires")).to_have_text("Never")
     assert buttons(mine) == ["Copy", "Regenerate", "Deactivate", "Revoke"]

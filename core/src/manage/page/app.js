@@ -281,13 +281,19 @@
     submit.disabled = true;
     api("POST", "keys", body).then(function (answer) {
       closeDialog($("create-dialog"));
-      showToken(answer.token, "Your new token");
+      var card = null;
       if (!state.status || state.status === answer.key.status) {
-        var card = renderCard(answer.key);
+        card = renderCard(answer.key);
         var cards = $("cards");
         cards.insertBefore(card, cards.firstChild);
         updateEmpty();
       }
+      showToken(answer.token, "Your new token");
+      // Once the token has been read, focus moves to its card.
+      $("token-dialog").addEventListener("close", function () {
+        if (card && card.isConnected) card.querySelector(".card-name").focus();
+        else $("create-open").focus();
+      }, { once: true });
     }, function (error) {
       showError($("create-error"), error);
     }).then(function () { submit.disabled = false; });
