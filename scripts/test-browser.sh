@@ -42,6 +42,36 @@ echo "==> ruff"
 echo "==> build the console example"
 cargo build -q -p gatepass-core --features console --example console
 
+# The Python mounts run from a Python with the gatepass wheel and the
+# frameworks: the virtualenv scripts/test-python.sh made (scripts/test.sh
+# runs it first), else one built here (a debug wheel: quicker to build).
+PYAPP=${GATEPASS_BROWSER_PYTHON:-}
+FRAMEWORKS="import gatepass.manage, flask, django, fastapi, uvicorn"
+if [ -z "$PYAPP" ]; then
+  if [ -x target/python-test/venv/bin/python ] && target/python-test/venv/bin/python -c "$FRAMEWORKS" 2>/dev/null; then
+    PYAPP=$ROOT/target/python-test/venv/bin/python
+  else
+    echo "==> build a gatepass wheel and a virtualenv with the frameworks"
+    rm -rf "$WORK/apps" "$WORK/dist"
+    "$PY" -m venv "$WORK/apps"
+    "$WORK/apps/bin/pip" install -q "maturin==1.16.0"
+    "$WORK/apps/bin/maturin" build -q --out "$WORK/dist"
+    grep -E '^(Flask|Werkzeug|Django|asgiref|fastapi|starlette|pydantic|uvicorn)==' tests/python/requirements.txt > "$WORK/frameworks.txt"
+    "$WORK/apps/bin/pip" install -q -r "$WORK/frameworks.txt" "$WORK"/dist/gatepass-*.whl
+    PYAPP=$WORK/apps/bin/python
+  fi
+fi
+"$PYAPP" -c "$FRAMEWORKS"
+export GATEPASS_BROWSER_PYTHON=$PYAPP
+
+# The Express mount runs from the repository's addon: the one
+# scripts/test-node.sh built, else a debug build made here.
+if ! ls bindings-node/*.node >/dev/null 2>&1 || [ ! -d node_modules/express ]; then
+  echo "==> npm ci && napi build (debug)"
+  npm ci --ignore-scripts --no-audit --no-fund >/dev/null
+  npm run --silent build:debug
+fi
+
 export GATEPASS_BROWSER_RUN=${GATEPASS_BROWSER_RUN:-$(date -u +%Y%m%dT%H%M%SZ)}
 export GATEPASS_CHROMIUM=$CHROMIUM
 echo "==> pytest tests/browser (screenshots: target/browser-shots/$GATEPASS_BROWSER_RUN)"
