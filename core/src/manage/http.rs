@@ -198,13 +198,45 @@ pub(super) fn change_body<T: DeserializeOwned>(request: &Request<'_>) -> Result<
         request.body
     };
     serde_json::from_slice(body).map_err(|e| {
-        // serde's message names the field and the position, never more of
-        // the body than a field name.
+        // A misnamed or missing field is worth naming; any other message
+        // may quote a value sent (a pasted token, once), which answers and
+        // their logs must not repeat.
+        let message = e.to_string();
+        let detail = if message.starts_with("missing field")
+            || unknown_field(&message).is_some_and(is_plain_field_name)
+        {
+            message
+        } else if unknown_field(&message).is_some() {
+            "an unknown field (its name is not repeated)".to_owned()
+        } else {
+            match e.classify() {
+                serde_json::error::Category::Data => format!(
+                    "a field has the wrong type (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+                _ => format!("not JSON (line {}, column {})", e.line(), e.column()),
+            }
+        };
         problem(
             "invalid_body",
-            &format!("the JSON body is not accepted: {e}"),
+            &format!("the JSON body is not accepted: {detail}"),
         )
     })
+}
+
+/// The field serde's "unknown field `…`" message names.
+fn unknown_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name)
+}
+
+/// A name worth repeating: shaped like the API's own field names. A token
+/// (at least 38 characters, with `_` and base62) never is.
+fn is_plain_field_name(name: &str) -> bool {
+    (1..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
 /// The query string's parameters, each at most once and each one of

@@ -14,7 +14,7 @@ use crate::error::GateError;
 use crate::gate::{Gate, IssueRequest, Issued};
 use crate::key::{Cursor, ExpiryFilter, KeyRecord, KeyUpdate, ListQuery, Status};
 use crate::policy::Kind;
-use crate::scope::{self, Scope};
+use crate::scope::{self, Scope, ScopeError};
 use crate::token;
 
 /// Default page size of `GET keys`.
@@ -118,7 +118,14 @@ fn parse_scopes(scopes: &[String], principal: &Principal) -> Result<Vec<Scope>, 
             &format!("a key may be given at most {MAX_SCOPES} scopes"),
         ));
     }
-    let parsed = scope::parse_list(scopes).map_err(|e| problem(e.code(), &e.to_string()))?;
+    let parsed = scope::parse_list(scopes).map_err(|e| match e {
+        // Its message would repeat what was sent, which may be anything.
+        ScopeError::InvalidScope(_) => problem(
+            e.code(),
+            "a scope must be 'admin' or 'resource:action', each part lowercase [a-z0-9_.-] or '*'",
+        ),
+        e => problem(e.code(), &e.to_string()),
+    })?;
     if let Some(ceiling) = &principal.scope_ceiling {
         if let Some(s) = parsed.iter().find(|s| !ceiling.iter().any(|c| c.covers(s))) {
             return Err(problem(
@@ -143,7 +150,16 @@ fn parse_time(field: &str, text: &str) -> Result<Millis, Response> {
 }
 
 fn parse_duration(field: &str, text: &str) -> Result<Duration, Response> {
-    duration::parse(text).map_err(|e| problem(e.code(), &format!("{field}: {e}")))
+    // The parser's message repeats the text; this one does not.
+    duration::parse(text).map_err(|e| {
+        problem(
+            e.code(),
+            &format!(
+                "{field} must be a duration with a unit, such as \"30d\", \"12h\" or \"90m\", \
+                 of at most 36525 days"
+            ),
+        )
+    })
 }
 
 /// The kinds `principal` may issue, in the policy's order.
@@ -274,7 +290,12 @@ fn issue_request(
     let kind = match &body.kind {
         Some(name) => {
             if gate.policy().kind(name).is_none() {
-                return Err(gate_error(&GateError::UnknownKind(name.clone())));
+                // Not repeated: whatever was sent (a token, once) stays out
+                // of answers and the logs that keep them.
+                return Err(problem(
+                    "unknown_kind",
+                    "no such kind: GET meta lists the kinds you may issue",
+                ));
             }
             if !permitted_kinds(gate, principal)
                 .iter()

@@ -1,10 +1,12 @@
 //! `GET meta`: what the create dialog may offer this principal.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 
 use super::keys::{default_kind, permitted_kinds, MAX_PAGE, MAX_SCOPES};
 use super::{http, Principal, Response, MAX_BODY_BYTES};
-use crate::duration;
+
 use crate::gate::{Gate, MAX_NAME_LEN};
 use crate::policy::{Kind, Policy};
 use crate::scope::Scope;
@@ -35,6 +37,25 @@ fn choosable(policy: &Policy, kind: &Kind, ceiling: Option<&[Scope]>) -> (Vec<St
     (scopes.iter().map(ToString::to_string).collect(), false)
 }
 
+/// A duration in its largest whole unit (`"90d"`, `"12h"`, `"90s"`), as
+/// people write them in a policy and as [`crate::duration::parse`] reads
+/// them back; never months, whose length varies.
+#[must_use]
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+    ] {
+        if ms >= size && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
 pub(super) fn meta(gate: &Gate, principal: &Principal) -> Response {
     let policy = gate.policy();
     let kinds: Vec<Value> = permitted_kinds(gate, principal)
@@ -49,8 +70,8 @@ pub(super) fn meta(gate: &Gate, principal: &Principal) -> Response {
                 // The policy has no default scopes: a key is given what the
                 // dialog chooses, and none when nothing is chosen.
                 "default_scopes": [],
-                "default_lifetime": kind.default_lifetime.map(duration::format),
-                "max_lifetime": kind.max_lifetime.map(duration::format),
+                "default_lifetime": kind.default_lifetime.map(format_duration),
+                "max_lifetime": kind.max_lifetime.map(format_duration),
                 "rate_limit": kind.rate_limit.map(|r| r.to_string()),
             })
         })
@@ -69,4 +90,28 @@ pub(super) fn meta(gate: &Gate, principal: &Principal) -> Response {
             },
         }),
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_back_as_they_are_shown() {
+        for (text, shown) in [
+            ("90d", "90d"),
+            ("365d", "365d"),
+            ("36h", "36h"),
+            ("1h 30m", "90m"),
+            ("90s", "90s"),
+            ("1500ms", "1500ms"),
+            ("2w", "14d"),
+        ] {
+            let d = crate::duration::parse(text).unwrap();
+            assert_eq!(format_duration(d), shown, "{text}");
+            assert_eq!(crate::duration::parse(shown).unwrap(), d, "{text}");
+        }
+        assert_eq!(format_duration(Duration::ZERO), "0ms");
+    }
 }
