@@ -52,7 +52,7 @@ def flask_app(store: str):
         return response
 
     @app.get("/protected")
-    @gp.require([])
+    @gp.require()
     def protected():
         return {"key": gp.current_key.id}
 
@@ -110,7 +110,7 @@ def django_urls():
         response.set_cookie(LOGIN_COOKIE, request.GET["user"], httponly=True, samesite="Lax")
         return response
 
-    @require([])
+    @require()
     def protected(request):
         return JsonResponse({"key": request.gatepass_key.id})
 
