@@ -18,6 +18,11 @@ pub const REPLAY_GUARD: &str = "GATEPASS_REPLAY_GUARD";
 
 /// How long the audit trail keeps events (`"365d"`, or `never`).
 pub const EVENTS_RETENTION: &str = "GATEPASS_EVENTS_RETENTION";
+/// How long usage history is kept by hour before it is rolled up into days
+/// (a duration such as `"30d"`; default 30 days).
+pub const USAGE_HOURLY_FOR: &str = "GATEPASS_USAGE_HOURLY_FOR";
+/// How long usage history is kept at all (default 365 days).
+pub const USAGE_RETENTION: &str = "GATEPASS_USAGE_RETENTION";
 
 /// The embedded default: `gatepass.db` in the working directory.
 pub const DEFAULT_STORE_URL: &str = "sqlite:///gatepass.db";
@@ -96,6 +101,28 @@ pub fn events_retention() -> Result<Option<std::time::Duration>, crate::GateErro
     crate::duration::parse(&text)
         .map(Some)
         .map_err(|e| crate::GateError::InvalidArgument(format!("{EVENTS_RETENTION}: {e}")))
+}
+
+/// The usage history settings `$GATEPASS_USAGE_HOURLY_FOR` and
+/// `$GATEPASS_USAGE_RETENTION` ask for, each defaulting on its own. A value
+/// that does not parse is an error naming the variable, never a silent
+/// default: history deleted early cannot be brought back.
+pub fn usage_history() -> Result<crate::history::HistorySettings, crate::GateError> {
+    use crate::history::{HistorySettings, DEFAULT_HOURLY_FOR, DEFAULT_RETENTION};
+    let read = |name: &str, default| match var(name) {
+        None => Ok(default),
+        Some(text) => crate::duration::parse(&text)
+            .map_err(|e| crate::GateError::InvalidArgument(format!("{name}: {e}"))),
+    };
+    let hourly_for = read(USAGE_HOURLY_FOR, DEFAULT_HOURLY_FOR)?;
+    let retention = match var(USAGE_RETENTION) {
+        // A longer hourly period alone stretches the default retention with it.
+        None => DEFAULT_RETENTION.max(hourly_for),
+        Some(_) => read(USAGE_RETENTION, DEFAULT_RETENTION)?,
+    };
+    HistorySettings::new(hourly_for, retention).map_err(|e| {
+        crate::GateError::InvalidArgument(format!("{USAGE_HOURLY_FOR}/{USAGE_RETENTION}: {e}"))
+    })
 }
 
 #[cfg(test)]

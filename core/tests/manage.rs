@@ -193,6 +193,7 @@ fn key_paths(id: &str) -> Vec<(&'static str, String)> {
         ("POST", format!("keys/{id}/deactivate")),
         ("POST", format!("keys/{id}/activate")),
         ("POST", format!("keys/{id}/revoke")),
+        ("GET", format!("keys/{id}/usage")),
     ]
 }
 
@@ -519,11 +520,18 @@ fn a_token_appears_only_in_the_create_and_regenerate_answers() {
     api.send("PATCH", &format!("keys/{id}"), json!({"name": "renamed"}));
     api.send("POST", &format!("keys/{id}/deactivate"), json!({}));
     api.send("POST", &format!("keys/{id}/activate"), json!({}));
+    api.get(&format!("keys/{id}/usage"), "");
+    api.get(&format!("keys/{id}/usage"), "step=hour");
+    api.get("events", "");
+    api.get("events", &format!("key={id}"));
     // A token pasted where an id belongs, in a path and in a query.
     for t in &tokens {
         api.get(&format!("keys/{t}"), "");
         api.send("POST", &format!("keys/{t}/revoke"), json!({}));
         api.get("keys", &format!("after={t}"));
+        api.get("events", &format!("key={t}"));
+        api.get("events", &format!("after={t}"));
+        api.get(&format!("keys/{id}/usage"), &format!("since={t}"));
         api.create(json!({"name": t, "kind": t}));
         api.create(json!({"name": "x", "scopes": [t]}));
         api.create(json!({"name": "x", "expires_in": t}));
@@ -922,6 +930,8 @@ fn path(id: String) -> impl Strategy<Value = String> {
         Just(format!("keys/{id}/revoke")),
         Just(format!("keys/{id}/deactivate")),
         Just("meta".to_owned()),
+        Just(format!("keys/{id}/usage")),
+        Just("events".to_owned()),
         "[a-z/._%0-9]{0,40}",
         "\\PC{0,30}",
     ]
@@ -977,6 +987,157 @@ proptest! {
         prop_assert!(a.status < 500);
         if a.status >= 400 && method != "HEAD" {
             prop_assert!(a.json["code"].is_string(), "{}", a.text());
+        }
+    }
+}
+
+#[test]
+fn every_change_is_one_event_with_the_principals_actor_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in store_urls(&dir) {
+        let api = Api::on(&url, Policy::default(), owner("ws"));
+        let created = api.create(json!({"name": "audited"}));
+        let token = created.json["token"].as_str().unwrap().to_owned();
+        let id = created.json["key"]["id"].as_str().unwrap().to_owned();
+        api.clock.advance_ms(1);
+        api.send("PATCH", &format!("keys/{id}"), json!({"name": "renamed"}));
+        api.send("POST", &format!("keys/{id}/deactivate"), json!({}));
+        api.send("POST", &format!("keys/{id}/activate"), json!({}));
+        let regenerated = api.send("POST", &format!("keys/{id}/regenerate"), json!({}));
+        let new_token = regenerated.json["token"].as_str().unwrap().to_owned();
+        api.send("POST", &format!("keys/{id}/revoke"), json!({}));
+
+        let page = api.get("events", "");
+        assert_eq!(page.status, 200, "{url}: {}", page.text());
+        let events = page.json["events"].as_array().unwrap();
+        let actions: Vec<&str> = events
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "revoked",
+                "regenerated",
+                "activated",
+                "deactivated",
+                "updated",
+                "issued"
+            ],
+            "{url}"
+        );
+        for e in events {
+            assert_eq!(e["actor"], "user:ws");
+            assert_eq!(e["key_id"], json!(id));
+            assert!(e.get("owner").is_none(), "an owner is not told the owner");
+            assert!(e["at"].as_str().unwrap().ends_with('Z'));
+        }
+        assert_eq!(
+            events[4]["changes"]["name"],
+            json!({"from": "audited", "to": "renamed"})
+        );
+        for t in [&token, &new_token] {
+            assert!(!page.text().contains(&t[8..]), "{url}: {}", page.text());
+        }
+        // Paged, newest first, by the cursor.
+        let first = api.get("events", "limit=4");
+        assert_eq!(first.json["events"].as_array().unwrap().len(), 4);
+        let next = first.json["next"].as_str().unwrap();
+        let rest = api.get("events", &format!("limit=4&after={next}"));
+        assert_eq!(rest.json["events"][1]["action"], "issued");
+        assert_eq!(rest.json["next"], Value::Null);
+
+        // Another owner sees none of them, even naming the key.
+        let other = api.as_principal(owner("other"));
+        assert_eq!(other.get("events", "").json["events"], json!([]));
+        let named = other.get("events", &format!("key={id}"));
+        let nowhere = other.get("events", "key=key_0000000000000000");
+        assert_eq!((named.status, &named.body), (200, &nowhere.body));
+        other
+            .get("events", "owner=ws")
+            .problem(400, "invalid_argument");
+        // An operator sees them with their owner, and may filter by owner.
+        let operator = api.as_principal(Principal::operator(Actor::new("ops")));
+        let all = operator.get("events", "owner=ws");
+        assert_eq!(all.json["events"].as_array().unwrap().len(), 6);
+        assert_eq!(all.json["events"][0]["owner"], "ws");
+    }
+}
+
+#[test]
+fn usage_history_and_attempts_after_end_on_every_store() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in store_urls(&dir) {
+        let api = Api::on(&url, Policy::default(), owner("ws"));
+        let created = api.create(json!({"name": "charted"}));
+        let token = created.json["token"].as_str().unwrap().to_owned();
+        let id = created.json["key"]["id"].as_str().unwrap().to_owned();
+        for _ in 0..3 {
+            assert_eq!(api.verify(&token), Outcome::Valid);
+        }
+        assert_eq!(
+            api.get(&format!("keys/{id}"), "").json["attempts_after_end"],
+            0
+        );
+        api.send("POST", &format!("keys/{id}/deactivate"), json!({}));
+        assert_eq!(api.verify(&token), Outcome::Inactive);
+        api.send("POST", &format!("keys/{id}/revoke"), json!({}));
+        assert_eq!(api.verify(&token), Outcome::Revoked);
+        assert_eq!(api.verify(&token), Outcome::Revoked);
+
+        let chart = api.get(&format!("keys/{id}/usage"), "");
+        assert_eq!(chart.status, 200, "{url}: {}", chart.text());
+        assert_eq!(chart.json["step"], "day");
+        let buckets = chart.json["buckets"].as_array().unwrap();
+        assert_eq!(buckets.len(), 30, "{url}");
+        let today = buckets.last().unwrap();
+        assert_eq!(today["start"], "2026-11-29T00:00:00.000Z");
+        assert_eq!(today["valid"], 3, "{url}");
+        assert_eq!(
+            today["refused"],
+            json!({"inactive": 1, "revoked": 2}),
+            "{url}"
+        );
+        assert!(buckets[..29]
+            .iter()
+            .all(|b| b["valid"] == 0 && b["refused"] == json!({})));
+
+        let hourly = api.get(&format!("keys/{id}/usage"), "step=hour");
+        let hours = hourly.json["buckets"].as_array().unwrap();
+        assert_eq!(
+            (hourly.json["step"].as_str(), hours.len()),
+            (Some("hour"), 7 * 24)
+        );
+        assert_eq!(hours.last().unwrap()["start"], "2026-11-29T11:00:00.000Z");
+        assert_eq!(hours.last().unwrap()["valid"], 3);
+        let window = api.get(
+            &format!("keys/{id}/usage"),
+            "since=2026-11-28T00:00:00Z&until=2026-11-30T00:00:00%2B00:00&step=day",
+        );
+        assert_eq!(
+            window.json["buckets"].as_array().unwrap().len(),
+            2,
+            "{}",
+            window.text()
+        );
+
+        // The card flags a revoked key still being tried.
+        assert_eq!(
+            api.get(&format!("keys/{id}"), "").json["attempts_after_end"],
+            3,
+            "{url}"
+        );
+        assert_eq!(api.get("keys", "").json["keys"][0]["attempts_after_end"], 3);
+
+        for bad in [
+            "step=week",
+            "since=yesterday",
+            "until=2026-11-29",
+            "since=2026-11-30T00:00:00Z&until=2026-11-29T00:00:00Z",
+            "step=hour&since=2020-01-01T00:00:00Z",
+        ] {
+            api.get(&format!("keys/{id}/usage"), bad)
+                .problem(400, "invalid_argument");
         }
     }
 }

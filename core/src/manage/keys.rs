@@ -1,6 +1,7 @@
 //! `keys` routes: list, create, read, change, regenerate and the status
 //! changes, and a key as JSON.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -12,6 +13,7 @@ use crate::clock::Millis;
 use crate::duration;
 use crate::error::GateError;
 use crate::gate::{Gate, IssueRequest, Issued};
+use crate::history::{self, Step, UsageQuery};
 use crate::key::{Cursor, ExpiryFilter, KeyRecord, KeyUpdate, ListQuery, Status};
 use crate::policy::Kind;
 use crate::scope::{self, Scope, ScopeError};
@@ -85,8 +87,59 @@ pub fn key_json(key: &KeyRecord, now: Millis, operator: bool, attempts_after_end
     v
 }
 
-fn one_key(gate: &Gate, principal: &Principal, key: &KeyRecord) -> Value {
-    key_json(key, gate.now(), principal.is_operator(), 0)
+/// How far back `attempts_after_end` looks.
+const ATTEMPTS_WINDOW: Millis = 30 * history::DAY;
+
+/// The refusals that mean an ended key is still being tried.
+const AFTER_END: [&str; 3] = ["revoked", "expired", "inactive"];
+
+/// `attempts_after_end` of each of `keys`, from one usage-totals query.
+fn attempts_after_end(gate: &Gate, keys: &[KeyRecord]) -> Result<HashMap<String, u64>, GateError> {
+    let ids: Vec<String> = keys.iter().map(|k| k.id.clone()).collect();
+    let totals = gate.usage_totals(&ids, gate.now().saturating_sub(ATTEMPTS_WINDOW))?;
+    Ok(totals
+        .into_iter()
+        .map(|(id, t)| {
+            let n = AFTER_END
+                .iter()
+                .filter_map(|code| t.refused.get(*code))
+                .fold(0u64, |sum, n| sum.saturating_add(*n));
+            (id, n)
+        })
+        .collect())
+}
+
+/// Keys as JSON, each with its `attempts_after_end`.
+fn keys_json(
+    gate: &Gate,
+    principal: &Principal,
+    keys: &[KeyRecord],
+) -> Result<Vec<Value>, GateError> {
+    let attempts = attempts_after_end(gate, keys)?;
+    let now = gate.now();
+    Ok(keys
+        .iter()
+        .map(|k| {
+            let n = attempts.get(&k.id).copied().unwrap_or(0);
+            key_json(k, now, principal.is_operator(), n)
+        })
+        .collect())
+}
+
+/// One key's answer: its JSON, or the problem of the query that failed.
+fn one_key(gate: &Gate, principal: &Principal, key: &KeyRecord) -> Result<Value, Response> {
+    keys_json(gate, principal, std::slice::from_ref(key))
+        .map_err(|e| gate_error(&e))?
+        .pop()
+        .ok_or_else(|| problem(crate::errors::INTERNAL_ERROR, ""))
+}
+
+/// `200` with one key, or the problem that kept it from being read.
+fn key_answer(gate: &Gate, principal: &Principal, key: &KeyRecord) -> Response {
+    match one_key(gate, principal, key) {
+        Ok(v) => http::json(200, &v),
+        Err(r) => r,
+    }
 }
 
 /// The answer for a failed lifecycle call. `not_found` never repeats the
@@ -236,14 +289,10 @@ pub(super) fn list(gate: &Gate, principal: &Principal, request: &Request<'_>) ->
         }
     }
     match gate.list_where(query) {
-        Ok(page) => {
-            let keys: Vec<Value> = page
-                .keys
-                .iter()
-                .map(|k| one_key(gate, principal, k))
-                .collect();
-            http::json(200, &json!({ "keys": keys, "next": page.next }))
-        }
+        Ok(page) => match keys_json(gate, principal, &page.keys) {
+            Ok(keys) => http::json(200, &json!({ "keys": keys, "next": page.next })),
+            Err(e) => gate_error(&e),
+        },
         Err(e) => gate_error(&e),
     }
 }
@@ -274,7 +323,7 @@ pub(super) fn create(gate: &Gate, principal: &Principal, request: &Request<'_>) 
         Err(r) => return r,
     };
     match issue_request(gate, principal, body) {
-        Ok(req) => match gate.issue(req) {
+        Ok(req) => match gate.issue_as(req, &principal.actor) {
             Ok(issued) => token_answer(gate, principal, 201, &issued),
             Err(e) => gate_error(&e),
         },
@@ -353,11 +402,16 @@ fn issue_request(
 
 /// The only answers that ever hold a token: create and regenerate.
 fn token_answer(gate: &Gate, principal: &Principal, status: u16, issued: &Issued) -> Response {
+    // A new key has no history; a regenerated one keeps its own.
+    let key = match one_key(gate, principal, &issued.key) {
+        Ok(k) => k,
+        Err(_) => key_json(&issued.key, gate.now(), principal.is_operator(), 0),
+    };
     let mut r = http::json(
         status,
         &json!({
             "token": issued.token.expose(),
-            "key": one_key(gate, principal, &issued.key),
+            "key": key,
         }),
     );
     if status == 201 {
@@ -371,7 +425,7 @@ fn token_answer(gate: &Gate, principal: &Principal, status: u16, issued: &Issued
 
 pub(super) fn get(gate: &Gate, principal: &Principal, id: &str) -> Response {
     match owned_key(gate, principal, id) {
-        Ok(key) => http::json(200, &one_key(gate, principal, &key)),
+        Ok(key) => key_answer(gate, principal, &key),
         Err(r) => r,
     }
 }
@@ -416,8 +470,8 @@ pub(super) fn update(
         Ok(u) => u,
         Err(r) => return r,
     };
-    match gate.update(id, update) {
-        Ok(key) => http::json(200, &one_key(gate, principal, &key)),
+    match gate.update_as(id, update, &principal.actor) {
+        Ok(key) => key_answer(gate, principal, &key),
         Err(e) => gate_error(&e),
     }
 }
@@ -472,7 +526,7 @@ pub(super) fn regenerate(
     if let Err(r) = owned_key(gate, principal, id) {
         return r;
     }
-    match gate.rotate(id, grace) {
+    match gate.rotate_as(id, grace, &principal.actor) {
         Ok(issued) => token_answer(gate, principal, 200, &issued),
         Err(e) => gate_error(&e),
     }
@@ -497,12 +551,78 @@ pub(super) fn set_status(
         return r;
     }
     let result = match action {
-        "deactivate" => gate.deactivate(id),
-        "activate" => gate.activate(id),
-        _ => gate.revoke(id),
+        "deactivate" => gate.deactivate_as(id, &principal.actor),
+        "activate" => gate.activate_as(id, &principal.actor),
+        _ => gate.revoke_as(id, &principal.actor),
     };
     match result {
-        Ok(key) => http::json(200, &one_key(gate, principal, &key)),
+        Ok(key) => key_answer(gate, principal, &key),
+        Err(e) => gate_error(&e),
+    }
+}
+
+// ----- GET keys/{id}/usage ---------------------------------------------------
+
+/// Days shown when `since` is not given: the page's 30-day chart.
+const DEFAULT_DAYS: i64 = 30;
+/// Days shown by hour when `since` is not given.
+const DEFAULT_HOURLY_DAYS: i64 = 7;
+
+pub(super) fn usage(
+    gate: &Gate,
+    principal: &Principal,
+    request: &Request<'_>,
+    id: &str,
+) -> Response {
+    let params = match query_params(request.query, &["since", "until", "step"]) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if let Err(r) = owned_key(gate, principal, id) {
+        return r;
+    }
+    let mut step = Step::Day;
+    let (mut since, mut until) = (None, None);
+    for (name, value) in params {
+        match name {
+            "step" => {
+                step = match value.as_str() {
+                    "hour" => Step::Hour,
+                    "day" => Step::Day,
+                    _ => return problem("invalid_argument", "step must be hour or day"),
+                }
+            }
+            "since" => match parse_time("since", &value) {
+                Ok(t) => since = Some(t),
+                Err(r) => return r,
+            },
+            _ => match parse_time("until", &value) {
+                Ok(t) => until = Some(t),
+                Err(r) => return r,
+            },
+        }
+    }
+    // By default the range ends with the current step's bucket, included.
+    let until = until.unwrap_or_else(|| step.floor(gate.now()).saturating_add(step.millis()));
+    let days = match step {
+        Step::Day => DEFAULT_DAYS,
+        Step::Hour => DEFAULT_HOURLY_DAYS,
+    };
+    let since = since.unwrap_or_else(|| until.saturating_sub(days * history::DAY));
+    match gate.usage(id, &UsageQuery { since, until, step }) {
+        Ok(buckets) => {
+            let buckets: Vec<Value> = buckets
+                .iter()
+                .map(|b| {
+                    json!({
+                        "start": time::format(b.start),
+                        "valid": b.valid,
+                        "refused": b.refused,
+                    })
+                })
+                .collect();
+            http::json(200, &json!({ "step": step.as_str(), "buckets": buckets }))
+        }
         Err(e) => gate_error(&e),
     }
 }

@@ -16,12 +16,14 @@ use crate::scope::Scope;
 
 #[cfg(feature = "console")]
 pub mod console;
+mod events;
 mod http;
 mod keys;
 mod meta;
 pub mod page;
 pub mod time;
 
+pub use crate::audit::Actor;
 pub use http::Response;
 
 /// The largest request body the API reads; mounts may refuse a larger one
@@ -31,24 +33,6 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub const MAX_QUERY_BYTES: usize = 4 * 1024;
 /// The longest path the API routes; anything longer names nothing.
 const MAX_PATH_BYTES: usize = 1024;
-
-/// Who makes a change, as the audit trail records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    pub name: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-impl Actor {
-    pub fn new(name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            ip: None,
-            user_agent: None,
-        }
-    }
-}
 
 /// Whose keys a request may see and change, decided by the host's login.
 #[derive(Debug, Clone)]
@@ -172,6 +156,10 @@ fn route(gate: &Gate, principal: &Principal, request: &Request<'_>) -> Response 
         (["keys", _, "regenerate" | "deactivate" | "activate" | "revoke"], _) => {
             http::method_not_allowed(&["POST"])
         }
+        (["keys", id, "usage"], "GET") => keys::usage(gate, principal, request, id),
+        (["keys", _, "usage"], _) => http::method_not_allowed(&["GET", "HEAD"]),
+        (["events"], "GET") => events::list(gate, principal, request),
+        (["events"], _) => http::method_not_allowed(&["GET", "HEAD"]),
         (["meta"], "GET") => meta::meta(gate, principal),
         (["meta"], _) => http::method_not_allowed(&["GET", "HEAD"]),
         _ => http::not_found(),
