@@ -285,7 +285,9 @@ def run_lifecycle(target: Target, browser: Browser, shots_root: Path) -> None:
     page.get_by_role("button", name="Create Token", exact=True).click()
     page.get_by_label("Name").fill(XSS_NAME)
     page.locator("#create-dialog").get_by_role("button", name="Create Token").click()
+    expect(page.locator("#token-dialog")).to_be_visible()
     xss_token = page.locator("#token-value").input_value()
+    assert xss_token
     close_token(page, xss_token)
     page.reload()
     ready(page)

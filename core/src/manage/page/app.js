@@ -529,6 +529,7 @@
   function show(value) {
     if (value === null || value === undefined) return "none";
     if (typeof value === "string") return value;
+    if (Array.isArray(value)) return value.length ? value.map(show).join(", ") : "none";
     return JSON.stringify(value);
   }
 
@@ -552,6 +553,8 @@
     var svg = document.createElementNS(SVG, "svg");
     svg.setAttribute("viewBox", "0 0 " + width + " " + (height + 1));
     svg.setAttribute("class", "chart-svg");
+    // Bars fill the card's width whatever its size.
+    svg.setAttribute("preserveAspectRatio", "none");
     svg.setAttribute("role", "img");
     var summary = plural(totalValid, "valid request", "valid requests") + " and " +
       plural(totalRefused, "refused request", "refused requests") + " in the last " + plural(bars.length, "day", "days");
@@ -591,6 +594,9 @@
     legend.appendChild(document.createTextNode(" Valid " + totalValid + " "));
     legend.appendChild(el("span", "swatch swatch-refused"));
     legend.appendChild(document.createTextNode(" Refused " + totalRefused));
+    if (bars.length) {
+      legend.appendChild(el("span", "range", formatDate(bars[0].start) + " – " + formatDate(bars[bars.length - 1].start)));
+    }
     container.appendChild(legend);
   }
 
