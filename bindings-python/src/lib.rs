@@ -6,6 +6,7 @@ mod convert;
 mod error;
 mod gate;
 mod key;
+mod manage;
 mod outcome;
 mod scope;
 mod webhook;
@@ -28,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(error::error_table, m)?)?;
     m.add_function(wrap_pyfunction!(error::error_classes, m)?)?;
     m.add_function(wrap_pyfunction!(error::render_error, m)?)?;
+    m.add("MANAGE_MAX_BODY_BYTES", manage::MAX_BODY_BYTES)?;
     webhook::register(m)?;
     Ok(())
 }

@@ -45,6 +45,7 @@ from .exceptions import (
     WebhookError,
     auth_error,
 )
+from .manage import Principal
 
 __all__ = [
     "DEFAULT_STORE_URL",
@@ -54,6 +55,7 @@ __all__ = [
     "Issued",
     "KeyInfo",
     "Page",
+    "Principal",
     "Requirement",
     "Verification",
     "VerifiedWebhook",

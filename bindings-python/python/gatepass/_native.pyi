@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from typing import Any, Dict, Iterable, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 __version__: str
+MANAGE_MAX_BODY_BYTES: int
 WEBHOOK_SCHEMES: List[str]
 
 Duration = Union[str, timedelta]
@@ -201,6 +202,16 @@ class Gate:
         resource: Optional[str] = None,
     ) -> Optional[Verification]: ...
     def flush(self) -> None: ...
+    def manage(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: List[Tuple[str, str]],
+        self_origin: Optional[str],
+        body: bytes,
+        principal: Optional[Dict[str, Any]],
+    ) -> Tuple[int, List[Tuple[str, str]], bytes]: ...
 
 class VerifiedWebhook:
     @property
