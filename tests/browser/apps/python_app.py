@@ -9,8 +9,8 @@ the principal callable reads (owner NAME, actor user:NAME). It prints its
 base URL once it listens.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the annotations of
+# the functions defined inside fastapi_app(), whose imports are local.
 import socket
 import sys
 from typing import Optional
