@@ -13,7 +13,7 @@ const path = require('node:path')
 const root = path.resolve(__dirname, '..', '..', '..')
 const express = require('express')
 const { Gate, manageRouter } = require(root)
-const { authenticate } = require(path.join(root, 'bindings-node', 'express.js'))
+const { authenticate, problemDetails } = require(path.join(root, 'bindings-node', 'express.js'))
 
 const COOKIE = 'demo_user'
 
@@ -42,6 +42,8 @@ async function main () {
       return user ? { owner: user, actor: `user:${user}` } : null
     }
   }))
+  // Refusals as RFC 9457 problems, as in the Python frameworks.
+  app.use(problemDetails())
   const server = app.listen(0, '127.0.0.1', () => {
     console.log(`http://127.0.0.1:${server.address().port}`)
   })

@@ -402,9 +402,11 @@
     if (attempts > 0 && (key.status === "revoked" || key.status === "expired" || key.status === "inactive")) {
       var flag = card.querySelector(".flag");
       flag.hidden = false;
-      flag.textContent = "Still being tried: " + plural(attempts, "refused request", "refused requests") +
-        " in the last 30 days after it was " + (key.status === "inactive" ? "deactivated" : key.status) +
-        ". Whoever holds this token may not know it stopped working, or it may have leaked.";
+      // The count covers every refusal of a stopped token (deactivated,
+      // revoked, expired), not only those since its present status.
+      flag.textContent = "Still being tried: " + plural(attempts, "request was", "requests were") +
+        " refused in the last 30 days because this token was stopped. " +
+        "Whoever holds it may not know it stopped working, or it may have leaked.";
       card.classList.add("flagged");
     }
 
