@@ -21,4 +21,7 @@ bash scripts/test-rust.sh
 bash scripts/test-node.sh
 bash scripts/test-python.sh
 bash scripts/test-cross.sh
+# The API Tokens page in Chromium, against the console and the four mounts
+# (reuses the wheel and the addon the Python and Node parts just built).
+bash scripts/test-browser.sh
 bash scripts/test-install.sh

@@ -14,6 +14,8 @@ use std::panic::AssertUnwindSafe;
 use crate::gate::Gate;
 use crate::scope::Scope;
 
+#[cfg(feature = "console")]
+pub mod console;
 mod events;
 mod http;
 mod keys;
