@@ -29,7 +29,7 @@ pub mod webhook;
 
 pub use error::{GateError, StoreError};
 pub use errors::Coded;
-pub use gate::{Gate, IssueRequest, Issued};
+pub use gate::{Begun, Gate, IssueRequest, Issued, PendingVerification};
 pub use key::{KeyRecord, KeyUpdate, Page, Status};
 pub use outcome::{HttpResponse, Outcome, Problem, Verification};
 pub use policy::Policy;
