@@ -623,8 +623,8 @@ impl Gate {
         resource: Option<&str>,
     ) -> Result<Begun, GateError> {
         let (scheme, digest) = match self.prepare(authorization) {
-            Ok(prepared) => prepared,
-            Err(answered) => return Ok(Begun::Done(answered)),
+            Prepared::Token(scheme, digest) => (scheme, digest),
+            Prepared::Answered(v) => return Ok(Begun::Done(v)),
         };
         match self.verify_digest::<InMemory>(scheme, &digest, requirement, resource, Spend::Yes) {
             Ok(v) => Ok(Begun::Done(v)),
@@ -666,20 +666,17 @@ impl Gate {
         spend: Spend,
     ) -> Result<Verification, Stop<W::GaveUp>> {
         match self.prepare(authorization) {
-            Ok((scheme, digest)) => {
+            Prepared::Token(scheme, digest) => {
                 self.verify_digest::<W>(scheme, &digest, requirement, resource, spend)
             }
-            Err(answered) => Ok(answered),
+            Prepared::Answered(v) => Ok(v),
         }
     }
 
     /// The steps that need no key: header syntax, token form and checksum, a
     /// prefix of this policy, then the token's digest. `Err` is the answer
     /// when one of them fails.
-    fn prepare<'a>(
-        &'a self,
-        authorization: Option<&'a [u8]>,
-    ) -> Result<(Option<&'a str>, TokenDigest), Verification> {
+    fn prepare<'a>(&'a self, authorization: Option<&'a [u8]>) -> Prepared<'a> {
         let credential = match header::parse_authorization(authorization, &self.policy.schemes) {
             Ok(c) => c,
             Err(e) => {
@@ -692,22 +689,28 @@ impl Gate {
                     HeaderError::MissingToken(s) => Some(s.as_str()),
                     _ => None,
                 };
-                return Err(self.outcome(outcome, e.to_string(), scheme));
+                return Prepared::Answered(self.outcome(outcome, e.to_string(), scheme));
             }
         };
         let scheme = credential.scheme;
         let parsed = match ParsedToken::parse(credential.token) {
             Ok(p) => p,
-            Err(e) => return Err(self.outcome(Outcome::MalformedToken, e.to_string(), scheme)),
+            Err(e) => {
+                return Prepared::Answered(self.outcome(
+                    Outcome::MalformedToken,
+                    e.to_string(),
+                    scheme,
+                ))
+            }
         };
         if self.policy.kind_by_prefix(parsed.prefix()).is_none() {
-            return Err(self.outcome(
+            return Prepared::Answered(self.outcome(
                 Outcome::MalformedToken,
                 "token prefix is not one this service issues",
                 scheme,
             ));
         }
-        Ok((scheme, parsed.digest()))
+        Prepared::Token(scheme, parsed.digest())
     }
 
     /// The steps from the lookup on, for a prepared request.
@@ -949,6 +952,13 @@ impl Gate {
     pub fn flush(&self) -> Result<(), GateError> {
         Ok(self.usage.flush()?)
     }
+}
+
+/// A request after the steps that need no key: its scheme (as the client
+/// spelled it) and token digest, or the answer when one of them failed.
+enum Prepared<'a> {
+    Token(Option<&'a str>, TokenDigest),
+    Answered(Verification),
 }
 
 /// What [`Gate::begin_verify`] gives: the answer, or the request waiting
