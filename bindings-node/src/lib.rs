@@ -8,7 +8,6 @@
 
 mod duration;
 mod error;
-mod fast;
 mod gate;
 mod key;
 mod outcome;
