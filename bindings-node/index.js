@@ -117,43 +117,44 @@ function track (handle) {
 // ----- results ----------------------------------------------------------------
 
 /**
- * The public key record from the addon's JSON text: an array of the fields
- * in the order `bindings-node/src/key.rs` writes them (keep the two in
- * step), named here, with `Date`s from its Unix milliseconds. One string,
- * `JSON.parse` of an array and an object literal cost far less than the
- * same object assembled field by field through N-API.
+ * The public key record from the addon's JSON text (bindings-node/src/key.rs):
+ * an object whose members already have their JavaScript names; the times
+ * arrive as Unix milliseconds and become `Date`s here. One string and
+ * `JSON.parse` cost far less than the same object assembled field by field
+ * through N-API. (tests/node/key-fields.test.js fails when a name read here
+ * is not one the addon writes, or the other way round.)
  */
 function keyFrom (json) {
   return keyOf(JSON.parse(json))
 }
 
-/** `scopes` and `metadata` are given as copies when `f` is kept for later. */
-function keyOf (f, scopes = f[4], metadata = f[7]) {
+/** `scopes` and `metadata` are given as copies when `k` is kept for later. */
+function keyOf (k, scopes = k.scopes, metadata = k.metadata) {
   return {
-    id: f[0],
-    name: f[1],
-    kind: f[2],
-    start: f[3],
+    id: k.id,
+    name: k.name,
+    kind: k.kind,
+    start: k.start,
     scopes,
-    subject: f[5],
-    resource: f[6],
+    subject: k.subject,
+    resource: k.resource,
     metadata,
-    status: f[8],
-    createdAt: new Date(f[9]),
-    updatedAt: new Date(f[10]),
-    expiresAt: f[11] === null ? null : new Date(f[11]),
-    revokedAt: f[12] === null ? null : new Date(f[12]),
-    lastUsedAt: f[13] === null ? null : new Date(f[13]),
-    usageCount: f[14],
-    rateLimit: f[15],
-    remaining: f[16],
-    effectiveRateLimit: f[17]
+    status: k.status,
+    createdAt: new Date(k.createdAt),
+    updatedAt: new Date(k.updatedAt),
+    expiresAt: k.expiresAt === null ? null : new Date(k.expiresAt),
+    revokedAt: k.revokedAt === null ? null : new Date(k.revokedAt),
+    lastUsedAt: k.lastUsedAt === null ? null : new Date(k.lastUsedAt),
+    usageCount: k.usageCount,
+    rateLimit: k.rateLimit,
+    remaining: k.remaining,
+    effectiveRateLimit: k.effectiveRateLimit
   }
 }
 
 function pageFrom (json) {
   const page = JSON.parse(json)
-  page.keys = page.keys.map((f) => keyOf(f))
+  page.keys = page.keys.map((k) => keyOf(k))
   return page
 }
 
@@ -176,8 +177,6 @@ class Issued {
     return `Issued ${inspectFn({ token: `${this.key.start}… (redacted)`, key: this.key }, options)}`
   }
 }
-
-let handleOf
 
 /**
  * `gate.verify` for `gatepass/express`, which answers a request without a
@@ -202,39 +201,51 @@ function headersFrom (flat) {
 const NOT_READ = Symbol('not read')
 const NO_FAILURE = Object.freeze({ missingScopes: Object.freeze([]), problem: null })
 
-// ----- shared verifications ---------------------------------------------------
+// ----- verifications by number -----------------------------------------------
 //
-// A valid verification the addon answered from memory with no headers to
-// send arrives as a number naming a verification shared by every such
-// request with the same key record and scheme (bindings-node/src/shared.rs).
-// Its handle is fetched once; what is read through it (the key's fields,
-// `authorize` answers) is kept with it, so those requests cross N-API once.
+// Every verify answer arrives as a number naming it in the addon
+// (bindings-node/src/shared.rs), and `takeVerification` gives its entry:
+// `[code, status, headers, handle, shared]`. A valid verification answered
+// from memory with no headers to send keeps one number for every request
+// with the same key record and scheme (`shared`); its entry is kept here
+// with what is read through it (the key's fields, `authorize` answers), so
+// those requests cross N-API once.
 
 const MAX_SHARED = 10000
 /**
- * number → `{ handle, gate, fields, authorized }`: `authorized` maps a
+ * number → entry of a shared verification: `{ ok, code, status, flat,
+ * handle, shared, gate, fields, authorized }`; `authorized` maps a
  * requirement's handle to the core's answer (weakly, so requirements built
  * per request do not pile up), for `gate`, the first gate that asked.
  */
 const sharedVerifications = new Map()
-let sharedOf
+let entryOf
 
-function sharedEntry (number) {
+/** The entry a number names; taken from the addon the first time. */
+function entryFor (number) {
   let entry = sharedVerifications.get(number)
   if (entry === undefined) {
-    // Asked right after the verify that returned the number: always there.
-    const handle = native.sharedVerification(number)
-    if (handle === null) throw new Error(`gatepass: shared verification ${number} is gone`)
-    if (sharedVerifications.size >= MAX_SHARED) sharedVerifications.clear()
-    entry = { handle, gate: null, fields: null, authorized: new WeakMap() }
-    sharedVerifications.set(number, entry)
+    // Asked right after the call that returned the number: always there.
+    const raw = native.takeVerification(number)
+    if (raw === null) throw new Error(`gatepass: verification ${number} is gone`)
+    entry = { ok: raw[0] === 'valid', code: raw[0], status: raw[1], flat: raw[2], handle: raw[3], shared: raw[4], gate: null, fields: null, authorized: null }
+    if (entry.shared) {
+      entry.authorized = new WeakMap()
+      if (sharedVerifications.size >= MAX_SHARED) sharedVerifications.clear()
+      sharedVerifications.set(number, entry)
+    }
   }
   return entry
 }
 
+/** The `Verification` a number from the addon names. */
+function verificationOf (number) {
+  return new Verification(entryFor(number))
+}
+
 /** A key made from kept fields, sharing nothing mutable with them. */
-function keyCopyOf (f) {
-  return keyOf(f, f[4].slice(), isEmpty(f[7]) ? {} : structuredClone(f[7]))
+function keyCopyOf (k) {
+  return keyOf(k, k.scopes.slice(), isEmpty(k.metadata) ? {} : structuredClone(k.metadata))
 }
 
 function isEmpty (object) {
@@ -249,44 +260,28 @@ function isEmpty (object) {
  * until first read (most requests never read them all), then are kept.
  */
 class Verification {
-  #handle
-  /** The entry of a shared verification, else `null`. */
-  #shared = null
+  /** The addon's entry (see `entryFor`). */
+  #entry
   #key = NOT_READ
   #failure = NOT_READ
 
-  /**
-   * `raw` is the addon's `[code, status, headers, handle]`, or for a valid
-   * request with no headers to send (most requests) the handle alone or the
-   * number of a shared verification.
-   */
-  constructor (raw) {
-    if (Array.isArray(raw)) {
-      this.ok = raw[0] === 'valid'
-      this.code = raw[0]
-      this.status = raw[1]
-      this.headers = headersFrom(raw[2])
-      this.#handle = raw[3]
-    } else {
-      const shared = typeof raw === 'number' ? sharedEntry(raw) : null
-      this.ok = true
-      this.code = 'valid'
-      this.status = 200
-      this.headers = {}
-      this.#handle = shared === null ? raw : shared.handle
-      this.#shared = shared
-    }
+  constructor (entry) {
+    this.ok = entry.ok
+    this.code = entry.code
+    this.status = entry.status
+    this.headers = headersFrom(entry.flat)
+    this.#entry = entry
   }
 
   /** The key, once it was found (also on most failures after lookup); else `null`. */
   get key () {
     if (this.#key === NOT_READ) {
-      const shared = this.#shared
-      if (shared !== null) {
-        shared.fields ??= JSON.parse(native.verificationKey(this.#handle))
-        this.#key = keyCopyOf(shared.fields)
+      const entry = this.#entry
+      if (entry.shared) {
+        entry.fields ??= JSON.parse(native.verificationKey(entry.handle))
+        this.#key = keyCopyOf(entry.fields)
       } else {
-        const raw = native.verificationKey(this.#handle)
+        const raw = native.verificationKey(entry.handle)
         this.#key = raw === null ? null : keyFrom(raw)
       }
     }
@@ -295,7 +290,7 @@ class Verification {
 
   #details () {
     if (this.#failure === NOT_READ) {
-      this.#failure = this.ok ? NO_FAILURE : native.verificationFailure(this.#handle)
+      this.#failure = this.ok ? NO_FAILURE : native.verificationFailure(this.#entry.handle)
     }
     return this.#failure
   }
@@ -320,11 +315,10 @@ class Verification {
   }
 
   static {
-    handleOf = (v) => {
+    entryOf = (v) => {
       if (!(v instanceof Verification)) throw invalid('expected a Verification from gate.verify()')
-      return v.#handle
+      return v.#entry
     }
-    sharedOf = (v) => v.#shared
   }
 }
 
@@ -680,20 +674,16 @@ class Gate {
     verifyNow = (gate, credential, requirement, resource) => {
       checkCredential('verify', credential)
       const required = requirementHandle(requirement)
-      let raw
+      let answered
       try {
-        // A cached key is answered by the lean `gateVerifyCached`
-        // (src/fast.rs); `undefined` means it did nothing, and `gateVerify`,
-        // which handles every case, takes over.
-        raw = native.gateVerifyCached(gate.#handle, credential, required, resource)
-        if (raw === undefined) raw = native.gateVerify(gate.#handle, credential ?? null, required, resource ?? null)
+        answered = native.gateVerify(gate.#handle, credential ?? null, required, resource ?? null)
       } catch (e) {
         throw fromNative(e)
       }
-      // A Promise from the thread pool, unless the addon answered from
-      // memory (a cached key).
-      if (raw instanceof Promise) return raw.then((r) => new Verification(r), (e) => { throw fromNative(e) })
-      return new Verification(raw)
+      // A number at once when the addon answered from memory (a cached
+      // key), else a Promise of one from the thread pool.
+      if (typeof answered === 'number') return verificationOf(answered)
+      return answered.then(verificationOf, (e) => { throw fromNative(e) })
     }
   }
 
@@ -703,7 +693,7 @@ class Gate {
     checkCredential('verifySync', credential)
     const requirement = this.#requirementFor(o)
     try {
-      return new Verification(native.gateVerifySync(this.#handle, credential ?? null, requirementHandle(requirement), o.resource ?? null))
+      return verificationOf(native.gateVerifySync(this.#handle, credential ?? null, requirementHandle(requirement), o.resource ?? null))
     } catch (e) {
       throw fromNative(e)
     }
@@ -729,19 +719,21 @@ class Gate {
 
   static {
     authorizeNow = (gate, verification, requirement) => {
-      const verified = handleOf(verification)
+      const entry = entryOf(verification)
       const required = requirementHandle(requirement)
-      // A shared verification keeps the core's answer per requirement, for
-      // one gate (the answer depends on its policy): the first that asks.
-      const shared = sharedOf(verification)
-      const memo = shared !== null && (shared.gate ??= gate.#handle) === gate.#handle ? shared.authorized : null
+      // A shared verification keeps the core's answer per requirement (the
+      // entry of the answer, or `null`: unchanged), for one gate (the answer
+      // depends on its policy): the first that asks.
+      const memo = entry.shared && (entry.gate ??= gate.#handle) === gate.#handle ? entry.authorized : null
       let changed = memo?.get(required)
       if (changed === undefined) {
+        let number
         try {
-          changed = native.gateAuthorize(gate.#handle, verified, required)
+          number = native.gateAuthorize(gate.#handle, entry.handle, required)
         } catch (e) {
           throw fromNative(e)
         }
+        changed = number === null ? null : entryFor(number)
         memo?.set(required, changed)
       }
       return changed === null ? verification : new Verification(changed)

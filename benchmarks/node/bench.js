@@ -206,6 +206,48 @@ async function chatPlatforms (buf, payload) {
   ])
   out.push(['discord', 'gatepass', gD], ['discord', 'discord-interactions verifyKey (await)', tDi],
     ['discord', 'tweetnacl sign.detached.verify', tNacl], ['discord', 'node:crypto verify (KeyObject)', tNode])
+
+  // standard v1a (Ed25519): no Standard Webhooks library implements it;
+  // tweetnacl and node:crypto by hand, as a receiver would write them
+  const std = generateKeypair('standard')
+  const sHeaders = new WebhookSigner('standard', std.signingKey).sign(buf, { id: 'msg_bench', timestamp: new Date(signedAt) })
+  const gpV1a = new WebhookVerifier('standard', { secret: std.verifyingKey, now: signedAt })
+  const sPub = Buffer.from(std.verifyingKey.slice('whpk_'.length), 'base64')
+  const sKey = crypto.createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), sPub]), format: 'der', type: 'spki' })
+  const v1aBy = (check) => () => {
+    const ts = sHeaders['webhook-timestamp']
+    if (Math.abs(signedAt / 1000 - Number(ts)) > 300) throw new Error('timestamp')
+    const signed = Buffer.concat([Buffer.from(`${sHeaders['webhook-id']}.${ts}.`), buf])
+    for (const part of sHeaders['webhook-signature'].split(' ')) {
+      const [version, encoded] = part.split(',')
+      if (version === 'v1a') return check(signed, Buffer.from(encoded, 'base64'))
+    }
+    throw new Error('signature')
+  }
+  const [gV1a, tV1aNacl, tV1aNode] = await compare([
+    { fn: () => gpV1a.verify(buf, sHeaders) },
+    { fn: v1aBy((signed, sig) => nacl.sign.detached.verify(signed, sig, sPub)) },
+    { fn: v1aBy((signed, sig) => crypto.verify(null, signed, sKey, sig)) }
+  ])
+  out.push(['v1a', 'gatepass', gV1a], ['v1a', 'hand-rolled tweetnacl', tV1aNacl], ['v1a', 'hand-rolled node:crypto (KeyObject)', tV1aNode])
+
+  // token in a header of its own (Telegram): no receiving library checks it
+  // (node-telegram-bot-api and telegraf compare it in their own servers)
+  const tgName = 'x-telegram-bot-api-secret-token'
+  const tgSecret = 'tg_' + 's3cr3t'.repeat(8)
+  const tgHeaders = { [tgName]: tgSecret, 'content-type': 'application/json' }
+  const gpTg = new WebhookVerifier('token', { secret: tgSecret, header: 'X-Telegram-Bot-Api-Secret-Token' })
+  const tgExpected = Buffer.from(tgSecret)
+  const [gTg, hTg] = await compare([
+    { fn: () => gpTg.verify(buf, tgHeaders) },
+    {
+      fn: () => {
+        const got = Buffer.from(tgHeaders[tgName] ?? '')
+        return got.length === tgExpected.length && crypto.timingSafeEqual(got, tgExpected)
+      }
+    }
+  ])
+  out.push(['token', 'gatepass', gTg], ['token', 'hand-rolled timingSafeEqual', hTg])
   return out
 }
 

@@ -1,7 +1,8 @@
 //! `Gate`: key lifecycle and request verification over a store. Store work
 //! runs on the libuv pool and returns Promises; `gateVerifySync`/`flushSync`
 //! are the synchronous twins for callers that cannot await (process exit).
-//! A verification the core can answer from memory is answered at once.
+//! A verification the core can answer from memory is answered at once; one
+//! that needs the store is finished on the pool from where the core left it.
 
 use std::sync::{Arc, RwLock};
 
@@ -11,15 +12,16 @@ use gatepass_core::key::{KeyUpdate, Status};
 use gatepass_core::policy::{Policy, PolicyDocument};
 use gatepass_core::ratelimit::{self, RateLimit};
 use gatepass_core::scope::parse_list;
-use gatepass_core::{Gate as CoreGate, Verification as CoreVerification};
-use napi::bindgen_prelude::{AsyncTask, Either, Either3, Env, External, ToNapiValue, TypeName};
+use gatepass_core::scope::Requirement as CoreRequirement;
+use gatepass_core::{Begun, Gate as CoreGate, Verification as CoreVerification};
+use napi::bindgen_prelude::{AsyncTask, Either, External, ToNapiValue, TypeName};
+use napi::JsExternal;
 use napi_derive::napi;
 
 use crate::audit::{event_page_json, ActorOptions, EventOptions};
 use crate::duration::{self, DurationArg};
 use crate::error::{NodeError, OrThrow, Thrown, CLOSED};
 use crate::key::{key_json, page_json, IssuedKey};
-use crate::outcome::{self, VerificationHandle, Verified};
 use crate::scope::{self, RequirementHandle, ScopesArg};
 use crate::shared;
 use crate::task::{Job, VerifyJob};
@@ -106,6 +108,15 @@ impl GateSlot {
 /// ≈ 1 µs for an `External`; in the whole Express server the difference was
 /// within noise.
 pub type GateHandle = External<Arc<GateSlot>>;
+
+/// What a per-request call's handle argument wraps; a value of another type
+/// (never one `index.js` passes) is an `invalid_argument`.
+fn unwrap<'a, T: 'static>(handle: &'a JsExternal<'_>, what: &str) -> Result<&'a T, Thrown> {
+    match handle.get_value::<T>() {
+        Ok(value) => Ok(value),
+        Err(_) => Err(NodeError::invalid_argument(format!("expected {what}")).into()),
+    }
+}
 
 #[napi]
 pub struct Gate {
@@ -496,115 +507,86 @@ impl Gate {
 // Free functions over plain handles rather than `Gate` methods: see
 // `GateHandle`. Everything else about a gate is a method of `Gate`.
 
-/// Verifies an `Authorization` header value (or a bare token). Answers at
-/// once when the core can answer from memory (a cached key: most requests):
-/// with the number of a shared verification (`shared.rs`) for a valid one
-/// with no headers, else in the compact form of `outcome::to_js`. Otherwise
-/// returns a Promise of the compact form, the store work done on the libuv
-/// pool; it rejects only when the store fails, every request outcome resolves.
-/// `index.js` asks `gateVerifyCached` (`fast.rs`) first, which gives the same
-/// in-memory answers through leaner glue, and calls this when it declines.
-#[napi(
-    catch_unwind,
-    ts_return_type = "number | ExternalObject<unknown> | [string, number, string[] | null, ExternalObject<unknown>] | Promise<ExternalObject<unknown> | [string, number, string[] | null, ExternalObject<unknown>]>"
-)]
-pub fn gate_verify<'env>(
-    env: &'env Env,
-    #[napi(ts_arg_type = "ExternalObject<'Gate'>")] gate: &GateHandle,
+/// Verifies an `Authorization` header value (or a bare token): the number
+/// naming the answer (`shared.rs`), at once when the core answers from
+/// memory (a cached key: most requests), else a Promise of it, the core
+/// finishing the request it has already parsed and hashed on the libuv pool.
+/// The Promise rejects only when the store fails; every request outcome
+/// resolves.
+///
+/// The handles are taken as plain `JsExternal` values and unwrapped here:
+/// as `&External` arguments napi-rs's glue would register a borrow of each
+/// in a process-wide table on every call, which is most of what the call
+/// cost in the Express benchmark (docs/benchmarks.md).
+#[napi(catch_unwind, ts_return_type = "number | Promise<number>")]
+pub fn gate_verify(
+    #[napi(ts_arg_type = "ExternalObject<'Gate'>")] gate: JsExternal<'_>,
     credential: Option<String>,
-    #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: &RequirementHandle,
+    #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: JsExternal<'_>,
     resource: Option<String>,
-) -> Result<Either3<f64, Verified<'env>, AsyncTask<VerifyJob>>, Thrown> {
-    let answered = gate
+) -> Result<Either<f64, AsyncTask<VerifyJob>>, Thrown> {
+    let gate = unwrap::<Arc<GateSlot>>(&gate, "a gate handle")?;
+    let requirement = unwrap::<Arc<CoreRequirement>>(&requirement, "a requirement handle")?;
+    let begun = gate
         .with(|g| {
-            Ok(g.verify_in_memory(
+            Ok(g.begin_verify(
                 credential.as_deref().map(str::as_bytes),
                 requirement,
                 resource.as_deref(),
             )?)
         })
         .or_throw()?;
-    if let Some(v) = answered {
-        return match answer(env, v).or_throw()? {
-            Either::A(number) => Ok(Either3::A(number)),
-            Either::B(v) => Ok(Either3::B(v)),
-        };
-    }
+    let pending = match begun {
+        Begun::Done(v) => return Ok(Either::A(shared::number(v))),
+        Begun::Pending(p) => p,
+    };
     let gate = gate.core().or_throw()?;
     let requirement = Arc::clone(requirement);
-    Ok(Either3::C(VerifyJob::new(move || {
-        Ok(gate.verify(
-            credential.as_deref().map(str::as_bytes),
-            &requirement,
-            resource.as_deref(),
-        )?)
+    Ok(Either::B(VerifyJob::new(move || {
+        Ok(gate.finish_verify(&pending, &requirement, resource.as_deref())?)
     })))
 }
 
-/// A verification answered on the calling thread, as `gateVerify` (and
-/// `fast::gate_verify_cached`) return it: the number of a shared verification
-/// when it is valid with no headers, else converted.
-pub(crate) fn answer(
-    env: &Env,
-    v: CoreVerification,
-) -> Result<Either<f64, Verified<'_>>, NodeError> {
-    let headers = v.headers();
-    let v = if headers.is_empty() {
-        match shared::share(v) {
-            Either::A(number) => return Ok(Either::A(number)),
-            Either::B(v) => v,
-        }
-    } else {
-        v
-    };
-    outcome::to_js_with(env, v, headers).map(Either::B)
-}
-
 /// `gateVerify` on the calling thread, store work included.
-#[napi(
-    catch_unwind,
-    ts_return_type = "[string, number, string[] | null, ExternalObject<unknown>]"
-)]
-pub fn gate_verify_sync<'env>(
-    env: &'env Env,
-    #[napi(ts_arg_type = "ExternalObject<'Gate'>")] gate: &GateHandle,
+#[napi(catch_unwind)]
+pub fn gate_verify_sync(
+    #[napi(ts_arg_type = "ExternalObject<'Gate'>")] gate: JsExternal<'_>,
     credential: Option<String>,
-    #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: &RequirementHandle,
+    #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: JsExternal<'_>,
     resource: Option<String>,
-) -> Result<Verified<'env>, Thrown> {
+) -> Result<f64, Thrown> {
+    let gate = unwrap::<Arc<GateSlot>>(&gate, "a gate handle")?;
+    let requirement = unwrap::<Arc<CoreRequirement>>(&requirement, "a requirement handle")?;
     let v = gate
-        .core()
-        .or_throw()?
-        .verify(
-            credential.as_deref().map(str::as_bytes),
-            requirement,
-            resource.as_deref(),
-        )
+        .with(|g| {
+            Ok(g.verify(
+                credential.as_deref().map(str::as_bytes),
+                requirement,
+                resource.as_deref(),
+            )?)
+        })
         .or_throw()?;
-    outcome::to_js(env, v).or_throw()
+    Ok(shared::number(v))
 }
 
 /// Checks a verified request against a further requirement without
-/// verifying (and counting usage) again. `null` when nothing changes (the
-/// requirement holds, or the verification had failed already): the common
-/// case costs no conversion at all.
-#[napi(
-    catch_unwind,
-    ts_return_type = "[string, number, string[] | null, ExternalObject<unknown>] | null"
-)]
-pub fn gate_authorize<'env>(
-    env: &'env Env,
-    #[napi(ts_arg_type = "ExternalObject<'Gate'>")] gate: &GateHandle,
-    #[napi(ts_arg_type = "ExternalObject<unknown>")] verified: &VerificationHandle,
-    #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: &RequirementHandle,
-) -> Result<Option<Verified<'env>>, Thrown> {
-    let gate = gate.core().or_throw()?;
+/// verifying (and counting usage) again: `null` when nothing changes (the
+/// requirement holds, or the verification had failed already), else the
+/// number naming the `insufficient_scope` answer.
+#[napi(catch_unwind, ts_return_type = "number | null")]
+pub fn gate_authorize(
+    #[napi(ts_arg_type = "ExternalObject<'Gate'>")] gate: JsExternal<'_>,
+    #[napi(ts_arg_type = "ExternalObject<unknown>")] verified: JsExternal<'_>,
+    #[napi(ts_arg_type = "ExternalObject<'Requirement'>")] requirement: JsExternal<'_>,
+) -> Result<Option<f64>, Thrown> {
+    let gate = unwrap::<Arc<GateSlot>>(&gate, "a gate handle")?;
+    let verified = unwrap::<Arc<CoreVerification>>(&verified, "a verification handle")?;
+    let requirement = unwrap::<Arc<CoreRequirement>>(&requirement, "a requirement handle")?;
     if !verified.ok() {
         return Ok(None);
     }
-    let v = gate.authorize(verified, requirement);
-    if v.ok() {
-        return Ok(None);
-    }
-    outcome::to_js(env, v).map(Some).or_throw()
+    let v = gate
+        .with(|g| Ok(g.authorize(verified, requirement)))
+        .or_throw()?;
+    Ok((!v.ok()).then(|| shared::number(v)))
 }

@@ -1,18 +1,19 @@
-//! Key records on their way to JavaScript, as JSON text: an array of the
-//! fields in the order of [`Key`], the core's Unix milliseconds as numbers,
-//! `null` for absent values. `keyFrom` in `index.js` names the fields (in
-//! the same order) and makes the `Date`s. One string, `JSON.parse` and an
-//! object literal cost a fraction of the same object assembled property by
-//! property through N-API (eighteen fields, five of them `Date`s), and an
-//! array parses in half the time of an object with named members.
+//! Key records on their way to JavaScript, as JSON text: an object whose
+//! members have their JavaScript names, the core's Unix milliseconds as
+//! numbers, `null` for absent values. `keyFrom` in `index.js` makes the
+//! `Date`s. One string, `JSON.parse` and an object literal cost a fraction of
+//! the same object assembled property by property through N-API (eighteen
+//! fields, five of them `Date`s). Members are named, not positional, so the
+//! two sides cannot disagree on an order; `tests/node/key-fields.test.js`
+//! fails when a name differs.
 
 use gatepass_core::{Issued, KeyRecord, Page};
 use napi_derive::napi;
-use serde::ser::{Serialize, SerializeTuple, Serializer};
+use serde::Serialize;
 
 /// One key, borrowed from the core's record. Never carries its secret.
-/// Serialised as an array in field order: keep `keyFrom` in `index.js` in step
-/// (`tests/python/test_key_fields.py` fails when the two orders differ).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Key<'a> {
     /// Public id, `key_…`: safe for URLs and logs.
     id: &'a str,
@@ -63,31 +64,6 @@ impl<'a> From<&'a KeyRecord> for Key<'a> {
             remaining: k.remaining,
             effective_rate_limit: k.effective_rate_limit.map(|r| r.to_string()),
         }
-    }
-}
-
-impl Serialize for Key<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut t = serializer.serialize_tuple(18)?;
-        t.serialize_element(self.id)?;
-        t.serialize_element(self.name)?;
-        t.serialize_element(self.kind)?;
-        t.serialize_element(self.start)?;
-        t.serialize_element(&self.scopes)?;
-        t.serialize_element(&self.subject)?;
-        t.serialize_element(&self.resource)?;
-        t.serialize_element(self.metadata)?;
-        t.serialize_element(self.status)?;
-        t.serialize_element(&self.created_at)?;
-        t.serialize_element(&self.updated_at)?;
-        t.serialize_element(&self.expires_at)?;
-        t.serialize_element(&self.revoked_at)?;
-        t.serialize_element(&self.last_used_at)?;
-        t.serialize_element(&self.usage_count)?;
-        t.serialize_element(&self.rate_limit)?;
-        t.serialize_element(&self.remaining)?;
-        t.serialize_element(&self.effective_rate_limit)?;
-        t.end()
     }
 }
 

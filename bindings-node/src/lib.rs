@@ -9,7 +9,6 @@
 mod audit;
 mod duration;
 mod error;
-mod fast;
 mod gate;
 mod key;
 mod manage;

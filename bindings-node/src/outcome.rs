@@ -1,18 +1,16 @@
-//! The result of `verify` as JavaScript receives it. Most requests need only
+//! The result of `verify` as JavaScript reads it. Most requests need only
 //! the outcome code, the status and a few headers, so that is all that
-//! crosses the boundary eagerly; the key, the missing scopes and the RFC 9457
-//! body stay in the core's `Verification` (behind an `External`) until
-//! `index.js` is asked for them. Status, headers and body are rendered by the
+//! crosses the boundary eagerly (`shared.rs`); the key, the missing scopes
+//! and the RFC 9457 body stay in the core's `Verification` (behind an
+//! `External`) until `index.js` is asked for them. Status, headers and body are rendered by the
 //! core, so Node answers exactly as Python does.
 
 use std::sync::Arc;
 
 use gatepass_core::{Problem as CoreProblem, Verification as CoreVerification};
-use napi::bindgen_prelude::{Array, Either, Env, External, Null};
-use napi::JsExternal;
+use napi::bindgen_prelude::External;
 use napi_derive::napi;
 
-use crate::error::NodeError;
 use crate::key::key_json;
 
 /// An RFC 9457 problem details body, members in the core's order and
@@ -48,43 +46,6 @@ impl From<CoreProblem> for Problem {
 /// (An `Arc`, because a shared verification has one handle per isolate
 /// besides its entry in `shared.rs`.)
 pub type VerificationHandle = External<Arc<CoreVerification>>;
-
-/// What every request needs from a verification, and the handle for the
-/// rest. A valid request with no headers to send (no rate limit: the common
-/// case) is the handle alone, the cheapest thing to hand over (`index.js`
-/// knows it means `valid`, 200, no headers). Anything else is
-/// `[code, status, headers, handle]`, where `headers` is
-/// `[name, value, name, value, …]` or `null` when there are none; an array
-/// of four values is the cheapest shape to build through N-API (an object's
-/// named properties cost several times more).
-pub type Verified<'env> = Either<JsExternal<'env>, Array<'env>>;
-
-pub fn to_js(env: &Env, v: CoreVerification) -> Result<Verified<'_>, NodeError> {
-    let headers = v.headers();
-    to_js_with(env, v, headers)
-}
-
-/// [`to_js`] with `v.headers()` already computed.
-pub fn to_js_with(
-    env: &Env,
-    v: CoreVerification,
-    headers: Vec<(String, String)>,
-) -> Result<Verified<'_>, NodeError> {
-    if v.ok() && headers.is_empty() {
-        return Ok(Either::A(External::new(Arc::new(v)).into_js_external(env)?));
-    }
-    let mut out = env.create_array(4)?;
-    out.set(0, v.code())?;
-    out.set(1, u32::from(v.status()))?;
-    if headers.is_empty() {
-        out.set(2, Null)?;
-    } else {
-        let flat: Vec<String> = headers.into_iter().flat_map(|(n, v)| [n, v]).collect();
-        out.set(2, flat)?;
-    }
-    out.set(3, External::new(Arc::new(v)))?;
-    Ok(Either::B(out))
-}
 
 /// The parts of a failed verification a handler reads less often.
 #[napi(object, use_nullable = true, object_from_js = false)]

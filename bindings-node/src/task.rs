@@ -8,10 +8,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use gatepass_core::Verification as CoreVerification;
 use napi::bindgen_prelude::{AsyncTask, Env, ToNapiValue, TypeName};
-use napi::{ScopedTask, Task};
+use napi::Task;
 
 use crate::error::NodeError;
-use crate::outcome::{self, Verified};
+use crate::shared;
 
 type Work<T> = Box<dyn FnOnce() -> Result<T, NodeError> + Send>;
 
@@ -53,8 +53,9 @@ fn run<T>(work: Option<Work<T>>) -> Result<T, NodeError> {
     }
 }
 
-/// `verify` off the main thread, resolving to the compact form of
-/// [`outcome::to_js`] (built with the resolving `Env`, which `Job` cannot).
+/// The end of a `verify` off the main thread: the core's
+/// `finish_verify`, resolving to the number `shared.rs` gives the answer
+/// (numbered on the JavaScript thread, where the table lives).
 pub struct VerifyJob {
     work: Option<Work<CoreVerification>>,
 }
@@ -69,18 +70,17 @@ impl VerifyJob {
     }
 }
 
-impl<'task> ScopedTask<'task> for VerifyJob {
+impl Task for VerifyJob {
     type Output = Result<CoreVerification, NodeError>;
-    type JsValue = Verified<'task>;
+    type JsValue = f64;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         Ok(run(self.work.take()))
     }
 
-    fn resolve(&mut self, env: &'task Env, output: Self::Output) -> napi::Result<Verified<'task>> {
-        match output {
-            Ok(v) => outcome::to_js(env, v).map_err(|e| e.into_rejection(*env)),
-            Err(e) => Err(e.into_rejection(*env)),
-        }
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<f64> {
+        output
+            .map(shared::number)
+            .map_err(|e| e.into_rejection(env))
     }
 }

@@ -852,6 +852,53 @@ impl Gate {
         }
     }
 
+    /// [`Gate::verify_in_memory`] that hands back, when it must give up, the
+    /// request as far as it got: parsed, its token checked and hashed. An
+    /// event-loop caller finishes it with [`Gate::finish_verify`] on a thread
+    /// that may wait, so a cache miss is parsed and hashed once, not once per
+    /// attempt. Nothing is counted when it gives up.
+    pub fn begin_verify(
+        &self,
+        authorization: Option<&[u8]>,
+        requirement: &Requirement,
+        resource: Option<&str>,
+    ) -> Result<Begun, GateError> {
+        let (scheme, digest) = match self.prepare(authorization) {
+            Prepared::Token(scheme, digest) => (scheme, digest),
+            Prepared::Answered(v) => return Ok(Begun::Done(v)),
+        };
+        match self.verify_digest::<InMemory>(scheme, &digest, requirement, resource, Spend::Yes) {
+            Ok(v) => Ok(Begun::Done(v)),
+            Err(Stop::GaveUp(NeedsIo)) => Ok(Begun::Pending(PendingVerification {
+                scheme: scheme.map(str::to_owned),
+                digest,
+            })),
+            Err(Stop::Failed(e)) => Err(e),
+        }
+    }
+
+    /// Finishes a verification [`Gate::begin_verify`] gave up on, waiting for
+    /// the store or the rate limiter as [`Gate::verify`] does. `requirement`
+    /// and `resource` must be the ones given to `begin_verify`.
+    pub fn finish_verify(
+        &self,
+        pending: &PendingVerification,
+        requirement: &Requirement,
+        resource: Option<&str>,
+    ) -> Result<Verification, GateError> {
+        self.verify_digest::<Blocking>(
+            pending.scheme.as_deref(),
+            &pending.digest,
+            requirement,
+            resource,
+            Spend::Yes,
+        )
+        .map_err(|stop| match stop {
+            Stop::Failed(e) => e,
+            Stop::GaveUp(never) => match never {},
+        })
+    }
+
     fn verify_as<W: Waiting>(
         &self,
         authorization: Option<&[u8]>,
@@ -859,7 +906,67 @@ impl Gate {
         resource: Option<&str>,
         spend: Spend,
     ) -> Result<Verification, Stop<W::GaveUp>> {
-        let v = self.verify_steps::<W>(authorization, requirement, resource, spend)?;
+        match self.prepare(authorization) {
+            Prepared::Token(scheme, digest) => {
+                self.verify_digest::<W>(scheme, &digest, requirement, resource, spend)
+            }
+            Prepared::Answered(v) => Ok(v),
+        }
+    }
+
+    /// The steps that need no key: header syntax, token form and checksum, a
+    /// prefix of this policy, then the token's digest. `Err` is the answer
+    /// when one of them fails.
+    fn prepare<'a>(&'a self, authorization: Option<&'a [u8]>) -> Prepared<'a> {
+        let credential = match header::parse_authorization(authorization, &self.policy.schemes) {
+            Ok(c) => c,
+            Err(e) => {
+                let outcome = if e.is_missing_credentials() {
+                    Outcome::MissingCredentials
+                } else {
+                    Outcome::InvalidRequest
+                };
+                let scheme = match &e {
+                    HeaderError::MissingToken(s) => Some(s.as_str()),
+                    _ => None,
+                };
+                return Prepared::Answered(self.outcome(outcome, e.to_string(), scheme));
+            }
+        };
+        let scheme = credential.scheme;
+        let parsed = match ParsedToken::parse(credential.token) {
+            Ok(p) => p,
+            Err(e) => {
+                return Prepared::Answered(self.outcome(
+                    Outcome::MalformedToken,
+                    e.to_string(),
+                    scheme,
+                ))
+            }
+        };
+        if self.policy.kind_by_prefix(parsed.prefix()).is_none() {
+            return Prepared::Answered(self.outcome(
+                Outcome::MalformedToken,
+                "token prefix is not one this service issues",
+                scheme,
+            ));
+        }
+        Prepared::Token(scheme, parsed.digest())
+    }
+
+    /// The steps from the lookup on, for a prepared request; a refusal of a
+    /// known key is counted in the usage history when the request spends.
+    /// (Only these steps can name a key: a request answered by `prepare` is
+    /// never one a key's owner could be told about.)
+    fn verify_digest<W: Waiting>(
+        &self,
+        scheme: Option<&str>,
+        digest: &TokenDigest,
+        requirement: &Requirement,
+        resource: Option<&str>,
+        spend: Spend,
+    ) -> Result<Verification, Stop<W::GaveUp>> {
+        let v = self.digest_steps::<W>(scheme, digest, requirement, resource, spend)?;
         if spend == Spend::Yes {
             self.count_refusal(&v);
         }
@@ -877,42 +984,16 @@ impl Gate {
         }
     }
 
-    fn verify_steps<W: Waiting>(
+    fn digest_steps<W: Waiting>(
         &self,
-        authorization: Option<&[u8]>,
+        scheme: Option<&str>,
+        digest: &TokenDigest,
         requirement: &Requirement,
         resource: Option<&str>,
         spend: Spend,
     ) -> Result<Verification, Stop<W::GaveUp>> {
-        let credential = match header::parse_authorization(authorization, &self.policy.schemes) {
-            Ok(c) => c,
-            Err(e) => {
-                let outcome = if e.is_missing_credentials() {
-                    Outcome::MissingCredentials
-                } else {
-                    Outcome::InvalidRequest
-                };
-                let scheme = match &e {
-                    HeaderError::MissingToken(s) => Some(s.as_str()),
-                    _ => None,
-                };
-                return Ok(self.outcome(outcome, e.to_string(), scheme));
-            }
-        };
-        let scheme = credential.scheme;
-        let parsed = match ParsedToken::parse(credential.token) {
-            Ok(p) => p,
-            Err(e) => return Ok(self.outcome(Outcome::MalformedToken, e.to_string(), scheme)),
-        };
-        if self.policy.kind_by_prefix(parsed.prefix()).is_none() {
-            return Ok(self.outcome(
-                Outcome::MalformedToken,
-                "token prefix is not one this service issues",
-                scheme,
-            ));
-        }
         let now = self.now();
-        let Some(cached) = self.lookup::<W>(&parsed.digest())? else {
+        let Some(cached) = self.lookup::<W>(digest)? else {
             return Ok(self.outcome(Outcome::UnknownKey, "no key matches this token", scheme));
         };
         let key = &cached.key;
@@ -1214,6 +1295,38 @@ impl Gate {
     /// dropped, so a clean shutdown loses nothing.
     pub fn flush(&self) -> Result<(), GateError> {
         Ok(self.usage.flush()?)
+    }
+}
+
+/// A request after the steps that need no key: its scheme (as the client
+/// spelled it) and token digest, or the answer when one of them failed.
+enum Prepared<'a> {
+    Token(Option<&'a str>, TokenDigest),
+    Answered(Verification),
+}
+
+/// What [`Gate::begin_verify`] gives: the answer, or the request waiting
+/// for I/O.
+#[derive(Debug)]
+pub enum Begun {
+    Done(Verification),
+    Pending(PendingVerification),
+}
+
+/// A verification waiting for the store or a remote rate limiter: the
+/// policy's scheme as the client spelled it and the token's digest, never
+/// the token. Finish it with [`Gate::finish_verify`] on the gate that began it.
+pub struct PendingVerification {
+    scheme: Option<String>,
+    digest: TokenDigest,
+}
+
+impl std::fmt::Debug for PendingVerification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The digest finds the key in the store: not for logs.
+        f.debug_struct("PendingVerification")
+            .field("scheme", &self.scheme)
+            .finish_non_exhaustive()
     }
 }
 

@@ -33,7 +33,7 @@ pub mod webhook;
 pub use audit::{Action, Actor, Event, EventPage, EventQuery};
 pub use error::{GateError, StoreError};
 pub use errors::Coded;
-pub use gate::{Gate, IssueRequest, Issued};
+pub use gate::{Begun, Gate, IssueRequest, Issued, PendingVerification};
 pub use history::{HistorySettings, Step, UsageBucket, UsageQuery, UsageTotals};
 pub use key::{ExpiryFilter, KeyRecord, KeyUpdate, ListQuery, Page, Status};
 pub use outcome::{HttpResponse, Outcome, Problem, Verification};

@@ -1,8 +1,7 @@
-"""The Node package reads a key record as a positional array (the field order
-written by bindings-node/src/key.rs and named by keyOf in index.js). This
-test fails when the two orders differ: a key whose every field holds a value
-of its own is read from one SQLite store by Python and by Node, and every
-field must agree."""
+"""Python and Node read the same key record alike: a key whose every field
+holds a value of its own is read from one SQLite store by Python and by Node
+(whose addon hands it over as JSON with named members, bindings-node/src/key.rs),
+and every field must agree."""
 
 from __future__ import annotations
 

@@ -1,16 +1,21 @@
 'use strict'
-// gate.verify answers cached keys through the addon's lean call
-// (bindings-node/src/fast.rs), which declines — does nothing — whatever it
-// does not handle, leaving it to the general call. Both must give the same
-// answer for every input, including those at the edges of its buffers.
+// gate.verify makes one addon call per request (gateVerify): a number naming
+// the answer when the core answers from memory, else a Promise of one, the
+// core finishing on the thread pool the request it has already parsed. The
+// answers must be those of verifySync (the whole verification on the calling
+// thread) for every input, long and odd strings included.
 
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 
 const { Gate } = require('gatepass')
 const native = require(path.join(__dirname, '..', '..', 'bindings-node', 'native.js'))
 
+// Lengths around which a former version of the call changed path (its
+// stack buffers): kept as edge cases for the string conversions.
 const BUFFER = 1024
 const RESOURCE_BUFFER = 512
 const RESOURCE_MAX = 256 // the longest resource a key can be bound to
@@ -20,7 +25,7 @@ function seen (v) {
   return { code: v.code, status: v.status, headers: v.headers, key: v.key?.id ?? null, missingScopes: v.missingScopes }
 }
 
-/** Header values at and around the lean call's buffer size, in bytes of UTF-8. */
+/** Header values at and around 1 KiB, in bytes of UTF-8. */
 function edgeCredentials (token) {
   const out = [undefined, null, '', 'Bearer', `Bearer ${token}`, `Token ${token}`, token, `Basic ${token}`]
   for (let n = BUFFER - 12; n <= BUFFER + 4; n++) {
@@ -35,32 +40,54 @@ function edgeCredentials (token) {
   return out
 }
 
-describe('the lean verify call', () => {
-  it('answers a cached key itself, and declines what needs the store', async () => {
-    const ng = await native.openGate('memory://', null, null)
+describe('the verify call', () => {
+  it('answers a number at once from memory, a Promise of one from the store', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatepass-boundary-'))
+    const ng = await native.openGate(`sqlite:///${path.join(dir, 'keys.db')}`, null, null)
     const { token } = await ng.issue({ name: 'x', scopes: ['bots:read'] })
     const gate = ng.handle()
     const requirement = ng.requirement(['bots:read'], null)
     const header = `Bearer ${token}`
-    // Not cached yet: nothing done, so the general call counts it once.
-    assert.equal(native.gateVerifyCached(gate, header, requirement, null), undefined)
-    await native.gateVerify(gate, header, requirement, null)
-    assert.equal(typeof native.gateVerifyCached(gate, header, requirement, null), 'number')
-    assert.equal(typeof native.gateVerifyCached(gate, header, requirement, undefined), 'number')
-    // Arguments it does not take: declined, for the general call to reject.
-    assert.equal(native.gateVerifyCached({}, header, requirement, null), undefined)
-    assert.equal(native.gateVerifyCached(gate, header, gate, null), undefined)
-    assert.equal(native.gateVerifyCached(gate, 42, requirement, null), undefined)
-    assert.equal(native.gateVerifyCached(gate, header, requirement, 7), undefined)
-    assert.equal(native.gateVerifyCached(gate, header.padEnd(BUFFER, 'a'), requirement, null), undefined)
-    assert.equal(native.gateVerifyCached(gate, header, requirement, 'r'.repeat(RESOURCE_BUFFER)), undefined)
-    assert.equal(native.gateVerifyCached(), undefined)
+    // Not cached yet: the store is read on the pool.
+    const pending = native.gateVerify(gate, header, requirement, null)
+    assert.ok(pending instanceof Promise)
+    const first = await pending
+    assert.equal(typeof first, 'number')
+    assert.equal(native.takeVerification(first)[0], 'valid')
+    // Cached: a number at once, the same one for every request with this key.
+    const second = native.gateVerify(gate, header, requirement, null)
+    assert.equal(typeof second, 'number')
+    assert.equal(native.gateVerify(gate, header, requirement, undefined), second)
+    const entry = native.takeVerification(second)
+    assert.deepEqual(entry.slice(0, 3), ['valid', 200, null])
+    assert.equal(entry[4], true, 'shared')
+    assert.notEqual(native.takeVerification(second), null, 'a shared entry stays')
+    // A failure is a number of its own, given up once taken.
+    const refused = native.gateVerify(gate, 'Bearer nope', requirement, null)
+    const taken = native.takeVerification(refused)
+    assert.deepEqual(taken.slice(0, 2), ['malformed_token', 401])
+    assert.equal(taken[4], false)
+    assert.equal(native.takeVerification(refused), null)
     await ng.close()
-    assert.equal(native.gateVerifyCached(gate, header, requirement, null), undefined, 'closed: the general call throws')
-    await assert.rejects(Promise.resolve().then(() => native.gateVerify(gate, header, requirement, null)), { code: 'closed' })
+    fs.rmSync(dir, { recursive: true, force: true })
   })
 
-  it('counts each request once, whichever call answers', async () => {
+  it('refuses arguments of another type with invalid_argument, and a closed gate with closed', async () => {
+    const ng = await native.openGate('memory://', null, null)
+    const gate = ng.handle()
+    const requirement = ng.requirement(['bots:read'], null)
+    const header = 'Bearer gp_x'
+    for (const args of [[{}, header, requirement, null], [gate, header, gate, null], [requirement, header, requirement, null]]) {
+      assert.throws(() => native.gateVerify(...args), { code: 'invalid_argument' })
+    }
+    assert.throws(() => native.gateVerify(gate, 42, requirement, null))
+    assert.throws(() => native.gateVerify(gate, header, requirement, 7))
+    assert.throws(() => native.gateVerify())
+    await ng.close()
+    assert.throws(() => native.gateVerify(gate, header, requirement, null), { code: 'closed' })
+  })
+
+  it('counts each request once, from memory or from the store', async () => {
     const gate = await Gate.open('memory://')
     const { token, key } = await gate.issue({ name: 'x' })
     for (let i = 0; i < 10; i++) assert.equal((await gate.verify(`Bearer ${token}`)).code, 'valid')
@@ -68,7 +95,7 @@ describe('the lean verify call', () => {
     await gate.close()
   })
 
-  it('gives the answers of the general call at and around its buffer sizes', async () => {
+  it('gives the answers of verifySync for long and odd credentials and resources', async () => {
     const gate = await Gate.open('memory://', { policy: { scopes: ['bots:read', 'bots:write'] } })
     const { token } = await gate.issue({ name: 'x', scopes: ['bots:read'] })
     const bound = await gate.issue({ name: 'bound', resource: 'channel:'.padEnd(RESOURCE_MAX, 'c') })
@@ -94,7 +121,7 @@ describe('the lean verify call', () => {
     await gate.close()
   })
 
-  it('gives the answers of the general call for random credentials and resources', async () => {
+  it('gives the answers of verifySync for random credentials and resources', async () => {
     // A seeded generator, so a failure can be replayed.
     let seed = 0x9e3779b9
     const random = (n) => {
