@@ -904,6 +904,17 @@ fn unknown_routes_and_methods() {
     a.problem(405, "method_not_allowed");
     let a = api.raw("GET", "keys/key_0000000000000000/revoke", "", &[], b"");
     assert_eq!(a.header("allow"), Some("POST"));
+    // Every route names the methods it answers.
+    for (method, path, allow) in [
+        ("DELETE", "keys/key_0000000000000000", "GET, HEAD, PATCH"),
+        ("POST", "keys/key_0000000000000000/usage", "GET, HEAD"),
+        ("POST", "events", "GET, HEAD"),
+        ("PUT", "meta", "GET, HEAD"),
+    ] {
+        let a = api.raw(method, path, "", &same_origin_headers(), b"{}");
+        a.problem(405, "method_not_allowed");
+        assert_eq!(a.header("allow"), Some(allow), "{method} {path}");
+    }
     // The page's paths answer GET and HEAD only.
     for path in ["", "page/app.js"] {
         let a = api.raw("POST", path, "", &same_origin_headers(), b"{}");
