@@ -227,6 +227,9 @@ fn a_recorded_policy_this_version_cannot_read_is_an_error_not_the_default() {
         [],
     )
     .unwrap();
+    // A time no clock gives (a damaged row) is shown clamped, not a panic.
+    conn.execute("UPDATE gatepass_policies SET recorded_at = ?1", [i64::MAX])
+        .unwrap();
     let e = Gate::open(&url, None).unwrap_err();
     assert_eq!(e.code(), "config_error");
     assert!(e.to_string().contains("recorded in the store"), "{e}");
