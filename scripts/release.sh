@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Release artifacts for Linux x86_64 that install without Rust:
 #
-#   gatepass-VERSION-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+#   gatepass-VERSION-cp39-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl
 #       one wheel for every CPython >= 3.9 (abi3) on glibc >= 2.17
 #   gatepass-VERSION.tgz
 #       the npm package with the prebuilt addon bindings-node/gatepass.linux-x64-gnu.node
@@ -58,11 +58,13 @@ if [ "$what" != wheel ]; then
   # --cross-compile would install cargo-zigbuild with cargo and cannot name
   # the glibc version). native.js, which loads the addon, is in the repository.
   cargo zigbuild --release -p gatepass-node --target "$TARGET.$GLIBC"
-  cp "target/$TARGET/release/libgatepass_node.so" bindings-node/gatepass.linux-x64-gnu.node
+  cp "${CARGO_TARGET_DIR:-$ROOT/target}/$TARGET/release/libgatepass_node.so" bindings-node/gatepass.linux-x64-gnu.node
   strip --strip-unneeded bindings-node/gatepass.linux-x64-gnu.node
   node -e "require('./bindings-node/index.js')" # loads here
   TARBALL=$(npm pack --silent --pack-destination "$OUT" | tail -n 1)
-  tar -tzf "$OUT/$TARBALL" | grep -qx 'package/bindings-node/gatepass.linux-x64-gnu.node' \
+  # Listed first: `grep -q` stopping early would fail tar, and the pipe, with SIGPIPE.
+  listing=$(tar -tzf "$OUT/$TARBALL")
+  grep -qx 'package/bindings-node/gatepass.linux-x64-gnu.node' <<<"$listing" \
     || { echo "release: $TARBALL holds no addon" >&2; exit 1; }
   ls "$OUT/$TARBALL"
 fi
