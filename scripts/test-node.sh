@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Node package, from a fresh machine with only Node 20+ (npm) and Rust:
-# install the locked dev dependencies, build the addon, run the node:test
-# suites, then install the packed tarball into a fresh directory as a user
-# would and hit the Express example once. Exits non-zero on any failure.
+# install the locked dev dependencies, build the release addon and tarball
+# (scripts/release.sh npm), run the node:test suites, then install that
+# tarball into a fresh directory as a user would and hit the Express example once. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -10,8 +10,12 @@ ROOT=$PWD
 echo "== npm ci"
 npm ci --no-audit --no-fund
 
-echo "== napi build --release"
-npm run --silent build
+# The release build of the addon (linked by zig against glibc 2.17) and the
+# release tarball holding it: the tests run against what users install, and
+# scripts/test-install.sh installs the same tarball without Rust.
+echo "== the release addon and tarball: scripts/release.sh npm"
+bash scripts/release.sh npm
+RELEASE=${GATEPASS_RELEASE_DIR:-$ROOT/target/release-artifacts}
 
 echo "== node --test tests/node"
 node --test --test-concurrency=1 tests/node/
@@ -25,7 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-TARBALL=$(npm pack --silent --pack-destination "$WORK" | tail -n 1)
+TARBALL=$(basename "$(ls "$RELEASE"/gatepass-*.tgz)")
+cp "$RELEASE/$TARBALL" "$WORK/"
 mkdir "$WORK/app"
 cp examples/express/server.js "$WORK/app/"
 cd "$WORK/app"

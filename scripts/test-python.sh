@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Python: installed as a user would get it. Builds the wheel with maturin, installs
+# Python: installed as a user would get it. Builds the release wheel (scripts/release.sh), installs
 # it into a fresh virtualenv with the pinned test dependencies, runs ruff and pytest
 # against the installed package (not the source tree), then starts the example
 # apps from that virtualenv and hits them once over HTTP.
@@ -14,13 +14,12 @@ WORK=$ROOT/target/python-test
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
-echo "==> build venv + maturin"
-"$PY" -m venv "$WORK/build"
-"$WORK/build/bin/pip" install -q "maturin==1.16.0"
-
-echo "==> maturin build --release"
-"$WORK/build/bin/maturin" build --release --out "$WORK/dist"
-WHEEL=$(ls "$WORK"/dist/gatepass-*.whl)
+# The release wheel itself (manylinux2014, linked by zig): the tests run
+# against the artifact users install, and scripts/test-install.sh installs the
+# same file without Rust instead of building another.
+echo "==> the release wheel: scripts/release.sh wheel (maturin build --release --zig)"
+bash scripts/release.sh wheel
+WHEEL=$(ls "${GATEPASS_RELEASE_DIR:-$ROOT/target/release-artifacts}"/gatepass-*manylinux*.whl)
 
 echo "==> fresh venv with the wheel and test dependencies"
 "$PY" -m venv "$WORK/venv"

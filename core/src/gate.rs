@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use crate::audit::{self, Action, Actor, Event, EventPage, EventQuery};
 use crate::clock::{self, Clock, Millis, MAX_MILLIS};
 use crate::duration;
+use crate::env::{self, PolicyOrigin, PolicySource};
 use crate::error::GateError;
 use crate::header::{self, HeaderError};
 use crate::history::{self, HistorySettings, UsageBucket, UsageQuery, UsageTotals};
@@ -127,6 +128,7 @@ pub struct Gate {
     /// arrives a moment after the commit).
     local_changes: AtomicU64,
     usage: Arc<UsageRecorder>,
+    policy_origin: PolicyOrigin,
     /// How long events are kept; `None`: forever.
     events_retention: Option<Duration>,
     /// Started by the first lifecycle change or `events` call, when the
@@ -222,16 +224,29 @@ fn check_duration(field: &str, d: Duration) -> Result<Duration, GateError> {
 }
 
 impl Gate {
-    /// Opens the store at `url` with `policy` (or the default policy).
-    /// Events are kept as `GATEPASS_EVENTS_RETENTION` says, usage history as
-    /// `GATEPASS_USAGE_HOURLY_FOR` and `GATEPASS_USAGE_RETENTION` say (see
-    /// [`crate::env`]); a value that does not parse is an error here.
+    /// Opens the store at `url` under `policy`, else the policy found for
+    /// it: `$GATEPASS_POLICY`, `./gatepass.toml`, the policy recorded in the
+    /// store, the default (see [`env::resolve_policy`]). An explicit policy
+    /// is recorded in the store for processes and tools that open it
+    /// without one. Events are kept as `GATEPASS_EVENTS_RETENTION` says,
+    /// usage history as `GATEPASS_USAGE_HOURLY_FOR` and
+    /// `GATEPASS_USAGE_RETENTION` say; a value that does not parse is an
+    /// error here.
     pub fn open(url: &str, policy: Option<Policy>) -> Result<Self, GateError> {
+        Self::open_store(store::open(url)?, policy)
+    }
+
+    /// [`open`](Self::open) over a store already opened.
+    pub fn open_store(store: Arc<dyn Store>, policy: Option<Policy>) -> Result<Self, GateError> {
         let retention = crate::env::events_retention()?;
         let history = crate::env::usage_history()?;
-        Ok(Self::new(store::open(url)?, policy.unwrap_or_default())
+        let now = clock::system().now_ms();
+        let (policy, origin) = env::resolve_policy(store.as_ref(), policy, now)?;
+        let mut gate = Self::new(store, policy)
             .with_events_retention(retention)
-            .with_usage_history(history))
+            .with_usage_history(history);
+        gate.policy_origin = origin;
+        Ok(gate)
     }
 
     pub fn new(store: Arc<dyn Store>, policy: Policy) -> Self {
@@ -259,6 +274,10 @@ impl Gate {
             events_retention: crate::env::events_retention()
                 .unwrap_or(Some(audit::DEFAULT_RETENTION)),
             pruner: OnceLock::new(),
+            policy_origin: PolicyOrigin {
+                source: PolicySource::Argument,
+                mismatch: None,
+            },
         }
     }
 
@@ -346,6 +365,29 @@ impl Gate {
         &self.policy
     }
 
+    /// Where the policy in force came from.
+    pub fn policy_source(&self) -> &PolicySource {
+        &self.policy_origin.source
+    }
+
+    /// How the policy in force differed from the one recorded in the store
+    /// when this gate was opened (or why they could not be compared);
+    /// `None` when they agreed. A warning for people, never an error.
+    pub fn policy_mismatch(&self) -> Option<&str> {
+        self.policy_origin.mismatch.as_deref()
+    }
+
+    /// `policy in force: SOURCE; its kinds: NAME (PREFIX), …`: what a message
+    /// about an unknown kind or token prefix adds, for the operator (not for
+    /// clients: it may name a file).
+    pub fn policy_summary(&self) -> String {
+        format!(
+            "policy in force: {}; its kinds: {}",
+            self.policy_origin.source,
+            env::kinds_text(&self.policy)
+        )
+    }
+
     pub fn now(&self) -> Millis {
         self.clock.now_ms()
     }
@@ -353,7 +395,10 @@ impl Gate {
     fn kind(&self, name: &str) -> Result<&Kind, GateError> {
         self.policy
             .kind(name)
-            .ok_or_else(|| GateError::UnknownKind(name.to_owned()))
+            .ok_or_else(|| GateError::UnknownKind {
+                kind: name.to_owned(),
+                policy: self.policy_summary(),
+            })
     }
 
     /// The record as callers see it: with the limit that applies under this

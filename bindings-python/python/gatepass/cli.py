@@ -39,7 +39,6 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from . import Gate, KeyInfo, WebhookSigner, WebhookVerifier, __version__, default_store_url, generate_secret
-from ._gate import default_policy_path
 from .exceptions import (
     ConfigError,
     GatepassError,
@@ -150,16 +149,13 @@ def _rate_limit_text(d: Dict[str, Any]) -> str:
     return str(effective)
 
 
-def policy_source(args: argparse.Namespace) -> str:
-    """Where the policy in force came from, for messages about a kind or a
-    token prefix the policy does not know."""
+def policy_source(gate: Gate, args: argparse.Namespace) -> str:
+    """Where the policy in force came from (the core's answer), with the
+    path when it was ``--policy``."""
     given = getattr(args, "policy", None)
     if given:
         return f"--policy {given}"
-    path = default_policy_path()
-    if path:
-        return f"$GATEPASS_POLICY={path}"
-    return 'no policy: the default single kind "default" (token prefix gp)'
+    return gate.policy_source
 
 
 class Output:
@@ -359,7 +355,7 @@ def run_verify(gate: Gate, args: argparse.Namespace, o: Output) -> int:
         text = f"{v.code} ({v.status}): {v.detail}"
         if v.code == "malformed_token" and "prefix" in v.detail:
             # Most often the wrong policy, not a bad token: say which one.
-            source = policy_source(args)
+            source = policy_source(gate, args)
             prefixes = ", ".join(prefix for _, prefix in gate.kinds)
             data["policy"] = source
             text += f"\npolicy in force: {source}; token prefixes it knows: {prefixes}"
@@ -567,9 +563,8 @@ def main(argv: Optional[Sequence[str]] = None, *, out: TextIO = sys.stdout, err:
     except UsageError as e:
         return o.error("usage", str(e), EXIT_USAGE)
     except GatepassError as e:
+        # An unknown kind's message names the policy in force (the core's).
         message = e.message
-        if e.code == "unknown_kind":
-            message += f" (policy in force: {policy_source(args)})"
         for cls, code in _EXIT_BY_CLASS:
             if isinstance(e, cls):
                 return o.error(e.code, message, code)

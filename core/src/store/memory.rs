@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use super::{Change, Found, Store, UsageDelta};
+use super::{Change, Found, PolicyRecord, Store, UsageDelta};
 use crate::audit::{self, Event, EventFilter, StoredEvent};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
@@ -48,6 +48,7 @@ pub struct MemoryStore {
     inner: RwLock<Inner>,
     events: Mutex<Events>,
     epoch: AtomicU64,
+    policy: RwLock<Option<PolicyRecord>>,
 }
 
 impl MemoryStore {
@@ -317,5 +318,14 @@ impl Store for MemoryStore {
 
     fn epoch_now(&self) -> Option<u64> {
         Some(self.epoch.load(Ordering::Acquire))
+    }
+
+    fn recorded_policy(&self) -> Result<Option<PolicyRecord>, StoreError> {
+        Ok(self.policy.read().clone())
+    }
+
+    fn record_policy(&self, record: &PolicyRecord) -> Result<(), StoreError> {
+        *self.policy.write() = Some(record.clone());
+        Ok(())
     }
 }
