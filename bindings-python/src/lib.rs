@@ -2,6 +2,7 @@
 //! argument conversion (`convert`), error mapping (`error`), and releasing the
 //! GIL around hashing and store work. Every rule lives in core.
 
+mod cli;
 mod convert;
 mod error;
 mod gate;
@@ -28,6 +29,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(error::error_table, m)?)?;
     m.add_function(wrap_pyfunction!(error::error_classes, m)?)?;
     m.add_function(wrap_pyfunction!(error::render_error, m)?)?;
+    m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(cli::cli_run, m)?)?;
     webhook::register(m)?;
     Ok(())
 }
