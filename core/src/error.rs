@@ -75,8 +75,11 @@ pub enum GateError {
     },
     #[error("{0}")]
     InvalidArgument(String),
-    #[error("unknown key kind {0:?}")]
-    UnknownKind(String),
+    /// `policy` says where the policy in force came from and its kinds
+    /// ([`crate::Gate::policy_summary`]): most often the process runs under
+    /// another policy than the app's.
+    #[error("unknown key kind {kind:?} ({policy})")]
+    UnknownKind { kind: String, policy: String },
     #[error("requested lifetime exceeds the maximum for kind {kind:?} ({max})")]
     LifetimeExceeded { kind: String, max: String },
     #[error(transparent)]
@@ -93,7 +96,7 @@ impl GateError {
             Self::NotFound(_) => "not_found",
             Self::InvalidState { .. } => "invalid_state",
             Self::InvalidArgument(_) => "invalid_argument",
-            Self::UnknownKind(_) => "unknown_kind",
+            Self::UnknownKind { .. } => "unknown_kind",
             Self::LifetimeExceeded { .. } => "lifetime_exceeded",
             Self::Scope(e) => e.code(),
             Self::Policy(e) => e.code(),

@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 
 use crate::clock::{self, Clock, Millis, MAX_MILLIS};
 use crate::duration;
+use crate::env::{self, PolicyOrigin, PolicySource};
 use crate::error::GateError;
 use crate::header::{self, HeaderError};
 use crate::key::{Cursor, KeyRecord, KeyUpdate, ListQuery, Page, Status, MAX_REMAINING};
@@ -124,6 +125,7 @@ pub struct Gate {
     /// arrives a moment after the commit).
     local_changes: AtomicU64,
     usage: Arc<UsageRecorder>,
+    policy_origin: PolicyOrigin,
 }
 
 fn check_text(field: &str, value: &str, max: usize) -> Result<(), GateError> {
@@ -171,9 +173,22 @@ fn check_duration(field: &str, d: Duration) -> Result<Duration, GateError> {
 }
 
 impl Gate {
-    /// Opens the store at `url` with `policy` (or the default policy).
+    /// Opens the store at `url` under `policy`, else the policy found for
+    /// it: `$GATEPASS_POLICY`, `./gatepass.toml`, the policy recorded in the
+    /// store, the default (see [`env::resolve_policy`]). An explicit policy
+    /// is recorded in the store for processes and tools that open it
+    /// without one.
     pub fn open(url: &str, policy: Option<Policy>) -> Result<Self, GateError> {
-        Ok(Self::new(store::open(url)?, policy.unwrap_or_default()))
+        Self::open_store(store::open(url)?, policy)
+    }
+
+    /// [`open`](Self::open) over a store already opened.
+    pub fn open_store(store: Arc<dyn Store>, policy: Option<Policy>) -> Result<Self, GateError> {
+        let now = clock::system().now_ms();
+        let (policy, origin) = env::resolve_policy(store.as_ref(), policy, now)?;
+        let mut gate = Self::new(store, policy);
+        gate.policy_origin = origin;
+        Ok(gate)
     }
 
     pub fn new(store: Arc<dyn Store>, policy: Policy) -> Self {
@@ -196,6 +211,10 @@ impl Gate {
             default_limiter: true,
             cache: Mutex::default(),
             local_changes: AtomicU64::new(0),
+            policy_origin: PolicyOrigin {
+                source: PolicySource::Argument,
+                mismatch: None,
+            },
         }
     }
 
@@ -219,6 +238,29 @@ impl Gate {
         &self.policy
     }
 
+    /// Where the policy in force came from.
+    pub fn policy_source(&self) -> &PolicySource {
+        &self.policy_origin.source
+    }
+
+    /// How the policy in force differed from the one recorded in the store
+    /// when this gate was opened (or why they could not be compared);
+    /// `None` when they agreed. A warning for people, never an error.
+    pub fn policy_mismatch(&self) -> Option<&str> {
+        self.policy_origin.mismatch.as_deref()
+    }
+
+    /// `policy in force: SOURCE; its kinds: NAME (PREFIX), …`: what a message
+    /// about an unknown kind or token prefix adds, for the operator (not for
+    /// clients: it may name a file).
+    pub fn policy_summary(&self) -> String {
+        format!(
+            "policy in force: {}; its kinds: {}",
+            self.policy_origin.source,
+            env::kinds_text(&self.policy)
+        )
+    }
+
     pub fn now(&self) -> Millis {
         self.clock.now_ms()
     }
@@ -226,7 +268,10 @@ impl Gate {
     fn kind(&self, name: &str) -> Result<&Kind, GateError> {
         self.policy
             .kind(name)
-            .ok_or_else(|| GateError::UnknownKind(name.to_owned()))
+            .ok_or_else(|| GateError::UnknownKind {
+                kind: name.to_owned(),
+                policy: self.policy_summary(),
+            })
     }
 
     /// The record as callers see it: with the limit that applies under this

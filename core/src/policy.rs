@@ -320,6 +320,55 @@ impl Policy {
         Ok(policy)
     }
 
+    /// The policy as a document again, with every default written out: two
+    /// policies that behave alike give equal documents (implications sorted), whatever their
+    /// source's spelling, comments or omitted defaults. This is the form a
+    /// store records. A kind's `description` is not kept by [`Kind`], so it
+    /// is not in the result either.
+    #[must_use]
+    pub fn to_document(&self) -> PolicyDocument {
+        let mut implications: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for rule in &self.implications {
+            implications
+                .entry(rule.from.to_string())
+                .or_default()
+                .extend(rule.to.iter().map(ToString::to_string));
+        }
+        let strings = |list: &[Scope]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
+        PolicyDocument {
+            realm: Some(self.realm.clone()),
+            schemes: Some(self.schemes.clone()),
+            scopes: strings(&self.catalogue),
+            implications: Some(implications),
+            kinds: self
+                .kinds
+                .iter()
+                .map(|k| {
+                    (
+                        k.name.clone(),
+                        KindDocument {
+                            prefix: k.prefix.clone(),
+                            scopes: k.allowed.as_deref().map(strings),
+                            default_lifetime: k.default_lifetime.map(crate::duration::format),
+                            max_lifetime: k.max_lifetime.map(crate::duration::format),
+                            rate_limit: k.rate_limit.map(|r| r.to_string()),
+                            description: None,
+                        },
+                    )
+                })
+                .collect(),
+            default_kind: Some(self.default_kind().name.clone()),
+            disclose_key_state: Some(self.disclose_key_state),
+        }
+    }
+
+    /// [`to_document`](Self::to_document) as JSON: the text a store records.
+    #[must_use]
+    pub fn to_canonical_json(&self) -> String {
+        // A document of strings, lists and string-keyed maps always serialises.
+        serde_json::to_string(&self.to_document()).unwrap_or_default()
+    }
+
     pub fn kinds(&self) -> &[Kind] {
         &self.kinds
     }
@@ -474,6 +523,50 @@ scopes = ["conversations:*"]
         assert_eq!(p.default_kind().prefix, "bp_bot");
         assert_eq!(p.schemes, ["Bearer", "Token"]);
         assert_eq!(Policy::default().default_kind().prefix, "gp");
+    }
+
+    #[test]
+    fn the_canonical_document_reads_back_as_the_same_policy() {
+        let docs = [
+            EXAMPLE,
+            "",
+            "disclose_key_state = false\nschemes = [\"Bearer\"]",
+            "[implications]\n\"bots:write\" = [\"bots:read\", \"conversations:read\"]\n\"admin\" = []",
+            "[kinds.a]\nprefix = \"a\"\ndefault_lifetime = \"1h 30m\"\nmax_lifetime = \"365d\"\nrate_limit = \"7/90s\"",
+        ];
+        for text in docs {
+            let p = Policy::from_toml(text).unwrap();
+            let json = p.to_canonical_json();
+            let back = Policy::from_json(&json).unwrap();
+            assert_eq!(back.kinds(), p.kinds(), "{text}");
+            assert_eq!(back.default_kind(), p.default_kind(), "{text}");
+            assert_eq!(back.catalogue, p.catalogue, "{text}");
+            assert_eq!(back.schemes, p.schemes, "{text}");
+            assert_eq!(back.disclose_key_state, p.disclose_key_state, "{text}");
+            let rules = |q: &Policy| {
+                let mut r: Vec<String> = q.implications.iter().map(|i| format!("{i:?}")).collect();
+                r.sort();
+                r
+            };
+            assert_eq!(rules(&back), rules(&p), "{text}");
+            assert_eq!(back.to_canonical_json(), json);
+        }
+        // Spelling, comments and written-out defaults do not matter…
+        let spelt = Policy::from_toml(
+            "# ours\nrealm = \"api\"\nschemes = [\"Bearer\", \"Token\"]\n[kinds.default]\nprefix = \"gp\"",
+        )
+        .unwrap();
+        assert_eq!(
+            spelt.to_canonical_json(),
+            Policy::default().to_canonical_json()
+        );
+        // …a changed rule does.
+        assert_ne!(
+            Policy::from_toml(EXAMPLE).unwrap().to_canonical_json(),
+            Policy::from_toml(&EXAMPLE.replace("1000/hour", "999/hour"))
+                .unwrap()
+                .to_canonical_json()
+        );
     }
 
     #[test]

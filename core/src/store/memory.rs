@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use super::{Change, Found, Store, UsageDelta};
+use super::{Change, Found, PolicyRecord, Store, UsageDelta};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
 use crate::key::{KeyRecord, ListQuery};
@@ -23,6 +23,7 @@ struct Inner {
 pub struct MemoryStore {
     inner: RwLock<Inner>,
     epoch: AtomicU64,
+    policy: RwLock<Option<PolicyRecord>>,
 }
 
 impl MemoryStore {
@@ -166,5 +167,14 @@ impl Store for MemoryStore {
 
     fn epoch_now(&self) -> Option<u64> {
         Some(self.epoch.load(Ordering::Acquire))
+    }
+
+    fn recorded_policy(&self) -> Result<Option<PolicyRecord>, StoreError> {
+        Ok(self.policy.read().clone())
+    }
+
+    fn record_policy(&self, record: &PolicyRecord) -> Result<(), StoreError> {
+        *self.policy.write() = Some(record.clone());
+        Ok(())
     }
 }

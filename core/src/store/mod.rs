@@ -42,6 +42,24 @@ pub struct UsageDelta {
     pub last_used_at: Millis,
 }
 
+/// The policy a gate recorded in the store: what a process or tool that
+/// opens the store without a policy works under (see [`crate::Gate::open`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRecord {
+    /// The policy's canonical JSON document
+    /// ([`crate::Policy::to_canonical_json`]).
+    pub document: String,
+    /// Where the recording process got it ([`crate::env::PolicySource`] as text).
+    pub source: String,
+    /// Who recorded it: the user and process that opened the store.
+    pub recorded_by: String,
+    pub recorded_at: Millis,
+}
+
+/// How many recorded policies a SQL store keeps: a history of changes for
+/// people, bounded even when two policies take turns in a rolling deploy.
+pub(crate) const POLICIES_KEPT: i64 = 100;
+
 /// A change applied to a key inside the store's transaction.
 pub type Change<'a> = &'a mut dyn FnMut(&mut KeyRecord) -> Result<(), GateError>;
 
@@ -90,6 +108,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `None` sends the caller to `epoch`.
     fn epoch_now(&self) -> Option<u64> {
         None
+    }
+
+    /// The policy recorded last, if any. A store that keeps none (a test
+    /// double) answers `None`, and gates opened on it without a policy use
+    /// the default.
+    fn recorded_policy(&self) -> Result<Option<PolicyRecord>, StoreError> {
+        Ok(None)
+    }
+
+    /// Records `record` as the store's policy; the newest record wins.
+    fn record_policy(&self, record: &PolicyRecord) -> Result<(), StoreError> {
+        let _ = record;
+        Ok(())
     }
 }
 

@@ -26,7 +26,7 @@ use r2d2_postgres::PostgresConnectionManager;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::row::{key_columns_of, read_key_row, to_i64, KeyRow, KEY_COLUMNS, KEY_COLUMN_COUNT};
-use super::{Change, Found, Store, UsageDelta};
+use super::{Change, Found, PolicyRecord, Store, UsageDelta};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
 use crate::key::{KeyRecord, ListQuery};
@@ -367,6 +367,27 @@ fn parse_url(url: &str) -> Result<ConnectOptions, StoreError> {
 
 fn read_row(row: &Row) -> Result<KeyRow, postgres::Error> {
     Ok(read_key_row!(row, try_get))
+}
+
+/// The policies gates recorded (see [`PolicyRecord`]), newest last. Created
+/// on first use, under the migration lock, rather than by a schema version,
+/// so a database of any version gains it in place. Recording sends no
+/// notification: it changes no key.
+const POLICY_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS gatepass_policies (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    document    TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    recorded_by TEXT NOT NULL,
+    recorded_at BIGINT NOT NULL
+);
+";
+
+/// Creates the policy table if needed, inside `tx`: the advisory lock keeps
+/// two processes from creating it at once (`IF NOT EXISTS` alone races).
+fn policy_table(tx: &mut Transaction<'_>) -> Result<(), postgres::Error> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(POLICY_TABLE)
 }
 
 fn migrate(client: &mut Client) -> Result<(), StoreError> {
@@ -830,6 +851,50 @@ impl Store for PostgresStore {
             .listening
             .load(Ordering::Acquire)
             .then(|| state.epoch.load(Ordering::Acquire))
+    }
+
+    fn recorded_policy(&self) -> Result<Option<PolicyRecord>, StoreError> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction()?;
+        policy_table(&mut tx)?;
+        let row = tx.query_opt(
+            "SELECT document, source, recorded_by, recorded_at FROM gatepass_policies \
+             ORDER BY id DESC LIMIT 1",
+            &[],
+        )?;
+        tx.commit()?;
+        Ok(row
+            .map(|r| -> Result<_, postgres::Error> {
+                Ok(PolicyRecord {
+                    document: r.try_get(0)?,
+                    source: r.try_get(1)?,
+                    recorded_by: r.try_get(2)?,
+                    recorded_at: r.try_get(3)?,
+                })
+            })
+            .transpose()?)
+    }
+
+    fn record_policy(&self, record: &PolicyRecord) -> Result<(), StoreError> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction()?;
+        policy_table(&mut tx)?;
+        tx.execute(
+            "INSERT INTO gatepass_policies (document, source, recorded_by, recorded_at) \
+             VALUES ($1, $2, $3, $4)",
+            &[
+                &record.document,
+                &record.source,
+                &record.recorded_by,
+                &record.recorded_at,
+            ],
+        )?;
+        tx.execute(
+            "DELETE FROM gatepass_policies WHERE id <= (SELECT MAX(id) FROM gatepass_policies) - $1",
+            &[&super::POLICIES_KEPT],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 }
 

@@ -16,7 +16,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 
 use super::row::{key_columns_of, read_key_row, to_i64, KeyRow, KEY_COLUMNS, KEY_COLUMN_COUNT};
 use super::wal_index::WalIndexWatch;
-use super::{Change, Found, Store, UsageDelta};
+use super::{Change, Found, PolicyRecord, Store, UsageDelta};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
 use crate::key::{KeyRecord, ListQuery};
@@ -84,6 +84,20 @@ CREATE TRIGGER gatepass_secrets_changed AFTER UPDATE ON gatepass_secrets
 BEGIN UPDATE gatepass_changes SET n = n + 1; END;
 CREATE TRIGGER gatepass_secrets_deleted AFTER DELETE ON gatepass_secrets
 BEGIN UPDATE gatepass_changes SET n = n + 1; END;
+";
+
+/// The policies gates recorded (see [`PolicyRecord`]), newest last. Created
+/// on first use rather than by a schema version, so a file of any version
+/// gains it in place. No trigger: recording a policy changes no key, so it
+/// leaves every process's cache alone.
+const POLICY_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS gatepass_policies (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    document    TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    recorded_by TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL
+) STRICT;
 ";
 
 #[derive(Debug)]
@@ -483,5 +497,47 @@ impl Store for SqliteStore {
         watch
             .unchanged(watch.read().as_ref())
             .then_some(check.changes)
+    }
+
+    fn recorded_policy(&self) -> Result<Option<PolicyRecord>, StoreError> {
+        let conn = self.write.lock();
+        conn.execute_batch(POLICY_TABLE)?;
+        let recorded = conn
+            .prepare_cached(
+                "SELECT document, source, recorded_by, recorded_at FROM gatepass_policies \
+                 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([], |r| {
+                Ok(PolicyRecord {
+                    document: r.get(0)?,
+                    source: r.get(1)?,
+                    recorded_by: r.get(2)?,
+                    recorded_at: r.get(3)?,
+                })
+            })
+            .optional()?;
+        Ok(recorded)
+    }
+
+    fn record_policy(&self, record: &PolicyRecord) -> Result<(), StoreError> {
+        let mut conn = self.write.lock();
+        conn.execute_batch(POLICY_TABLE)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.prepare_cached(
+            "INSERT INTO gatepass_policies (document, source, recorded_by, recorded_at) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            record.document,
+            record.source,
+            record.recorded_by,
+            record.recorded_at
+        ])?;
+        tx.prepare_cached(
+            "DELETE FROM gatepass_policies WHERE id <= (SELECT MAX(id) FROM gatepass_policies) - ?1",
+        )?
+        .execute([super::POLICIES_KEPT])?;
+        tx.commit()?;
+        Ok(())
     }
 }
