@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use gatepass_core::audit::{Event, EventFilter, StoredEvent};
 use gatepass_core::key::ListQuery;
 use gatepass_core::ratelimit::{MemoryRateLimiter, RateLimit, RateLimiter};
 use gatepass_core::redis::RedisRateLimiter;
@@ -26,8 +27,13 @@ use gatepass_core::{
 struct Uncached(Arc<dyn Store>, AtomicU64);
 
 impl Store for Uncached {
-    fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), StoreError> {
-        self.0.insert(key, digest)
+    fn insert(
+        &self,
+        key: &KeyRecord,
+        digest: &TokenDigest,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        self.0.insert(key, digest, event)
     }
     fn get(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
         self.0.get(id)
@@ -50,8 +56,14 @@ impl Store for Uncached {
     ) -> Result<KeyRecord, GateError> {
         self.0.rotate(id, d, until, change)
     }
-    fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        self.0.delete(id)
+    fn delete(&self, id: &str, event: &Event) -> Result<bool, StoreError> {
+        self.0.delete(id, event)
+    }
+    fn events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        self.0.events(filter)
+    }
+    fn prune_events(&self, before: i64, batch: usize) -> Result<u64, StoreError> {
+        self.0.prune_events(before, batch)
     }
     fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError> {
         self.0.add_usage(batch)

@@ -19,6 +19,9 @@ pub const RATE_LIMITER: &str = "GATEPASS_RATE_LIMITER";
 /// URL (`redis://…`; default: this process's memory).
 pub const REPLAY_GUARD: &str = "GATEPASS_REPLAY_GUARD";
 
+/// How long the audit trail keeps events (`"365d"`, or `never`).
+pub const EVENTS_RETENTION: &str = "GATEPASS_EVENTS_RETENTION";
+
 /// The embedded default: `gatepass.db` in the working directory.
 pub const DEFAULT_STORE_URL: &str = "sqlite:///gatepass.db";
 
@@ -300,6 +303,22 @@ pub fn resolve_policy(
         )),
     };
     Ok((policy, PolicyOrigin { source, mismatch }))
+}
+
+/// `$GATEPASS_EVENTS_RETENTION` as a duration with units (`"90d"`), `never`
+/// (keep events forever, `None`), or unset: the default of one year. A value
+/// that does not parse is an error naming the variable: silently keeping
+/// events longer (or shorter) than a deployment asked would be worse.
+pub fn events_retention() -> Result<Option<std::time::Duration>, crate::GateError> {
+    let Some(text) = var(EVENTS_RETENTION) else {
+        return Ok(Some(crate::audit::DEFAULT_RETENTION));
+    };
+    if text.trim().eq_ignore_ascii_case("never") {
+        return Ok(None);
+    }
+    crate::duration::parse(&text)
+        .map(Some)
+        .map_err(|e| crate::GateError::InvalidArgument(format!("{EVENTS_RETENTION}: {e}")))
 }
 
 #[cfg(test)]

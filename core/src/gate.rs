@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::audit::{self, Action, Actor, Event, EventPage, EventQuery};
 use crate::clock::{self, Clock, Millis, MAX_MILLIS};
 use crate::duration;
 use crate::env::{self, PolicyOrigin, PolicySource};
@@ -126,6 +127,54 @@ pub struct Gate {
     local_changes: AtomicU64,
     usage: Arc<UsageRecorder>,
     policy_origin: PolicyOrigin,
+    /// How long events are kept; `None`: forever.
+    events_retention: Option<Duration>,
+    /// Started by the first lifecycle change or `events` call, when the
+    /// gate's clock and retention are settled (see [`Gate::start_pruner`]).
+    pruner: OnceLock<Arc<Pruner>>,
+}
+
+/// What the background prune thread needs, apart from the gate, so that the
+/// thread never keeps a gate alive: it holds only a `Weak` to this.
+#[derive(Debug)]
+struct Pruner {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    retention: Duration,
+    wake: Arc<audit::PruneWake>,
+}
+
+impl audit::Prune for Pruner {
+    fn prune_now(&self) -> Result<u64, GateError> {
+        prune(&*self.store, &*self.clock, self.retention)
+    }
+}
+
+impl Drop for Pruner {
+    fn drop(&mut self) {
+        self.wake.stop();
+    }
+}
+
+/// Deletes every event older than `retention`, in short batches.
+fn prune(store: &dyn Store, clock: &dyn Clock, retention: Duration) -> Result<u64, GateError> {
+    let before = clock
+        .now_ms()
+        .saturating_sub(duration::as_millis(retention));
+    let mut total = 0;
+    loop {
+        let n = store.prune_events(before, audit::PRUNE_BATCH)?;
+        total += n;
+        if n < audit::PRUNE_BATCH as u64 {
+            return Ok(total);
+        }
+    }
+}
+
+/// The actor of changes made without one, computed once per process.
+fn default_actor() -> &'static Actor {
+    static ACTOR: OnceLock<Actor> = OnceLock::new();
+    ACTOR.get_or_init(Actor::process)
 }
 
 fn check_text(field: &str, value: &str, max: usize) -> Result<(), GateError> {
@@ -177,16 +226,18 @@ impl Gate {
     /// it: `$GATEPASS_POLICY`, `./gatepass.toml`, the policy recorded in the
     /// store, the default (see [`env::resolve_policy`]). An explicit policy
     /// is recorded in the store for processes and tools that open it
-    /// without one.
+    /// without one. A `GATEPASS_EVENTS_RETENTION` that does not parse is an
+    /// error here.
     pub fn open(url: &str, policy: Option<Policy>) -> Result<Self, GateError> {
         Self::open_store(store::open(url)?, policy)
     }
 
     /// [`open`](Self::open) over a store already opened.
     pub fn open_store(store: Arc<dyn Store>, policy: Option<Policy>) -> Result<Self, GateError> {
+        let retention = crate::env::events_retention()?;
         let now = clock::system().now_ms();
         let (policy, origin) = env::resolve_policy(store.as_ref(), policy, now)?;
-        let mut gate = Self::new(store, policy);
+        let mut gate = Self::new(store, policy).with_events_retention(retention);
         gate.policy_origin = origin;
         Ok(gate)
     }
@@ -215,7 +266,68 @@ impl Gate {
                 source: PolicySource::Argument,
                 mismatch: None,
             },
+            // An unreadable variable is reported by `open`; here the
+            // documented default applies.
+            events_retention: crate::env::events_retention()
+                .unwrap_or(Some(audit::DEFAULT_RETENTION)),
+            pruner: OnceLock::new(),
         }
+    }
+
+    /// How long the audit trail keeps events; `None` keeps them forever.
+    /// Default: `GATEPASS_EVENTS_RETENTION`, else one year.
+    pub fn with_events_retention(mut self, retention: Option<Duration>) -> Self {
+        self.events_retention = retention;
+        self
+    }
+
+    pub fn events_retention(&self) -> Option<Duration> {
+        self.events_retention
+    }
+
+    /// Starts the background thread that deletes events past retention: at
+    /// once, then every [`audit::PRUNE_EVERY`]. Started by the first
+    /// lifecycle change or `events` call rather than by `new`, so it runs
+    /// with the clock and retention the gate was finally built with, and a
+    /// process that only verifies never starts it. It never runs on a
+    /// verification's thread.
+    fn start_pruner(&self) {
+        let Some(retention) = self.events_retention else {
+            return;
+        };
+        self.pruner.get_or_init(|| {
+            let pruner = Arc::new(Pruner {
+                store: Arc::clone(&self.store),
+                clock: Arc::clone(&self.clock),
+                retention,
+                wake: Arc::default(),
+            });
+            // Without a thread, events are pruned by `prune_events` only.
+            let _ = audit::start_pruner(Arc::downgrade(&pruner), Arc::clone(&pruner.wake));
+            pruner
+        });
+    }
+
+    /// Deletes events older than the retention now (the background thread
+    /// does this hourly); returns how many. Keeps everything when retention
+    /// is `None`.
+    pub fn prune_events(&self) -> Result<u64, GateError> {
+        match self.events_retention {
+            Some(retention) => prune(&*self.store, &*self.clock, retention),
+            None => Ok(0),
+        }
+    }
+
+    /// Events, newest first, filtered by key, owner and time; pass
+    /// `page.next` back as `after` for older ones.
+    pub fn events(&self, query: &EventQuery) -> Result<EventPage, GateError> {
+        if let Some(key) = &query.key {
+            check_key_id(key)?;
+        }
+        check_optional_text("owner", &query.owner)?;
+        let filter = audit::filter_of(query)?;
+        self.start_pruner();
+        Ok(audit::page_of(self.store.events(&filter)?, query.limit))
     }
 
     /// Replaces the clock (tests move time by hand).
@@ -322,7 +434,14 @@ impl Gate {
     // ----- lifecycle ---------------------------------------------------------
 
     /// Issues a key. The returned token is the only copy; only its digest is stored.
+    /// Recorded as made by this process ([`Actor::process`]).
     pub fn issue(&self, req: IssueRequest) -> Result<Issued, GateError> {
+        self.issue_as(req, default_actor())
+    }
+
+    /// [`Gate::issue`], recorded in the audit trail as made by `actor`.
+    pub fn issue_as(&self, req: IssueRequest, actor: &Actor) -> Result<Issued, GateError> {
+        actor.check()?;
         check_text("name", &req.name, MAX_NAME_LEN)?;
         check_optional_text("subject", &req.subject)?;
         check_optional_text("resource", &req.resource)?;
@@ -366,7 +485,15 @@ impl Gate {
             effective_rate_limit: None,
             remaining: req.remaining,
         };
-        self.store.insert(&key, &token.digest())?;
+        let event = Event::new(
+            Action::Issued,
+            &key,
+            now,
+            actor,
+            audit::issued_changes(&key),
+        );
+        self.start_pruner();
+        self.store.insert(&key, &token.digest(), &event)?;
         Ok(Issued {
             token,
             key: self.present(key),
@@ -423,7 +550,20 @@ impl Gate {
         Ok(Page { keys, next })
     }
 
+    /// Changes a key's settings. Recorded as made by this process.
     pub fn update(&self, id: &str, update: KeyUpdate) -> Result<KeyRecord, GateError> {
+        self.update_as(id, update, default_actor())
+    }
+
+    /// [`Gate::update`] by `actor`. An update that changes nothing writes
+    /// nothing: no event, and `updated_at` stays.
+    pub fn update_as(
+        &self,
+        id: &str,
+        update: KeyUpdate,
+        actor: &Actor,
+    ) -> Result<KeyRecord, GateError> {
+        actor.check()?;
         check_key_id(id)?;
         if let Some(name) = &update.name {
             check_text("name", name, MAX_NAME_LEN)?;
@@ -446,11 +586,13 @@ impl Gate {
             )),
             (None, None) => None,
         };
+        self.start_pruner();
         let key = self.store.modify(id, &mut |key| {
             let kind = self.kind(&key.kind)?;
             if key.status == Status::Revoked {
                 return Err(invalid_state(key, "update"));
             }
+            let before = key.clone();
             if let Some(scopes) = &update.scopes {
                 self.policy.check_grant(kind, scopes)?;
                 key.scopes = scopes.clone();
@@ -470,8 +612,13 @@ impl Gate {
             if let Some(remaining) = update.remaining {
                 key.remaining = remaining;
             }
+            let changes = audit::changes_between(&before, key);
+            if changes.is_empty() {
+                *key = before;
+                return Ok(None);
+            }
             key.updated_at = now;
-            Ok(())
+            Ok(Some(Event::new(Action::Updated, key, now, actor, changes)))
         })?;
         self.changed();
         Ok(self.present(key))
@@ -487,21 +634,33 @@ impl Gate {
         id: &str,
         to: Status,
         action: &'static str,
+        actor: &Actor,
     ) -> Result<KeyRecord, GateError> {
+        actor.check()?;
         check_key_id(id)?;
         let now = self.now();
+        self.start_pruner();
         let key = self.store.modify(id, &mut |key| {
             match (key.status, to) {
-                (Status::Revoked, Status::Revoked) => return Ok(()),
+                // Already so: nothing changes, nothing is recorded.
+                (from, to) if from == to => return Ok(None),
                 (Status::Revoked, _) => return Err(invalid_state(key, action)),
                 _ => {}
             }
+            let before = key.clone();
             key.status = to;
             key.updated_at = now;
             if to == Status::Revoked {
                 key.revoked_at = Some(now);
             }
-            Ok(())
+            let changes = audit::changes_between(&before, key);
+            Ok(Some(Event::new(
+                audit::status_action(to),
+                key,
+                now,
+                actor,
+                changes,
+            )))
         })?;
         self.changed();
         Ok(self.present(key))
@@ -509,22 +668,46 @@ impl Gate {
 
     /// Reversibly stops a key; it fails with `inactive` from the next verify on.
     pub fn deactivate(&self, id: &str) -> Result<KeyRecord, GateError> {
-        self.set_status(id, Status::Inactive, "deactivate")
+        self.deactivate_as(id, default_actor())
+    }
+
+    /// [`Gate::deactivate`] by `actor`; a key already inactive is left as
+    /// it is, with no event.
+    pub fn deactivate_as(&self, id: &str, actor: &Actor) -> Result<KeyRecord, GateError> {
+        self.set_status(id, Status::Inactive, "deactivate", actor)
     }
 
     pub fn activate(&self, id: &str) -> Result<KeyRecord, GateError> {
-        self.set_status(id, Status::Active, "activate")
+        self.activate_as(id, default_actor())
+    }
+
+    /// [`Gate::activate`] by `actor`; a key already active is left as it
+    /// is, with no event.
+    pub fn activate_as(&self, id: &str, actor: &Actor) -> Result<KeyRecord, GateError> {
+        self.set_status(id, Status::Active, "activate", actor)
     }
 
     /// One-way: the key fails with `revoked` from the next verify on, in every
     /// process sharing the store. Revoking twice is not an error.
     pub fn revoke(&self, id: &str) -> Result<KeyRecord, GateError> {
-        self.set_status(id, Status::Revoked, "revoke")
+        self.revoke_as(id, default_actor())
+    }
+
+    /// [`Gate::revoke`] by `actor`; revoking a revoked key records nothing.
+    pub fn revoke_as(&self, id: &str, actor: &Actor) -> Result<KeyRecord, GateError> {
+        self.set_status(id, Status::Revoked, "revoke", actor)
     }
 
     /// A new secret for the same key. Old secrets keep working for `grace`
     /// (zero: not at all), never past the key's own expiry.
     pub fn rotate(&self, id: &str, grace: Duration) -> Result<Issued, GateError> {
+        self.rotate_as(id, grace, default_actor())
+    }
+
+    /// [`Gate::rotate`] by `actor`, recorded as `regenerated` with the new
+    /// `start` (never anything of the token).
+    pub fn rotate_as(&self, id: &str, grace: Duration, actor: &Actor) -> Result<Issued, GateError> {
+        actor.check()?;
         check_key_id(id)?;
         check_duration("grace", grace)?;
         let now = self.now();
@@ -536,6 +719,7 @@ impl Gate {
         let token = Token::mint(prefix).map_err(|e| GateError::InvalidArgument(e.to_string()))?;
         let old_until = now.saturating_add(duration::as_millis(grace));
         let old_until = current.expires_at.map_or(old_until, |e| e.min(old_until));
+        self.start_pruner();
         let key = self
             .store
             .rotate(id, &token.digest(), old_until, &mut |key| {
@@ -547,9 +731,22 @@ impl Gate {
                         "key changed kind during rotation".into(),
                     ));
                 }
+                let before = key.clone();
                 key.start = token.start();
                 key.updated_at = now;
-                Ok(())
+                let mut changes = audit::changes_between(&before, key);
+                // Recorded even when the new start happens to equal the old.
+                changes.insert(
+                    "start".into(),
+                    serde_json::json!({ "from": before.start, "to": key.start }),
+                );
+                Ok(Some(Event::new(
+                    Action::Regenerated,
+                    key,
+                    now,
+                    actor,
+                    changes,
+                )))
             })?;
         self.changed();
         Ok(Issued {
@@ -559,9 +756,30 @@ impl Gate {
     }
 
     pub fn delete(&self, id: &str) -> Result<(), GateError> {
+        self.delete_as(id, default_actor())
+    }
+
+    /// [`Gate::delete`] by `actor`. The key's events stay (with the
+    /// `deleted` one) until retention removes them.
+    pub fn delete_as(&self, id: &str, actor: &Actor) -> Result<(), GateError> {
+        actor.check()?;
         check_key_id(id)?;
         self.flush()?;
-        if self.store.delete(id)? {
+        // The owner is read before the delete: a key's subject never
+        // changes, so this read cannot disagree with the deleted row.
+        let key = self
+            .store
+            .get(id)?
+            .ok_or_else(|| GateError::NotFound(id.to_owned()))?;
+        let event = Event::new(
+            Action::Deleted,
+            &key,
+            self.now(),
+            actor,
+            audit::deleted_changes(&key),
+        );
+        self.start_pruner();
+        if self.store.delete(id, &event)? {
             self.changed();
             Ok(())
         } else {
@@ -1100,8 +1318,13 @@ mod unknown_cache_tests {
     }
 
     impl Store for CountingStore {
-        fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), crate::StoreError> {
-            self.inner.insert(key, digest)
+        fn insert(
+            &self,
+            key: &KeyRecord,
+            digest: &TokenDigest,
+            event: &Event,
+        ) -> Result<(), crate::StoreError> {
+            self.inner.insert(key, digest, event)
         }
         fn get(&self, id: &str) -> Result<Option<KeyRecord>, crate::StoreError> {
             self.inner.get(id)
@@ -1125,8 +1348,17 @@ mod unknown_cache_tests {
         ) -> Result<KeyRecord, GateError> {
             self.inner.rotate(id, new_digest, old_until, change)
         }
-        fn delete(&self, id: &str) -> Result<bool, crate::StoreError> {
-            self.inner.delete(id)
+        fn delete(&self, id: &str, event: &Event) -> Result<bool, crate::StoreError> {
+            self.inner.delete(id, event)
+        }
+        fn events(
+            &self,
+            filter: &audit::EventFilter,
+        ) -> Result<Vec<audit::StoredEvent>, crate::StoreError> {
+            self.inner.events(filter)
+        }
+        fn prune_events(&self, before: Millis, batch: usize) -> Result<u64, crate::StoreError> {
+            self.inner.prune_events(before, batch)
         }
         fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), crate::StoreError> {
             self.inner.add_usage(batch)
@@ -1202,7 +1434,14 @@ mod unknown_cache_tests {
             .key;
         record.id = token::new_key_id();
         record.start = token.start();
-        store.insert(&record, &token.digest()).unwrap();
+        let event = Event::new(
+            Action::Issued,
+            &record,
+            record.created_at,
+            &Actor::new("test"),
+            serde_json::Map::new(),
+        );
+        store.insert(&record, &token.digest(), &event).unwrap();
         assert_eq!(outcome(&gate, &token), Outcome::Valid);
         // And so is a fresh issue or rotation through the gate.
         let issued = gate

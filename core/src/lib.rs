@@ -4,6 +4,7 @@
 //! Every rule lives here once; the Python and Node bindings only translate
 //! arguments, errors and threads.
 
+pub mod audit;
 mod base62;
 pub mod clock;
 pub mod duration;
@@ -27,6 +28,7 @@ pub mod usage;
 mod waiting;
 pub mod webhook;
 
+pub use audit::{Action, Actor, Event, EventPage, EventQuery};
 pub use error::{GateError, StoreError};
 pub use errors::Coded;
 pub use gate::{Gate, IssueRequest, Issued};

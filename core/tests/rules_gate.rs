@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use gatepass_core::audit::{Event, EventFilter, StoredEvent};
 use gatepass_core::clock::ManualClock;
 use gatepass_core::key::{KeyRecord, KeyUpdate, ListQuery};
 use gatepass_core::store::{Change, Found, MemoryStore, Store, UsageDelta};
@@ -58,8 +59,13 @@ impl LaggingStore {
 }
 
 impl Store for LaggingStore {
-    fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), StoreError> {
-        self.inner.insert(key, digest)
+    fn insert(
+        &self,
+        key: &KeyRecord,
+        digest: &TokenDigest,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        self.inner.insert(key, digest, event)
     }
     fn get(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
         self.inner.get(id)
@@ -83,8 +89,14 @@ impl Store for LaggingStore {
     ) -> Result<KeyRecord, GateError> {
         self.inner.rotate(id, new_digest, old_until, change)
     }
-    fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        self.inner.delete(id)
+    fn delete(&self, id: &str, event: &Event) -> Result<bool, StoreError> {
+        self.inner.delete(id, event)
+    }
+    fn events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner.events(filter)
+    }
+    fn prune_events(&self, before: i64, batch: usize) -> Result<u64, StoreError> {
+        self.inner.prune_events(before, batch)
     }
     fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError> {
         self.inner.add_usage(batch)

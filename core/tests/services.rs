@@ -108,7 +108,14 @@ fn postgres_unknown_tokens_are_forgotten_when_a_key_appears() {
         let mut record = template.key.clone();
         record.id = gatepass_core::token::new_key_id();
         record.start = chosen.start();
-        writer.insert(&record, &chosen.digest()).unwrap();
+        let event = gatepass_core::Event::new(
+            gatepass_core::Action::Issued,
+            &record,
+            record.created_at,
+            &gatepass_core::Actor::new("import"),
+            serde_json::Map::new(),
+        );
+        writer.insert(&record, &chosen.digest(), &event).unwrap();
         child.send(&format!("until-valid {}", chosen.expose()));
         let line = child.expect("VALID after");
         delays.push(

@@ -429,7 +429,14 @@ fn another_process_finds_a_key_stored_for_a_token_it_remembered_as_unknown() {
     let mut record = issued.key.clone();
     record.id = new_key_id();
     record.start = chosen.start();
-    writer.insert(&record, &chosen.digest()).unwrap();
+    let event = gatepass_core::Event::new(
+        gatepass_core::Action::Issued,
+        &record,
+        record.created_at,
+        &gatepass_core::Actor::new("import"),
+        serde_json::Map::new(),
+    );
+    writer.insert(&record, &chosen.digest(), &event).unwrap();
     assert_eq!(ask(chosen.expose()), "valid");
     let fresh = gate
         .issue(IssueRequest {

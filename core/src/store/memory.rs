@@ -4,9 +4,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use super::{Change, Found, PolicyRecord, Store, UsageDelta};
+use crate::audit::{self, Event, EventFilter, StoredEvent};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
 use crate::key::{KeyRecord, ListQuery};
@@ -19,9 +20,30 @@ struct Inner {
     secrets: HashMap<TokenDigest, (String, Option<Millis>)>,
 }
 
+/// The audit trail, apart from the keys: appended to while the keys' write
+/// lock is held (so a change and its event are seen together), and pruned
+/// under this lock alone, so a prune never holds up a verification.
+#[derive(Debug, Default)]
+struct Events {
+    /// Ascending by sequence number.
+    log: Vec<StoredEvent>,
+    next_seq: i64,
+}
+
+impl Events {
+    fn push(&mut self, event: &Event) {
+        self.next_seq += 1;
+        self.log.push(StoredEvent {
+            seq: self.next_seq,
+            event: event.clone(),
+        });
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: RwLock<Inner>,
+    events: Mutex<Events>,
     epoch: AtomicU64,
     policy: RwLock<Option<PolicyRecord>>,
 }
@@ -36,22 +58,36 @@ impl MemoryStore {
     }
 }
 
-fn apply(inner: &mut Inner, id: &str, change: Change<'_>) -> Result<KeyRecord, GateError> {
+fn apply(
+    inner: &mut Inner,
+    events: &Mutex<Events>,
+    id: &str,
+    change: Change<'_>,
+) -> Result<(KeyRecord, bool), GateError> {
     let current = inner
         .keys
         .get(id)
         .ok_or_else(|| GateError::NotFound(id.to_owned()))?;
     let mut next = KeyRecord::clone(current);
-    change(&mut next)?;
+    let Some(event) = change(&mut next)? else {
+        return Ok((next, false));
+    };
     inner.keys.insert(id.to_owned(), Arc::new(next.clone()));
-    Ok(next)
+    events.lock().push(&event);
+    Ok((next, true))
 }
 
 impl Store for MemoryStore {
-    fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), StoreError> {
+    fn insert(
+        &self,
+        key: &KeyRecord,
+        digest: &TokenDigest,
+        event: &Event,
+    ) -> Result<(), StoreError> {
         let mut inner = self.inner.write();
         inner.keys.insert(key.id.clone(), Arc::new(key.clone()));
         inner.secrets.insert(*digest, (key.id.clone(), None));
+        self.events.lock().push(event);
         drop(inner);
         self.bump();
         Ok(())
@@ -98,7 +134,7 @@ impl Store for MemoryStore {
     }
 
     fn modify(&self, id: &str, change: Change<'_>) -> Result<KeyRecord, GateError> {
-        let result = apply(&mut self.inner.write(), id, change);
+        let result = apply(&mut self.inner.write(), &self.events, id, change).map(|(k, _)| k);
         self.bump();
         result
     }
@@ -111,7 +147,10 @@ impl Store for MemoryStore {
         change: Change<'_>,
     ) -> Result<KeyRecord, GateError> {
         let mut inner = self.inner.write();
-        let record = apply(&mut inner, id, change)?;
+        let (record, changed) = apply(&mut inner, &self.events, id, change)?;
+        if !changed {
+            return Ok(record);
+        }
         for (key_id, until) in inner.secrets.values_mut() {
             if key_id == id {
                 *until = Some(until.map_or(old_until, |u| u.min(old_until)));
@@ -123,13 +162,39 @@ impl Store for MemoryStore {
         Ok(record)
     }
 
-    fn delete(&self, id: &str) -> Result<bool, StoreError> {
+    fn delete(&self, id: &str, event: &Event) -> Result<bool, StoreError> {
         let mut inner = self.inner.write();
         let existed = inner.keys.remove(id).is_some();
         inner.secrets.retain(|_, (key_id, _)| key_id != id);
+        if existed {
+            self.events.lock().push(event);
+        }
         drop(inner);
         self.bump();
         Ok(existed)
+    }
+
+    fn events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        let events = self.events.lock();
+        Ok(events
+            .log
+            .iter()
+            .rev()
+            .filter(|e| audit::matches(filter, e.seq, &e.event))
+            .take(filter.limit)
+            .cloned()
+            .collect())
+    }
+
+    fn prune_events(&self, before: Millis, batch: usize) -> Result<u64, StoreError> {
+        let mut events = self.events.lock();
+        let mut removed = 0usize;
+        events.log.retain(|e| {
+            let drop = removed < batch && e.event.at < before;
+            removed += usize::from(drop);
+            !drop
+        });
+        Ok(removed as u64)
     }
 
     fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError> {

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use crate::audit::{Event, EventFilter, StoredEvent};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
 use crate::key::{KeyRecord, ListQuery};
@@ -60,12 +61,21 @@ pub struct PolicyRecord {
 /// people, bounded even when two policies take turns in a rolling deploy.
 pub(crate) const POLICIES_KEPT: i64 = 100;
 
-/// A change applied to a key inside the store's transaction.
-pub type Change<'a> = &'a mut dyn FnMut(&mut KeyRecord) -> Result<(), GateError>;
+/// A change applied to a key inside the store's transaction. It returns the
+/// event that records it, written in the same transaction; `None` means the
+/// change changed nothing, and the store writes nothing (the record must
+/// then be left as it was given).
+pub type Change<'a> = &'a mut dyn FnMut(&mut KeyRecord) -> Result<Option<Event>, GateError>;
 
 pub trait Store: Send + Sync + std::fmt::Debug {
-    /// Stores a new key and the digest of its first secret.
-    fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), StoreError>;
+    /// Stores a new key, the digest of its first secret and the `issued`
+    /// event, in one transaction.
+    fn insert(
+        &self,
+        key: &KeyRecord,
+        digest: &TokenDigest,
+        event: &Event,
+    ) -> Result<(), StoreError>;
 
     fn get(&self, id: &str) -> Result<Option<KeyRecord>, StoreError>;
 
@@ -80,7 +90,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn modify(&self, id: &str, change: Change<'_>) -> Result<KeyRecord, GateError>;
 
     /// Like `modify`, and also adds `new_digest` as the key's current secret
-    /// while every older secret of the key stops working at `old_until`.
+    /// while every older secret of the key stops working at `old_until`. A
+    /// change that returns no event (changed nothing) rotates nothing.
     fn rotate(
         &self,
         id: &str,
@@ -89,8 +100,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         change: Change<'_>,
     ) -> Result<KeyRecord, GateError>;
 
-    /// Removes the key and all its secrets; `false` if it did not exist.
-    fn delete(&self, id: &str) -> Result<bool, StoreError>;
+    /// Removes the key and all its secrets and writes `event`, in one
+    /// transaction; `false` (and no event) if it did not exist. Events of a
+    /// deleted key are kept: the trail outlives the key.
+    fn delete(&self, id: &str, event: &Event) -> Result<bool, StoreError>;
+
+    /// Events passing `filter`, newest (highest sequence number) first, at
+    /// most `filter.limit`.
+    fn events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Deletes at most `batch` events older than `before`, in one short
+    /// transaction that touches no key; returns how many it deleted.
+    fn prune_events(&self, before: Millis, batch: usize) -> Result<u64, StoreError>;
 
     /// Adds usage counts (never overwrites, so processes can't lose each
     /// other's counts) and moves `last_used_at` forward.

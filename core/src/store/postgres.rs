@@ -27,6 +27,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::row::{key_columns_of, read_key_row, to_i64, KeyRow, KEY_COLUMNS, KEY_COLUMN_COUNT};
 use super::{Change, Found, PolicyRecord, Store, UsageDelta};
+use crate::audit::{self, Event, EventFilter, StoredEvent};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
 use crate::key::{KeyRecord, ListQuery};
@@ -95,6 +96,68 @@ CREATE TABLE IF NOT EXISTS gatepass_secrets (
 );
 CREATE INDEX IF NOT EXISTS gatepass_secrets_key ON gatepass_secrets (key_id);
 ";
+
+/// The audit trail (see `crate::audit`), created in place in a schema of any
+/// version; events are written in the transaction of the change they
+/// record. `seq` is never reused, which keeps page cursors exact.
+const SCHEMA_EVENTS: &str = "
+CREATE TABLE IF NOT EXISTS gatepass_events (
+    seq        BIGSERIAL PRIMARY KEY,
+    id         TEXT NOT NULL UNIQUE,
+    at         BIGINT NOT NULL,
+    key_id     TEXT NOT NULL,
+    owner      TEXT,
+    action     TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    changes    TEXT NOT NULL,
+    ip         TEXT,
+    user_agent TEXT
+);
+CREATE INDEX IF NOT EXISTS gatepass_events_key ON gatepass_events (key_id, seq);
+CREATE INDEX IF NOT EXISTS gatepass_events_owner ON gatepass_events (owner, seq);
+CREATE INDEX IF NOT EXISTS gatepass_events_at ON gatepass_events (at);
+";
+
+const EVENT_COLUMNS: &str = "seq, id, at, key_id, owner, action, actor, changes, ip, user_agent";
+
+fn insert_event(tx: &mut Transaction<'_>, event: &Event) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO gatepass_events (id, at, key_id, owner, action, actor, changes, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &event.id,
+            &event.at,
+            &event.key_id,
+            &event.owner,
+            &event.action.as_str(),
+            &event.actor,
+            &audit::changes_text(&event.changes)?,
+            &event.ip,
+            &event.user_agent,
+        ],
+    )?;
+    Ok(())
+}
+
+fn event_of(row: &Row) -> Result<StoredEvent, StoreError> {
+    let id: String = row.try_get(1)?;
+    let action: String = row.try_get(5)?;
+    let changes: String = row.try_get(7)?;
+    Ok(StoredEvent {
+        seq: row.try_get(0)?,
+        event: Event {
+            action: audit::action_from_text(&id, &action)?,
+            changes: audit::changes_from_text(&id, &changes)?,
+            at: row.try_get(2)?,
+            key_id: row.try_get(3)?,
+            owner: row.try_get(4)?,
+            actor: row.try_get(6)?,
+            ip: row.try_get(8)?,
+            user_agent: row.try_get(9)?,
+            id,
+        },
+    })
+}
 
 type Manager = PostgresConnectionManager<MakeRustlsConnect>;
 type Pool = r2d2::Pool<Manager>;
@@ -413,6 +476,14 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
             &[&SCHEMA_VERSION],
         )?;
     }
+    // Only when missing: `CREATE INDEX IF NOT EXISTS` locks the table before
+    // it looks, so a process starting during a prune would wait for it.
+    let has_events: bool = tx
+        .query_one("SELECT to_regclass('gatepass_events') IS NOT NULL", &[])?
+        .try_get(0)?;
+    if !has_events {
+        tx.batch_execute(SCHEMA_EVENTS)?;
+    }
     tx.commit()?;
     Ok(())
 }
@@ -626,7 +697,10 @@ impl PostgresStore {
         let mut tx = client.transaction()?;
         let mut key =
             Self::read_key(&mut tx, id, true)?.ok_or_else(|| GateError::NotFound(id.to_owned()))?;
-        change(&mut key)?;
+        // Nothing changed: nothing is written (the transaction rolls back).
+        let Some(event) = change(&mut key)? else {
+            return Ok(key);
+        };
         let r = KeyRow::from_record(&key)?;
         // usage_count and last_used_at are only changed by add_usage.
         tx.execute(
@@ -651,6 +725,7 @@ impl PostgresStore {
             ],
         )?;
         then(&mut tx, &key)?;
+        insert_event(&mut tx, &event)?;
         notify(&mut tx, id)?;
         tx.commit()?;
         Ok(key)
@@ -672,7 +747,12 @@ impl Drop for PostgresStore {
 }
 
 impl Store for PostgresStore {
-    fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), StoreError> {
+    fn insert(
+        &self,
+        key: &KeyRecord,
+        digest: &TokenDigest,
+        event: &Event,
+    ) -> Result<(), StoreError> {
         let r = KeyRow::from_record(key)?;
         let mut client = self.client()?;
         let mut tx = client.transaction()?;
@@ -705,6 +785,7 @@ impl Store for PostgresStore {
             "INSERT INTO gatepass_secrets (digest, key_id, created_at, expires_at) VALUES ($1, $2, $3, NULL)",
             &[&&digest.as_bytes()[..], &r.id, &r.created_at],
         )?;
+        insert_event(&mut tx, event)?;
         // Verification caches remember digests the store did not have; a
         // new secret must reach them too, as on SQLite, where the epoch
         // moves with every inserted secret.
@@ -790,14 +871,49 @@ impl Store for PostgresStore {
         })
     }
 
-    fn delete(&self, id: &str) -> Result<bool, StoreError> {
+    fn delete(&self, id: &str, event: &Event) -> Result<bool, StoreError> {
         let mut client = self.client()?;
         let mut tx = client.transaction()?;
         // Secrets go with the key through ON DELETE CASCADE.
         let n = tx.execute("DELETE FROM gatepass_keys WHERE id = $1", &[&id])?;
+        if n > 0 {
+            insert_event(&mut tx, event)?;
+        }
         notify(&mut tx, id)?;
         tx.commit()?;
         Ok(n > 0)
+    }
+
+    fn events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        let mut client = self.client()?;
+        let rows = client.query(
+            &format!(
+                "SELECT {EVENT_COLUMNS} FROM gatepass_events \
+                 WHERE ($1::TEXT IS NULL OR key_id = $1) AND ($2::TEXT IS NULL OR owner = $2) \
+                 AND ($3::BIGINT IS NULL OR at >= $3) AND ($4::BIGINT IS NULL OR seq < $4) \
+                 ORDER BY seq DESC LIMIT $5"
+            ),
+            &[
+                &filter.key,
+                &filter.owner,
+                &filter.since,
+                &filter.before,
+                &limit,
+            ],
+        )?;
+        rows.iter().map(event_of).collect()
+    }
+
+    fn prune_events(&self, before: Millis, batch: usize) -> Result<u64, StoreError> {
+        let batch = i64::try_from(batch).unwrap_or(i64::MAX);
+        let mut client = self.client()?;
+        let n = client.execute(
+            "DELETE FROM gatepass_events WHERE seq IN \
+             (SELECT seq FROM gatepass_events WHERE at < $1 ORDER BY seq LIMIT $2)",
+            &[&before, &batch],
+        )?;
+        Ok(n)
     }
 
     fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError> {

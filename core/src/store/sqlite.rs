@@ -17,6 +17,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 use super::row::{key_columns_of, read_key_row, to_i64, KeyRow, KEY_COLUMNS, KEY_COLUMN_COUNT};
 use super::wal_index::WalIndexWatch;
 use super::{Change, Found, PolicyRecord, Store, UsageDelta};
+use crate::audit::{self, Event, EventFilter, StoredEvent};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
 use crate::key::{KeyRecord, ListQuery};
@@ -99,6 +100,96 @@ CREATE TABLE IF NOT EXISTS gatepass_policies (
     recorded_at INTEGER NOT NULL
 ) STRICT;
 ";
+
+/// The audit trail (see `crate::audit`), created in place in a file of any
+/// schema version: events are written in the transaction of the change they
+/// record. `seq` is `AUTOINCREMENT` so a number is never reused after a
+/// prune, which keeps page cursors exact. No trigger watches this table: an
+/// event never moves the cache epoch.
+const SCHEMA_EVENTS: &str = "
+CREATE TABLE IF NOT EXISTS gatepass_events (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    id         TEXT NOT NULL UNIQUE,
+    at         INTEGER NOT NULL,
+    key_id     TEXT NOT NULL,
+    owner      TEXT,
+    action     TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    changes    TEXT NOT NULL,
+    ip         TEXT,
+    user_agent TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS gatepass_events_key ON gatepass_events (key_id, seq);
+CREATE INDEX IF NOT EXISTS gatepass_events_owner ON gatepass_events (owner, seq);
+CREATE INDEX IF NOT EXISTS gatepass_events_at ON gatepass_events (at);
+";
+
+const EVENT_COLUMNS: &str = "seq, id, at, key_id, owner, action, actor, changes, ip, user_agent";
+
+fn insert_event(conn: &Connection, event: &Event) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO gatepass_events (id, at, key_id, owner, action, actor, changes, ip, user_agent) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        event.id,
+        event.at,
+        event.key_id,
+        event.owner,
+        event.action.as_str(),
+        event.actor,
+        audit::changes_text(&event.changes)?,
+        event.ip,
+        event.user_agent,
+    ])?;
+    Ok(())
+}
+
+type EventRow = (
+    i64,
+    String,
+    i64,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+fn read_event_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+    ))
+}
+
+fn event_of(row: EventRow) -> Result<StoredEvent, StoreError> {
+    let (seq, id, at, key_id, owner, action, actor, changes, ip, user_agent) = row;
+    Ok(StoredEvent {
+        seq,
+        event: Event {
+            action: audit::action_from_text(&id, &action)?,
+            changes: audit::changes_from_text(&id, &changes)?,
+            id,
+            at,
+            key_id,
+            owner,
+            actor,
+            ip,
+            user_agent,
+        },
+    })
+}
 
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -223,6 +314,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
+    tx.execute_batch(SCHEMA_EVENTS)?;
     tx.commit()?;
     Ok(())
 }
@@ -322,6 +414,9 @@ impl SqliteStore {
         .transpose()
     }
 
+    /// Reads, changes and writes the key, its event and `then`'s writes in
+    /// one transaction. A change that changed nothing writes nothing, not
+    /// even `then`'s (and so commits nothing).
     fn modify_in(
         conn: &mut Connection,
         id: &str,
@@ -330,21 +425,30 @@ impl SqliteStore {
     ) -> Result<KeyRecord, GateError> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut key = Self::read_key(&tx, id)?.ok_or_else(|| GateError::NotFound(id.to_owned()))?;
-        change(&mut key)?;
+        let Some(event) = change(&mut key)? else {
+            return Ok(key);
+        };
         update_key(&tx, &key)?;
         then(&tx, &key)?;
+        insert_event(&tx, &event)?;
         tx.commit()?;
         Ok(key)
     }
 }
 
 impl Store for SqliteStore {
-    fn insert(&self, key: &KeyRecord, digest: &TokenDigest) -> Result<(), StoreError> {
+    fn insert(
+        &self,
+        key: &KeyRecord,
+        digest: &TokenDigest,
+        event: &Event,
+    ) -> Result<(), StoreError> {
         let mut conn = self.write.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         insert_key(&tx, key)?;
         tx.prepare_cached("INSERT INTO gatepass_secrets (digest, key_id, created_at, expires_at) VALUES (?1, ?2, ?3, NULL)")?
             .execute(params![&digest.as_bytes()[..], key.id, key.created_at])?;
+        insert_event(&tx, event)?;
         tx.commit()?;
         Ok(())
     }
@@ -425,13 +529,64 @@ impl Store for SqliteStore {
         })
     }
 
-    fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        let conn = self.write.lock();
+    fn delete(&self, id: &str, event: &Event) -> Result<bool, StoreError> {
+        let mut conn = self.write.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Secrets go with the key through ON DELETE CASCADE.
-        let n = conn
+        let n = tx
             .prepare_cached("DELETE FROM gatepass_keys WHERE id = ?1")?
             .execute([id])?;
+        if n > 0 {
+            insert_event(&tx, event)?;
+        }
+        tx.commit()?;
         Ok(n > 0)
+    }
+
+    fn events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        // Only the filters given, so SQLite can use the index for each.
+        let mut conditions = Vec::new();
+        let mut values: Vec<rusqlite::types::Value> = Vec::new();
+        let mut push = |condition: &str, value: rusqlite::types::Value| {
+            values.push(value);
+            conditions.push(format!("{condition} ?{}", values.len()));
+        };
+        if let Some(key) = &filter.key {
+            push("key_id =", key.clone().into());
+        }
+        if let Some(owner) = &filter.owner {
+            push("owner =", owner.clone().into());
+        }
+        if let Some(since) = filter.since {
+            push("at >=", since.into());
+        }
+        if let Some(before) = filter.before {
+            push("seq <", before.into());
+        }
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        values.push(limit.into());
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM gatepass_events {}{} ORDER BY seq DESC LIMIT ?{}",
+            if conditions.is_empty() { "" } else { "WHERE " },
+            conditions.join(" AND "),
+            values.len()
+        );
+        let conn = self.read.lock();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(values), read_event_row)?;
+        rows.map(|r| r.map_err(StoreError::from).and_then(event_of))
+            .collect()
+    }
+
+    fn prune_events(&self, before: Millis, batch: usize) -> Result<u64, StoreError> {
+        let conn = self.write.lock();
+        let n = conn
+            .prepare_cached(
+                "DELETE FROM gatepass_events WHERE seq IN \
+                 (SELECT seq FROM gatepass_events WHERE at < ?1 ORDER BY seq LIMIT ?2)",
+            )?
+            .execute(params![before, i64::try_from(batch).unwrap_or(i64::MAX)])?;
+        Ok(n as u64)
     }
 
     fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError> {
