@@ -7,6 +7,7 @@ use std::time::Duration;
 use gatepass_core::env;
 use gatepass_core::error::GateError;
 use gatepass_core::gate::{Gate as CoreGate, IssueRequest, Issued as CoreIssued};
+use gatepass_core::history::{Step, UsageQuery};
 use gatepass_core::key::{KeyUpdate, Status};
 use gatepass_core::policy::Policy;
 use gatepass_core::ratelimit::{self, RateLimit};
@@ -16,11 +17,14 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyList};
 
-use crate::convert::{duration_arg, header_bytes, json_object, millis_arg, string_list};
+use crate::convert::{datetime, duration_arg, header_bytes, json_object, millis_arg, string_list};
 use crate::error::{detached, error, guarded, IntoPyResult};
 use crate::key::KeyInfo;
 use crate::outcome::Verification;
 use crate::scope::{build as build_requirement, Requirement};
+
+/// One usage bucket as the native call returns it: `(start, valid, refused)`.
+type BucketTuple<'py> = (Bound<'py, PyAny>, u64, Bound<'py, PyDict>);
 
 /// A newly issued or rotated key. `token` is the only copy of the secret:
 /// show it to the user once. It never appears in `repr`.
@@ -478,6 +482,37 @@ impl Gate {
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let gate = Arc::clone(&self.inner);
         detached(py, move || gate.flush())?.py_err(py)
+    }
+
+    /// A key's usage history as `(start, valid, refused)` tuples, one per
+    /// bucket, oldest first; `gatepass.Gate.usage` makes them `UsageBucket`s.
+    #[pyo3(signature = (key_id, *, since=None, until=None, step="day"))]
+    fn usage<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: String,
+        since: Option<&Bound<'py, PyAny>>,
+        until: Option<&Bound<'py, PyAny>>,
+        step: &str,
+    ) -> PyResult<Vec<BucketTuple<'py>>> {
+        let step = Step::parse(step).py_err(py)?;
+        let since = some(since).map(|v| millis_arg(&v, "since")).transpose()?;
+        let until = some(until).map(|v| millis_arg(&v, "until")).transpose()?;
+        let gate = Arc::clone(&self.inner);
+        let buckets = detached(py, move || {
+            gate.usage(&key_id, &UsageQuery::recent(since, until, step, gate.now()))
+        })?
+        .py_err(py)?;
+        buckets
+            .into_iter()
+            .map(|b| {
+                let refused = PyDict::new(py);
+                for (code, n) in b.refused {
+                    refused.set_item(code, n)?;
+                }
+                Ok((datetime(py, b.start)?, b.valid, refused))
+            })
+            .collect()
     }
 }
 

@@ -21,6 +21,11 @@ pub const REPLAY_GUARD: &str = "GATEPASS_REPLAY_GUARD";
 
 /// How long the audit trail keeps events (`"365d"`, or `never`).
 pub const EVENTS_RETENTION: &str = "GATEPASS_EVENTS_RETENTION";
+/// How long usage history is kept by hour before it is rolled up into days
+/// (a duration such as `"30d"`; default 30 days).
+pub const USAGE_HOURLY_FOR: &str = "GATEPASS_USAGE_HOURLY_FOR";
+/// How long usage history is kept at all (default 365 days).
+pub const USAGE_RETENTION: &str = "GATEPASS_USAGE_RETENTION";
 
 /// The embedded default: `gatepass.db` in the working directory.
 pub const DEFAULT_STORE_URL: &str = "sqlite:///gatepass.db";
@@ -321,6 +326,37 @@ pub fn events_retention() -> Result<Option<std::time::Duration>, crate::GateErro
         .map_err(|e| crate::GateError::InvalidArgument(format!("{EVENTS_RETENTION}: {e}")))
 }
 
+/// The usage history settings `$GATEPASS_USAGE_HOURLY_FOR` and
+/// `$GATEPASS_USAGE_RETENTION` ask for, each defaulting on its own. A value
+/// that does not parse is an error naming the variable, never a silent
+/// default: history deleted early cannot be brought back.
+pub fn usage_history() -> Result<crate::history::HistorySettings, crate::GateError> {
+    usage_history_from(var(USAGE_HOURLY_FOR), var(USAGE_RETENTION))
+}
+
+fn usage_history_from(
+    hourly_for: Option<String>,
+    retention: Option<String>,
+) -> Result<crate::history::HistorySettings, crate::GateError> {
+    use crate::history::{HistorySettings, DEFAULT_HOURLY_FOR, DEFAULT_RETENTION};
+    let parse = |name: &str, text: &str| {
+        crate::duration::parse(text)
+            .map_err(|e| crate::GateError::InvalidArgument(format!("{name}: {e}")))
+    };
+    let hourly_for = match hourly_for {
+        None => DEFAULT_HOURLY_FOR,
+        Some(text) => parse(USAGE_HOURLY_FOR, &text)?,
+    };
+    let retention = match retention {
+        // A longer hourly period alone stretches the default retention with it.
+        None => DEFAULT_RETENTION.max(hourly_for),
+        Some(text) => parse(USAGE_RETENTION, &text)?,
+    };
+    HistorySettings::new(hourly_for, retention).map_err(|e| {
+        crate::GateError::InvalidArgument(format!("{USAGE_HOURLY_FOR}/{USAGE_RETENTION}: {e}"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +373,26 @@ mod tests {
             assert_eq!(store_url(Some("")), DEFAULT_STORE_URL);
             assert_eq!(store_url(None), DEFAULT_STORE_URL);
         }
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn usage_history_settings_default_each_alone_and_refuse_nonsense() {
+        use std::time::Duration;
+        let days = |n: u64| Duration::from_secs(n * 86_400);
+        let s = usage_history_from(None, None).unwrap();
+        assert_eq!((s.hourly_for, s.retention), (days(30), days(365)));
+        let s = usage_history_from(Some("7d".into()), None).unwrap();
+        assert_eq!((s.hourly_for, s.retention), (days(7), days(365)));
+        let s = usage_history_from(Some("400d".into()), None).unwrap();
+        assert_eq!(s.retention, days(400));
+        let s = usage_history_from(None, Some("90d".into())).unwrap();
+        assert_eq!((s.hourly_for, s.retention), (days(30), days(90)));
+        let e = usage_history_from(Some("soon".into()), None).unwrap_err();
+        assert!(e.to_string().contains(USAGE_HOURLY_FOR), "{e}");
+        let e = usage_history_from(Some("90".into()), None).unwrap_err();
+        assert!(e.to_string().contains(USAGE_HOURLY_FOR), "{e}");
+        let e = usage_history_from(Some("30d".into()), Some("7d".into())).unwrap_err();
+        assert!(e.to_string().contains(USAGE_RETENTION), "{e}");
     }
 }

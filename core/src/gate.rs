@@ -15,6 +15,7 @@ use crate::duration;
 use crate::env::{self, PolicyOrigin, PolicySource};
 use crate::error::GateError;
 use crate::header::{self, HeaderError};
+use crate::history::{self, HistorySettings, UsageBucket, UsageQuery, UsageTotals};
 use crate::key::{Cursor, KeyRecord, KeyUpdate, ListQuery, Page, Status, MAX_REMAINING};
 use crate::outcome::{Challenge, Outcome, Verification};
 use crate::policy::{Kind, Policy};
@@ -227,7 +228,8 @@ impl Gate {
     /// store, the default (see [`env::resolve_policy`]). An explicit policy
     /// is recorded in the store for processes and tools that open it
     /// without one. A `GATEPASS_EVENTS_RETENTION` that does not parse is an
-    /// error here.
+    /// error here. Usage history is kept as `GATEPASS_USAGE_HOURLY_FOR` and
+    /// `GATEPASS_USAGE_RETENTION` say (see [`crate::env::usage_history`]).
     pub fn open(url: &str, policy: Option<Policy>) -> Result<Self, GateError> {
         Self::open_store(store::open(url)?, policy)
     }
@@ -237,7 +239,10 @@ impl Gate {
         let retention = crate::env::events_retention()?;
         let now = clock::system().now_ms();
         let (policy, origin) = env::resolve_policy(store.as_ref(), policy, now)?;
-        let mut gate = Self::new(store, policy).with_events_retention(retention);
+        let history = crate::env::usage_history()?;
+        let mut gate = Self::new(store, policy)
+            .with_events_retention(retention)
+            .with_usage_history(history);
         gate.policy_origin = origin;
         Ok(gate)
     }
@@ -335,7 +340,16 @@ impl Gate {
         if self.default_limiter {
             self.limiter = Arc::new(MemoryRateLimiter::with_clock(Arc::clone(&clock)));
         }
+        self.usage
+            .set_history(self.usage.history_settings(), Arc::clone(&clock));
         self.clock = clock;
+        self
+    }
+
+    /// How long usage history is kept by hour and in all (default: 30 days
+    /// by hour, 365 days in all).
+    pub fn with_usage_history(self, settings: HistorySettings) -> Self {
+        self.usage.set_history(settings, Arc::clone(&self.clock));
         self
     }
 
@@ -881,6 +895,31 @@ impl Gate {
         resource: Option<&str>,
         spend: Spend,
     ) -> Result<Verification, Stop<W::GaveUp>> {
+        let v = self.verify_steps::<W>(authorization, requirement, resource, spend)?;
+        if spend == Spend::Yes {
+            self.count_refusal(&v);
+        }
+        Ok(v)
+    }
+
+    /// Counts a refusal of a known key in the usage history, in memory only
+    /// (valid requests are counted where usage is recorded).
+    fn count_refusal(&self, v: &Verification) {
+        if v.outcome == Outcome::Valid {
+            return;
+        }
+        if let (Some(key), Some(slot)) = (&v.key, history::slot(v.outcome)) {
+            self.usage.refused(&key.id, slot, self.now());
+        }
+    }
+
+    fn verify_steps<W: Waiting>(
+        &self,
+        authorization: Option<&[u8]>,
+        requirement: &Requirement,
+        resource: Option<&str>,
+        spend: Spend,
+    ) -> Result<Verification, Stop<W::GaveUp>> {
         let credential = match header::parse_authorization(authorization, &self.policy.schemes) {
             Ok(c) => c,
             Err(e) => {
@@ -1033,7 +1072,9 @@ impl Gate {
     /// per route (`authenticate(gate), requireScopes(...)`). Usage and the
     /// rate limit were counted by `verify` and are not counted again. Returns
     /// `verified` unchanged when it failed or the requirement holds, else an
-    /// `insufficient_scope` verification for the same key.
+    /// `insufficient_scope` verification for the same key, which the usage
+    /// history counts (the request stays counted as valid too: `verify`
+    /// counted it in `usage_count`, which the history's valid counts match).
     pub fn authorize(&self, verified: &Verification, requirement: &Requirement) -> Verification {
         let Some(key) = verified.key.as_ref().filter(|_| verified.ok()) else {
             return verified.clone();
@@ -1045,6 +1086,7 @@ impl Gate {
         }
         let mut v = self.insufficient_scope(key, missing, verified.scheme.as_deref());
         v.rate = verified.rate;
+        self.count_refusal(&v);
         v
     }
 
@@ -1130,6 +1172,77 @@ impl Gate {
             cache.entries.insert(*digest, Arc::clone(&entry));
         }
         Ok(Some(entry))
+    }
+
+    // ----- usage history -----------------------------------------------------
+
+    /// A key's history in `query`'s range: one bucket per step, ascending,
+    /// zeros included, at most [`history::MAX_BUCKETS`]. Hourly buckets are
+    /// refused for a range already rolled up into days. Usage counted by
+    /// this process is written first so the answer includes it.
+    pub fn usage(&self, key_id: &str, query: &UsageQuery) -> Result<Vec<UsageBucket>, GateError> {
+        check_key_id(key_id)?;
+        let hourly_before = self.usage.history_settings().hourly_before(self.now());
+        let starts = query.bucket_starts(hourly_before)?;
+        self.flush()?;
+        if self.store.get(key_id)?.is_none() {
+            return Err(GateError::NotFound(key_id.to_owned()));
+        }
+        let (first, end) = match (starts.first(), starts.last()) {
+            (Some(&first), Some(&last)) => (first, last + query.step.millis()),
+            _ => return Ok(Vec::new()),
+        };
+        let rows = self.store.usage_history(key_id, first, end)?;
+        Ok(history::buckets(query, &starts, &rows))
+    }
+
+    /// Totals from `since` (rounded down to its hour) for each of `key_ids`
+    /// (at most [`history::MAX_TOTALS_KEYS`]), in one store query. Every id
+    /// asked for is in the answer; a key without history has zeros.
+    pub fn usage_totals(
+        &self,
+        key_ids: &[String],
+        since: clock::Millis,
+    ) -> Result<HashMap<String, UsageTotals>, GateError> {
+        if key_ids.len() > history::MAX_TOTALS_KEYS {
+            return Err(GateError::InvalidArgument(format!(
+                "usage totals: at most {} keys per call",
+                history::MAX_TOTALS_KEYS
+            )));
+        }
+        for id in key_ids {
+            check_key_id(id)?;
+        }
+        self.flush()?;
+        let mut totals: HashMap<String, UsageTotals> = key_ids
+            .iter()
+            .map(|id| (id.clone(), UsageTotals::default()))
+            .collect();
+        if key_ids.is_empty() {
+            return Ok(totals);
+        }
+        let since = history::Step::Hour.floor(since);
+        for row in self.store.usage_totals(key_ids, since)? {
+            let Some(t) = totals.get_mut(&row.key_id) else {
+                continue;
+            };
+            if row.outcome == Outcome::Valid.code() {
+                t.valid = t.valid.saturating_add(row.n);
+            } else if history::slot_of_code(&row.outcome).is_some() {
+                let n = t.refused.entry(row.outcome).or_insert(0);
+                *n = n.saturating_add(row.n);
+                t.last_refused_at = Some(t.last_refused_at.map_or(row.last, |l| l.max(row.last)));
+            }
+        }
+        Ok(totals)
+    }
+
+    /// Rolls hourly history up into days and prunes it now, by this gate's
+    /// clock. The background flusher does this about hourly by itself; this
+    /// is for tools and tests.
+    pub fn compact_usage(&self) -> Result<(), GateError> {
+        self.flush()?;
+        Ok(self.usage.compact()?)
     }
 
     /// Writes usage counted in this process to the store. Also done on an
@@ -1362,6 +1475,28 @@ mod unknown_cache_tests {
         }
         fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), crate::StoreError> {
             self.inner.add_usage(batch)
+        }
+        fn usage_history(
+            &self,
+            key_id: &str,
+            since: Millis,
+            until: Millis,
+        ) -> Result<Vec<crate::history::HistoryRow>, crate::StoreError> {
+            self.inner.usage_history(key_id, since, until)
+        }
+        fn usage_totals(
+            &self,
+            key_ids: &[String],
+            since: Millis,
+        ) -> Result<Vec<crate::history::TotalsRow>, crate::StoreError> {
+            self.inner.usage_totals(key_ids, since)
+        }
+        fn compact_usage(
+            &self,
+            hourly_before: Millis,
+            keep_after: Millis,
+        ) -> Result<(), crate::StoreError> {
+            self.inner.compact_usage(hourly_before, keep_after)
         }
         fn consume_credit(&self, id: &str) -> Result<Option<u64>, crate::StoreError> {
             self.inner.consume_credit(id)

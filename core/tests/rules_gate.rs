@@ -101,6 +101,28 @@ impl Store for LaggingStore {
     fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError> {
         self.inner.add_usage(batch)
     }
+    fn usage_history(
+        &self,
+        key_id: &str,
+        since: gatepass_core::clock::Millis,
+        until: gatepass_core::clock::Millis,
+    ) -> Result<Vec<gatepass_core::history::HistoryRow>, StoreError> {
+        self.inner.usage_history(key_id, since, until)
+    }
+    fn usage_totals(
+        &self,
+        key_ids: &[String],
+        since: gatepass_core::clock::Millis,
+    ) -> Result<Vec<gatepass_core::history::TotalsRow>, StoreError> {
+        self.inner.usage_totals(key_ids, since)
+    }
+    fn compact_usage(
+        &self,
+        hourly_before: gatepass_core::clock::Millis,
+        keep_after: gatepass_core::clock::Millis,
+    ) -> Result<(), StoreError> {
+        self.inner.compact_usage(hourly_before, keep_after)
+    }
     fn consume_credit(&self, id: &str) -> Result<Option<u64>, StoreError> {
         self.inner.consume_credit(id)
     }

@@ -13,7 +13,7 @@ Framework helpers live in :mod:`gatepass.flask`, :mod:`gatepass.django`,
 
 from __future__ import annotations
 
-from ._gate import DEFAULT_STORE_URL, Gate, default_rate_limiter_url, default_store_url
+from ._gate import DEFAULT_STORE_URL, Gate, UsageBucket, default_rate_limiter_url, default_store_url
 from ._native import (
     WEBHOOK_SCHEMES,
     Issued,
@@ -49,6 +49,7 @@ from .exceptions import (
 __all__ = [
     "DEFAULT_STORE_URL",
     "Gate",
+    "UsageBucket",
     "default_store_url",
     "default_rate_limiter_url",
     "Issued",

@@ -10,13 +10,25 @@ import threading
 import weakref
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Literal, Mapping, NamedTuple, Optional, Sequence, Union
 
 from . import _native
 from ._native import Issued, KeyInfo, Page, Requirement, Verification
 from .exceptions import ConfigError, auth_error
 
-__all__ = ["Gate", "default_store_url", "default_rate_limiter_url", "DEFAULT_STORE_URL"]
+__all__ = ["Gate", "UsageBucket", "default_store_url", "default_rate_limiter_url", "DEFAULT_STORE_URL"]
+
+
+class UsageBucket(NamedTuple):
+    """One bucket of a key's usage history, ``[start, start + step)`` in UTC:
+    how many verifications were valid and how many were refused, by outcome
+    code (``revoked``, ``expired``, ``rate_limited``, …; codes with no
+    refusals are left out)."""
+
+    start: datetime
+    valid: int
+    refused: Dict[str, int]
+
 
 #: The embedded default: ``gatepass.db`` in the working directory.
 DEFAULT_STORE_URL = "sqlite:///gatepass.db"
@@ -287,6 +299,24 @@ class Gate:
         if v.ok and key is not None:
             return key
         raise auth_error(v)
+
+    # ----- usage history ------------------------------------------------
+
+    def usage(
+        self,
+        key_id: str,
+        *,
+        since: Optional[datetime] = None,
+        until: Optional[datetime] = None,
+        step: Literal["hour", "day"] = "day",
+    ) -> List[UsageBucket]:
+        """A key's usage history: one bucket per hour or UTC day from ``since``
+        (rounded down to its bucket) until ``until``, oldest first, zeros
+        included, at most 2000 buckets. By default the last 30 days by day,
+        or the last 24 hours by hour. Hours rolled up into days (after
+        ``GATEPASS_USAGE_HOURLY_FOR``, 30 days by default) are refused with
+        :class:`InvalidArgument`: ask for ``step="day"`` there."""
+        return [UsageBucket(*b) for b in self._native.usage(key_id, since=since, until=until, step=step)]
 
     # ----- shutdown -----------------------------------------------------
 

@@ -201,6 +201,14 @@ class Gate:
         resource: Optional[str] = None,
     ) -> Optional[Verification]: ...
     def flush(self) -> None: ...
+    def usage(
+        self,
+        key_id: str,
+        *,
+        since: Optional[datetime] = None,
+        until: Optional[datetime] = None,
+        step: str = "day",
+    ) -> List[Tuple[datetime, int, Dict[str, int]]]: ...
 
 class VerifiedWebhook:
     @property

@@ -1,6 +1,6 @@
 //! `memory://`: keys in process memory, for tests and single-process demos.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use super::{Change, Found, PolicyRecord, Store, UsageDelta};
 use crate::audit::{self, Event, EventFilter, StoredEvent};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
+use crate::history::{HistoryRow, RowKey, Step, TotalsRow, COUNTED};
 use crate::key::{KeyRecord, ListQuery};
 use crate::token::TokenDigest;
 
@@ -18,6 +19,8 @@ struct Inner {
     keys: HashMap<String, Arc<KeyRecord>>,
     /// digest → (key id, when this secret stops working)
     secrets: HashMap<TokenDigest, (String, Option<Millis>)>,
+    /// key id → usage history rows.
+    history: HashMap<String, BTreeMap<RowKey, u64>>,
 }
 
 /// The audit trail, apart from the keys: appended to while the keys' write
@@ -165,6 +168,7 @@ impl Store for MemoryStore {
     fn delete(&self, id: &str, event: &Event) -> Result<bool, StoreError> {
         let mut inner = self.inner.write();
         let existed = inner.keys.remove(id).is_some();
+        inner.history.remove(id);
         inner.secrets.retain(|_, (key_id, _)| key_id != id);
         if existed {
             self.events.lock().push(event);
@@ -200,7 +204,10 @@ impl Store for MemoryStore {
     fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError> {
         let mut inner = self.inner.write();
         for d in batch {
-            if let Some(k) = inner.keys.get_mut(&d.key_id) {
+            let Some(k) = inner.keys.get_mut(&d.key_id) else {
+                continue;
+            };
+            if d.count > 0 {
                 let k = Arc::make_mut(k);
                 k.usage_count = k.usage_count.saturating_add(d.count);
                 k.last_used_at = Some(
@@ -208,7 +215,85 @@ impl Store for MemoryStore {
                         .map_or(d.last_used_at, |t| t.max(d.last_used_at)),
                 );
             }
+            let rows = inner.history.entry(d.key_id.clone()).or_default();
+            for hour in &d.hours {
+                for (slot, &n) in hour.counts.iter().enumerate() {
+                    if n > 0 {
+                        let row = rows.entry((Step::Hour, hour.start, slot)).or_insert(0);
+                        *row = row.saturating_add(n);
+                    }
+                }
+            }
         }
+        Ok(())
+    }
+
+    fn usage_history(
+        &self,
+        key_id: &str,
+        since: Millis,
+        until: Millis,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
+        let inner = self.inner.read();
+        Ok(inner
+            .history
+            .get(key_id)
+            .into_iter()
+            .flatten()
+            .filter(|((_, start, _), _)| (since..until).contains(start))
+            .map(|(&(step, start, slot), &n)| HistoryRow {
+                step,
+                start,
+                outcome: COUNTED[slot].code().to_owned(),
+                n,
+            })
+            .collect())
+    }
+
+    fn usage_totals(
+        &self,
+        key_ids: &[String],
+        since: Millis,
+    ) -> Result<Vec<TotalsRow>, StoreError> {
+        let inner = self.inner.read();
+        let mut sums: BTreeMap<(&str, usize), (u64, Millis)> = BTreeMap::new();
+        for id in key_ids {
+            for (&(_, start, slot), &n) in inner.history.get(id).into_iter().flatten() {
+                if start >= since {
+                    let sum = sums.entry((id, slot)).or_insert((0, start));
+                    sum.0 = sum.0.saturating_add(n);
+                    sum.1 = sum.1.max(start);
+                }
+            }
+        }
+        Ok(sums
+            .into_iter()
+            .map(|((key_id, slot), (n, last))| TotalsRow {
+                key_id: key_id.to_owned(),
+                outcome: COUNTED[slot].code().to_owned(),
+                n,
+                last,
+            })
+            .collect())
+    }
+
+    fn compact_usage(&self, hourly_before: Millis, keep_after: Millis) -> Result<(), StoreError> {
+        let mut inner = self.inner.write();
+        for rows in inner.history.values_mut() {
+            let old: Vec<(RowKey, u64)> = rows
+                .range(..(Step::Hour, hourly_before, 0))
+                .map(|(k, n)| (*k, *n))
+                .collect();
+            for ((_, start, slot), n) in old {
+                rows.remove(&(Step::Hour, start, slot));
+                let day = rows
+                    .entry((Step::Day, Step::Day.floor(start), slot))
+                    .or_insert(0);
+                *day = day.saturating_add(n);
+            }
+            rows.retain(|(_, start, _), _| *start >= keep_after);
+        }
+        inner.history.retain(|_, rows| !rows.is_empty());
         Ok(())
     }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::audit::{Event, EventFilter, StoredEvent};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
+use crate::history::{HistoryRow, HourCounts, TotalsRow};
 use crate::key::{KeyRecord, ListQuery};
 use crate::token::TokenDigest;
 
@@ -35,12 +36,15 @@ pub struct Found {
     pub secret_expires_at: Option<Millis>,
 }
 
-/// One entry of a usage batch: `count` valid requests, the latest at `last_used_at`.
+/// One entry of a usage batch: `count` valid requests, the latest at
+/// `last_used_at` (meaningless when `count` is 0: a key only refused), and
+/// the same requests and the refusals by hour and outcome for the history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageDelta {
     pub key_id: String,
     pub count: u64,
     pub last_used_at: Millis,
+    pub hours: Vec<HourCounts>,
 }
 
 /// The policy a gate recorded in the store: what a process or tool that
@@ -114,8 +118,42 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn prune_events(&self, before: Millis, batch: usize) -> Result<u64, StoreError>;
 
     /// Adds usage counts (never overwrites, so processes can't lose each
-    /// other's counts) and moves `last_used_at` forward.
+    /// other's counts) and moves `last_used_at` forward; adds the hourly
+    /// history in the same transaction, so the valid counts there add up to
+    /// `usage_count`. Counts for a key that no longer exists are dropped.
     fn add_usage(&self, batch: &[UsageDelta]) -> Result<(), StoreError>;
+
+    /// The history rows of one key whose buckets start in `[since, until)`,
+    /// hourly and daily alike, in any order.
+    fn usage_history(
+        &self,
+        _key_id: &str,
+        _since: Millis,
+        _until: Millis,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
+        Err(StoreError::Unavailable(
+            "this store keeps no usage history".into(),
+        ))
+    }
+
+    /// Sums per key and outcome of the rows of `key_ids` starting at or
+    /// after `since`, in one query.
+    fn usage_totals(
+        &self,
+        _key_ids: &[String],
+        _since: Millis,
+    ) -> Result<Vec<TotalsRow>, StoreError> {
+        Err(StoreError::Unavailable(
+            "this store keeps no usage history".into(),
+        ))
+    }
+
+    /// Rolls hourly rows starting before `hourly_before` up into daily rows
+    /// and deletes rows starting before `keep_after`. Safe to run from
+    /// several processes at once: no count is lost or added twice.
+    fn compact_usage(&self, _hourly_before: Millis, _keep_after: Millis) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// Takes one credit if any remain: `Some(remaining after)`, or `None`
     /// when the key has run out. Keys without credits are not called.

@@ -30,6 +30,7 @@ use super::{Change, Found, PolicyRecord, Store, UsageDelta};
 use crate::audit::{self, Event, EventFilter, StoredEvent};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
+use crate::history::{HistoryRow, TotalsRow, COUNTED, DAY};
 use crate::key::{KeyRecord, ListQuery};
 use crate::tls::{self, Verify};
 use crate::token::TokenDigest;
@@ -158,6 +159,24 @@ fn event_of(row: &Row) -> Result<StoredEvent, StoreError> {
         },
     })
 }
+
+/// Usage history (see `history.rs`): one row per key, bucket and outcome,
+/// added to by every process's flush. Created on every open when missing, so
+/// an existing database gains it in place without a version step.
+const USAGE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS gatepass_usage (
+    key_id  TEXT NOT NULL REFERENCES gatepass_keys (id) ON DELETE CASCADE,
+    step    TEXT NOT NULL,
+    start   BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    n       BIGINT NOT NULL,
+    PRIMARY KEY (key_id, step, start, outcome)
+);
+CREATE INDEX IF NOT EXISTS gatepass_usage_age ON gatepass_usage (step, start);
+";
+/// Arbitrary constant for `pg_try_advisory_xact_lock`: one process compacts
+/// the history at a time; the others skip their turn.
+const COMPACT_LOCK: i64 = 0x6770_7573_6167_6521; // "gpusage!"
 
 type Manager = PostgresConnectionManager<MakeRustlsConnect>;
 type Pool = r2d2::Pool<Manager>;
@@ -484,6 +503,7 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
     if !has_events {
         tx.batch_execute(SCHEMA_EVENTS)?;
     }
+    tx.batch_execute(USAGE_SCHEMA)?;
     tx.commit()?;
     Ok(())
 }
@@ -930,9 +950,111 @@ impl Store for PostgresStore {
             "UPDATE gatepass_keys SET usage_count = usage_count + $2, \
              last_used_at = GREATEST(COALESCE(last_used_at, $3), $3) WHERE id = $1",
         )?;
+        let (mut ids, mut starts, mut outcomes, mut counts) = (vec![], vec![], vec![], vec![]);
         for d in sorted {
-            tx.execute(&stmt, &[&d.key_id, &to_i64(d.count), &d.last_used_at])?;
+            if d.count > 0 {
+                tx.execute(&stmt, &[&d.key_id, &to_i64(d.count), &d.last_used_at])?;
+            }
+            for hour in &d.hours {
+                for (outcome, &n) in COUNTED.iter().zip(&hour.counts) {
+                    if n > 0 {
+                        ids.push(d.key_id.as_str());
+                        starts.push(hour.start);
+                        outcomes.push(outcome.code());
+                        counts.push(to_i64(n));
+                    }
+                }
+            }
         }
+        // The history in one statement, in the same transaction as the
+        // counts, rows taken in one order in every process (no deadlocks);
+        // counts for keys deleted meanwhile are dropped by the join.
+        if !ids.is_empty() {
+            tx.execute(
+                "INSERT INTO gatepass_usage (key_id, step, start, outcome, n) \
+                 SELECT u.key_id, 'hour', u.start, u.outcome, u.n \
+                 FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[]) AS u (key_id, start, outcome, n) \
+                 JOIN gatepass_keys k ON k.id = u.key_id \
+                 ORDER BY u.key_id, u.start, u.outcome \
+                 ON CONFLICT (key_id, step, start, outcome) DO UPDATE SET n = gatepass_usage.n + excluded.n",
+                &[&ids, &starts, &outcomes, &counts],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn usage_history(
+        &self,
+        key_id: &str,
+        since: Millis,
+        until: Millis,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
+        let mut client = self.client()?;
+        let rows = client.query(
+            "SELECT step, start, outcome, n FROM gatepass_usage \
+             WHERE key_id = $1 AND start >= $2 AND start < $3",
+            &[&key_id, &since, &until],
+        )?;
+        rows.iter()
+            .map(|r| {
+                super::sqlite::history_row((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                ))
+            })
+            .collect()
+    }
+
+    fn usage_totals(
+        &self,
+        key_ids: &[String],
+        since: Millis,
+    ) -> Result<Vec<TotalsRow>, StoreError> {
+        let mut client = self.client()?;
+        let rows = client.query(
+            "SELECT key_id, outcome, SUM(n)::BIGINT, MAX(start) FROM gatepass_usage \
+             WHERE key_id = ANY($1) AND start >= $2 GROUP BY key_id, outcome",
+            &[&key_ids, &since],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(TotalsRow {
+                    key_id: r.try_get(0)?,
+                    outcome: r.try_get(1)?,
+                    n: u64::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0),
+                    last: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    fn compact_usage(&self, hourly_before: Millis, keep_after: Millis) -> Result<(), StoreError> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction()?;
+        let mine: bool = tx
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&COMPACT_LOCK])?
+            .try_get(0)?;
+        if !mine {
+            // Another process is at it right now.
+            return Ok(());
+        }
+        // The hours move into their days and disappear in one statement.
+        tx.execute(
+            "WITH moved AS (DELETE FROM gatepass_usage WHERE step = 'hour' AND start < $1 \
+             RETURNING key_id, start, outcome, n) \
+             INSERT INTO gatepass_usage (key_id, step, start, outcome, n) \
+             SELECT key_id, 'day', start - (((start % $2) + $2) % $2) AS day, outcome, SUM(n)::BIGINT \
+             FROM moved GROUP BY key_id, day, outcome ORDER BY key_id, day, outcome \
+             ON CONFLICT (key_id, step, start, outcome) DO UPDATE SET n = gatepass_usage.n + excluded.n",
+            &[&hourly_before, &DAY],
+        )?;
+        tx.execute(
+            "DELETE FROM gatepass_usage WHERE start < $1",
+            &[&keep_after],
+        )?;
         tx.commit()?;
         Ok(())
     }

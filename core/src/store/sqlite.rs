@@ -20,6 +20,7 @@ use super::{Change, Found, PolicyRecord, Store, UsageDelta};
 use crate::audit::{self, Event, EventFilter, StoredEvent};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
+use crate::history::{HistoryRow, Step, TotalsRow, COUNTED, DAY};
 use crate::key::{KeyRecord, ListQuery};
 use crate::token::TokenDigest;
 
@@ -191,6 +192,25 @@ fn event_of(row: EventRow) -> Result<StoredEvent, StoreError> {
     })
 }
 
+/// Usage history (see `history.rs`): one row per key, bucket and outcome,
+/// added to by every process's flush. Created on every open when missing,
+/// so an existing file gains it in place without a version step. Rows go
+/// with their key (the trigger; no foreign key, so a flush that names a key
+/// deleted meanwhile drops its counts instead of failing the batch).
+const USAGE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS gatepass_usage (
+    key_id  TEXT NOT NULL,
+    step    TEXT NOT NULL,
+    start   INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    n       INTEGER NOT NULL,
+    PRIMARY KEY (key_id, step, start, outcome)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS gatepass_usage_age ON gatepass_usage (step, start);
+CREATE TRIGGER IF NOT EXISTS gatepass_usage_key_deleted AFTER DELETE ON gatepass_keys
+BEGIN DELETE FROM gatepass_usage WHERE key_id = old.id; END;
+";
+
 #[derive(Debug)]
 pub struct SqliteStore {
     /// Locked before `read` when both are needed, never after. Declared
@@ -315,6 +335,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     tx.execute_batch(SCHEMA_EVENTS)?;
+    tx.execute_batch(USAGE_SCHEMA)?;
     tx.commit()?;
     Ok(())
 }
@@ -378,6 +399,30 @@ fn update_key(conn: &Connection, key: &KeyRecord) -> Result<(), StoreError> {
         r.remaining,
     ])?;
     Ok(())
+}
+
+/// A stored history row as the core reads it; a row it cannot read is
+/// corrupt data, reported rather than skipped.
+pub(super) fn history_row(
+    (step, start, outcome, n): (String, i64, String, i64),
+) -> Result<HistoryRow, StoreError> {
+    let step = match step.as_str() {
+        "hour" => Step::Hour,
+        "day" => Step::Day,
+        _ => {
+            return Err(StoreError::Corrupt(
+                "a usage row has an unknown step".into(),
+            ))
+        }
+    };
+    let n = u64::try_from(n)
+        .map_err(|_| StoreError::Corrupt("a usage row has a negative count".into()))?;
+    Ok(HistoryRow {
+        step,
+        start,
+        outcome,
+        n,
+    })
 }
 
 impl SqliteStore {
@@ -600,10 +645,96 @@ impl Store for SqliteStore {
                 "UPDATE gatepass_keys SET usage_count = usage_count + ?2, \
                  last_used_at = MAX(COALESCE(last_used_at, ?3), ?3) WHERE id = ?1",
             )?;
+            // The history goes in the same transaction, so its valid counts
+            // and usage_count move together in every process.
+            let mut history = tx.prepare_cached(
+                "INSERT INTO gatepass_usage (key_id, step, start, outcome, n) \
+                 SELECT ?1, 'hour', ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM gatepass_keys WHERE id = ?1) \
+                 ON CONFLICT (key_id, step, start, outcome) DO UPDATE SET n = n + excluded.n",
+            )?;
             for d in batch {
-                stmt.execute(params![d.key_id, to_i64(d.count), d.last_used_at])?;
+                if d.count > 0 {
+                    stmt.execute(params![d.key_id, to_i64(d.count), d.last_used_at])?;
+                }
+                for hour in &d.hours {
+                    for (outcome, &n) in COUNTED.iter().zip(&hour.counts) {
+                        if n > 0 {
+                            history.execute(params![
+                                d.key_id,
+                                hour.start,
+                                outcome.code(),
+                                to_i64(n)
+                            ])?;
+                        }
+                    }
+                }
             }
         }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn usage_history(
+        &self,
+        key_id: &str,
+        since: Millis,
+        until: Millis,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
+        let conn = self.read.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT step, start, outcome, n FROM gatepass_usage \
+             WHERE key_id = ?1 AND start >= ?2 AND start < ?3",
+        )?;
+        let rows = stmt.query_map(params![key_id, since, until], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        rows.map(|row| history_row(row?)).collect()
+    }
+
+    fn usage_totals(
+        &self,
+        key_ids: &[String],
+        since: Millis,
+    ) -> Result<Vec<TotalsRow>, StoreError> {
+        let ids = serde_json::to_string(key_ids).map_err(StoreError::unavailable)?;
+        let conn = self.read.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT key_id, outcome, SUM(n), MAX(start) FROM gatepass_usage \
+             WHERE key_id IN (SELECT value FROM json_each(?1)) AND start >= ?2 \
+             GROUP BY key_id, outcome",
+        )?;
+        let rows = stmt.query_map(params![ids, since], |r| {
+            Ok(TotalsRow {
+                key_id: r.get(0)?,
+                outcome: r.get(1)?,
+                n: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                last: r.get(3)?,
+            })
+        })?;
+        rows.map(|r| r.map_err(StoreError::from)).collect()
+    }
+
+    fn compact_usage(&self, hourly_before: Millis, keep_after: Millis) -> Result<(), StoreError> {
+        let mut conn = self.write.lock();
+        // One transaction: the hours move into their days and disappear
+        // together, so a count is never in both or neither.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.prepare_cached(
+            "INSERT INTO gatepass_usage (key_id, step, start, outcome, n) \
+             SELECT key_id, 'day', start - (((start % ?2) + ?2) % ?2) AS day, outcome, SUM(n) \
+             FROM gatepass_usage WHERE step = 'hour' AND start < ?1 GROUP BY key_id, day, outcome \
+             ON CONFLICT (key_id, step, start, outcome) DO UPDATE SET n = n + excluded.n",
+        )?
+        .execute(params![hourly_before, DAY])?;
+        tx.prepare_cached("DELETE FROM gatepass_usage WHERE step = 'hour' AND start < ?1")?
+            .execute([hourly_before])?;
+        tx.prepare_cached("DELETE FROM gatepass_usage WHERE start < ?1")?
+            .execute([keep_after])?;
         tx.commit()?;
         Ok(())
     }
