@@ -38,6 +38,10 @@ pub struct Common {
     /// Rate limiter URL (default $GATEPASS_RATE_LIMITER or memory://), e.g. redis://127.0.0.1/
     #[arg(long, global = true, value_name = "URL")]
     pub rate_limiter: Option<String>,
+    /// Who the audit trail records as making a change (default: cli, and
+    /// the operating-system user), e.g. user:42
+    #[arg(long, global = true, value_name = "NAME")]
+    pub actor: Option<String>,
     /// Machine-readable output
     #[arg(long, global = true)]
     pub json: bool,
@@ -57,6 +61,45 @@ pub enum Command {
         #[command(subcommand)]
         action: WebhookCommand,
     },
+    /// The audit trail: who issued, changed, revoked or deleted keys, newest first
+    Events(EventsArgs),
+    /// A key's request history as a chart (valid and refused, by day or hour)
+    Usage(UsageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only this key's events
+    #[arg(long, value_name = "KEY_ID")]
+    pub key: Option<String>,
+    /// Only events of keys owned by this subject
+    #[arg(long, value_name = "SUBJECT")]
+    pub owner: Option<String>,
+    /// Only events since this time (ISO 8601) or this long ago (e.g. 7d, 12h)
+    #[arg(long, value_name = "TIME|DURATION")]
+    pub since: Option<String>,
+    /// Page size (default 50)
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Cursor from a previous page
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<String>,
+    /// Every page
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// key_…
+    #[arg(value_name = "KEY_ID")]
+    pub key_id: String,
+    /// How many days back, up to today (default 30 by day, 2 by hour)
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
+    /// Bucket width
+    #[arg(long, default_value = "day", value_parser = ["hour", "day"])]
+    pub step: String,
 }
 
 #[derive(Debug, Subcommand)]

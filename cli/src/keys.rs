@@ -22,7 +22,7 @@ pub fn run(ctx: &Context<'_>, action: &KeysCommand, o: &mut Output<'_>) -> Resul
     let fail = |e: gatepass_core::GateError| ctx.failure(&e);
     match action {
         KeysCommand::Issue(a) => {
-            let issued = gate.issue(issue_request(a)?).map_err(fail)?;
+            let issued = gate.issue_as(issue_request(a)?, ctx.actor).map_err(fail)?;
             show_issued(&issued, o, "Issued");
         }
         KeysCommand::List(a) => list(ctx, a, o)?,
@@ -35,18 +35,28 @@ pub fn run(ctx: &Context<'_>, action: &KeysCommand, o: &mut Output<'_>) -> Resul
                 Some(g) => duration::parse(g).map_err(|e| Failure::from_core(&e))?,
                 None => Duration::ZERO,
             };
-            let issued = gate.rotate(key_id, grace).map_err(fail)?;
+            let issued = gate.rotate_as(key_id, grace, ctx.actor).map_err(fail)?;
             show_issued(&issued, o, "Rotated");
         }
-        KeysCommand::Revoke(a) => changed(gate.revoke(&a.key_id).map_err(fail)?, "Revoked", o),
-        KeysCommand::Deactivate(a) => {
-            changed(gate.deactivate(&a.key_id).map_err(fail)?, "Deactivated", o)
-        }
+        KeysCommand::Revoke(a) => changed(
+            gate.revoke_as(&a.key_id, ctx.actor).map_err(fail)?,
+            "Revoked",
+            o,
+        ),
+        KeysCommand::Deactivate(a) => changed(
+            gate.deactivate_as(&a.key_id, ctx.actor).map_err(fail)?,
+            "Deactivated",
+            o,
+        ),
         KeysCommand::Activate(a) => {
-            changed(gate.activate(&a.key_id).map_err(fail)?, "Activated", o);
+            changed(
+                gate.activate_as(&a.key_id, ctx.actor).map_err(fail)?,
+                "Activated",
+                o,
+            );
         }
         KeysCommand::Delete(a) => {
-            gate.delete(&a.key_id).map_err(fail)?;
+            gate.delete_as(&a.key_id, ctx.actor).map_err(fail)?;
             o.emit(
                 &Json::object([("deleted", a.key_id.as_str().into())]),
                 &format!("Deleted {}.", a.key_id),

@@ -12,6 +12,8 @@
 //! gatepass webhook secret standard
 //! gatepass webhook sign standard --secret whsec_… < body.json
 //! gatepass webhook verify standard --secret whsec_… -H 'webhook-id: …' … < body.json
+//! gatepass events [--key KEY_ID] [--owner SUBJECT] [--since 7d]
+//! gatepass usage KEY_ID [--days 30] [--step day|hour]
 //! ```
 //!
 //! Every command takes `--store` (default `$GATEPASS_STORE`, else
@@ -30,10 +32,12 @@
 //! than the command line, where other users of the machine could see them.
 
 mod args;
+mod events;
 mod json;
 mod keys;
 mod output;
 pub mod time;
+mod usage;
 mod verify;
 mod webhook;
 
@@ -45,7 +49,7 @@ use std::sync::Arc;
 use clap::Parser;
 use gatepass_core::errors::{self, Coded, ROOT_CLASS};
 use gatepass_core::policy::Policy;
-use gatepass_core::{env, ratelimit, Gate};
+use gatepass_core::{env, ratelimit, Actor, Gate, GateError};
 
 use args::{Cli, Command, Common};
 use output::Output;
@@ -70,10 +74,12 @@ pub struct Io<'a> {
 /// A gate the host has opened already, with its own store and policy (a
 /// Django project's settings), and how to name that policy in messages.
 /// `--store`, `--policy` and `--rate-limiter` are refused under it: the
-/// host's configuration is the one in force.
+/// host's configuration is the one in force. `actor` names the host in the
+/// audit trail (`manage.py`) unless `--actor` is given.
 pub struct Preset {
     pub gate: Arc<Gate>,
     pub policy_source: String,
+    pub actor: Option<String>,
 }
 
 /// Runs the command line on `args` (the program name first, as
@@ -152,18 +158,34 @@ fn dispatch(
             }
             (Arc::clone(&p.gate), p.policy_source.clone())
         }
-        None => (
-            Arc::new(open_gate(&cli.common)?),
-            policy_source(&cli.common),
-        ),
+        None => {
+            let gate = open_gate(&cli.common)?;
+            // Another policy than the one the store remembers: say so (and
+            // what differs), but go on under the one given, as apps do.
+            if let Some(mismatch) = gate.policy_mismatch() {
+                let _ = writeln!(o.err(), "gatepass: warning: {mismatch}");
+            }
+            let source = policy_source(&cli.common, &gate);
+            (Arc::new(gate), source)
+        }
     };
+    let actor = actor(
+        cli.common
+            .actor
+            .as_deref()
+            .or_else(|| preset.and_then(|p| p.actor.as_deref()))
+            .unwrap_or("cli"),
+    );
     let ctx = Context {
         gate: &gate,
         policy_source: &source,
+        actor: &actor,
     };
     let result = match command {
         Command::Keys { action } => keys::run(&ctx, action, o),
         Command::Verify(a) => verify::run(&ctx, a, stdin, o),
+        Command::Events(a) => events::run(&ctx, a, o),
+        Command::Usage(a) => usage::run(&ctx, a, o),
         Command::Webhook { .. } => Ok(EXIT_OK),
     };
     // Usage counted by `verify --spend` is batched in memory: write it.
@@ -179,18 +201,61 @@ pub(crate) struct Context<'a> {
     /// Where the policy in force came from, for messages about a kind or a
     /// token prefix it does not know.
     pub policy_source: &'a str,
+    /// Who the audit trail records as making the changes.
+    pub actor: &'a Actor,
 }
 
 impl Context<'_> {
     /// A core error as the command line reports it; an unknown kind names
-    /// the policy it was looked up in.
-    pub fn failure<E: Coded>(&self, e: &E) -> Failure {
-        let mut message = e.to_string();
-        if e.code() == "unknown_kind" {
-            message.push_str(&format!(" (policy in force: {})", self.policy_source));
+    /// the policy it was looked up in, as the command line was given it.
+    pub fn failure(&self, e: &GateError) -> Failure {
+        match e {
+            GateError::UnknownKind { kind, .. } => Failure::coded(
+                e.code(),
+                format!(
+                    "unknown key kind {kind:?} (policy in force: {}; its kinds: {})",
+                    self.policy_source,
+                    env::kinds_text(self.gate.policy())
+                ),
+            ),
+            e => Failure::from_core(e),
         }
-        Failure::coded(e.code(), message)
     }
+}
+
+/// `name (alice)` with the operating-system user running the command when
+/// the environment says, else `name`: the audit trail then tells a change
+/// made from a terminal from one made by the app. `--actor` names it
+/// exactly.
+fn actor(name: &str) -> Actor {
+    let user = ["USER", "USERNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .map(|u| {
+            u.chars()
+                .filter(|c| !c.is_control())
+                .take(64)
+                .collect::<String>()
+        })
+        .find(|u| !u.trim().is_empty());
+    match user {
+        Some(user) if name == "cli" || name == "manage.py" => {
+            Actor::new(format!("{name} ({user})"))
+        }
+        _ => Actor::new(name),
+    }
+}
+
+/// `--since`: an ISO 8601 time, or a duration back from `now` (`7d`).
+pub(crate) fn since_arg(text: &str, now: i64) -> Result<i64, Failure> {
+    if let Ok(ago) = gatepass_core::duration::parse(text) {
+        return Ok(now.saturating_sub(gatepass_core::duration::as_millis(ago)));
+    }
+    time::parse(text).map_err(|_| {
+        Failure::Usage(format!(
+            "--since takes a time (2026-05-01, 2026-05-01T12:00Z) or a duration back from now (7d, 12h); got {text:?}"
+        ))
+    })
 }
 
 /// Why a command did not finish.
@@ -264,10 +329,13 @@ fn read_policy(path: &str) -> Result<Policy, Failure> {
     parsed.map_err(|e| Failure::from_core(&e))
 }
 
+/// Opens the store under `--policy`, else the policy the core finds for it
+/// (`$GATEPASS_POLICY`, `./gatepass.toml`, the one recorded in the store,
+/// the default), as every process opening that store does.
 fn open_gate(common: &Common) -> Result<Gate, Failure> {
-    let policy = match common.policy.as_deref().filter(|p| !p.is_empty()) {
+    let policy = match given_policy(common) {
         Some(path) => Some(read_policy(path)?),
-        None => env::policy().map_err(|e| Failure::from_core(&e))?,
+        None => None,
     };
     let url = env::store_url(common.store.as_deref());
     let gate = Gate::open(&url, policy).map_err(|e| Failure::from_core(&e))?;
@@ -281,16 +349,18 @@ fn open_gate(common: &Common) -> Result<Gate, Failure> {
     )
 }
 
+fn given_policy(common: &Common) -> Option<&str> {
+    common.policy.as_deref().filter(|p| !p.is_empty())
+}
+
 /// Where the policy in force came from, for messages about a kind or a
-/// token prefix the policy does not know.
-fn policy_source(common: &Common) -> String {
-    if let Some(given) = common.policy.as_deref().filter(|p| !p.is_empty()) {
-        return format!("--policy {given}");
+/// token prefix the policy does not know: the core's account of it, with
+/// `--policy PATH` for a policy given on the command line.
+fn policy_source(common: &Common, gate: &Gate) -> String {
+    match given_policy(common) {
+        Some(path) => format!("--policy {path}"),
+        None => gate.policy_source().to_string(),
     }
-    if let Some(path) = env::policy_path() {
-        return format!("${}={path}", env::POLICY);
-    }
-    "no policy: the default single kind \"default\" (token prefix gp)".into()
 }
 
 /// Whether a store or rate-limiter URL carries a password, in its

@@ -89,6 +89,16 @@ pub fn short(at: Millis) -> String {
     )
 }
 
+/// `2026-05-01 12:00:30`, for events.
+#[must_use]
+pub fn seconds(at: Millis) -> String {
+    let p = parts(at);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        p.year, p.month, p.day, p.hour, p.minute, p.second
+    )
+}
+
 /// `2026-05-01`, for daily buckets.
 #[must_use]
 pub fn day(at: Millis) -> String {

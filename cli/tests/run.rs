@@ -263,6 +263,7 @@ fn under_a_hosts_gate_its_policy_is_in_force_and_store_options_are_refused() {
     let preset = Preset {
         gate: Arc::new(gate),
         policy_source: "settings.GATEPASS['POLICY']".into(),
+        actor: Some("manage.py".into()),
     };
     let issued = run_in(Some(&preset), &["keys", "issue", "x", "--json"], b"");
     assert!(json(&issued)["token"]
@@ -274,14 +275,114 @@ fn under_a_hosts_gate_its_policy_is_in_force_and_store_options_are_refused() {
     assert!(
         unknown
             .err
-            .contains("(policy in force: settings.GATEPASS['POLICY'])"),
+            .contains("(policy in force: settings.GATEPASS['POLICY']; its kinds: bot (bp_bot))"),
         "{}",
         unknown.err
     );
+    let events = json(&run_in(Some(&preset), &["events", "--json"], b""));
+    let actor = events["events"][0]["actor"].as_str().unwrap_or_default();
+    assert!(actor.starts_with("manage.py"), "{actor}");
     let refused = run_in(
         Some(&preset),
         &["keys", "list", "--store", "memory://"],
         b"",
     );
     assert_eq!(refused.code, 2);
+}
+
+#[test]
+fn events_tell_who_changed_which_key_newest_first() {
+    let s = store();
+    let issued = json(&s.run(&["keys", "issue", "k", "--subject", "user_1", "--json"]));
+    let id = issued["key"]["id"].as_str().unwrap_or_default().to_owned();
+    let other = json(&s.run(&["keys", "issue", "other", "--json"]));
+    assert_eq!(s.run(&["keys", "deactivate", &id]).code, 0);
+    assert_eq!(s.run(&["keys", "activate", &id]).code, 0);
+    assert_eq!(
+        s.run(&["--actor", "user:42", "keys", "revoke", &id]).code,
+        0
+    );
+
+    let page = json(&s.run(&["events", "--key", &id, "--json"]));
+    let actions: Vec<&str> = page["events"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["action"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(actions, ["revoked", "activated", "deactivated", "issued"]);
+    assert_eq!(page["events"][0]["actor"], "user:42");
+    assert_eq!(page["events"][0]["owner"], "user_1");
+    assert_eq!(page["events"][0]["changes"]["status"]["to"], "revoked");
+    assert!(page["events"][3]["actor"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("cli"));
+    assert!(!page
+        .to_string()
+        .contains(issued["token"].as_str().unwrap_or("-")));
+
+    // Every key's events, a page at a time; the text form is a table.
+    let first = json(&s.run(&["events", "--limit", "2", "--json"]));
+    assert_eq!(first["events"].as_array().map(Vec::len), Some(2));
+    let cursor = first["next"].as_str().unwrap_or_default().to_owned();
+    let rest = json(&s.run(&["events", "--after", &cursor, "--all", "--json"]));
+    let all = json(&s.run(&["events", "--all", "--json"]));
+    assert_eq!(all["events"].as_array().map(Vec::len), Some(5));
+    assert_eq!(all["events"][4]["key_id"], issued["key"]["id"]);
+    assert!(rest["events"].as_array().is_some());
+    let owned = json(&s.run(&["events", "--owner", "user_1", "--since", "1h", "--json"]));
+    assert_eq!(owned["events"].as_array().map(Vec::len), Some(4));
+    assert!(!owned
+        .to_string()
+        .contains(other["key"]["id"].as_str().unwrap_or("-")));
+    let table = s.run(&["events"]);
+    assert!(table.out.starts_with("AT  "), "{}", table.out);
+    assert!(table.out.contains("user:42") && table.out.contains("revoked"));
+    assert_eq!(s.run(&["events", "--since", "someday"]).code, 2);
+    assert_eq!(s.run(&["events", "--after", "nonsense"]).code, 4);
+}
+
+#[test]
+fn usage_charts_a_keys_requests() {
+    let s = store();
+    let issued = json(&s.run(&["keys", "issue", "k", "--scope", "bots:read", "--json"]));
+    let token = issued["token"].as_str().unwrap_or_default().to_owned();
+    let id = issued["key"]["id"].as_str().unwrap_or_default().to_owned();
+    for _ in 0..3 {
+        assert_eq!(s.run(&["verify", &token, "--spend"]).code, 0);
+    }
+    assert_eq!(
+        s.run(&["verify", &token, "--scopes", "admin", "--spend"])
+            .code,
+        1
+    );
+    // Checking without --spend counts nothing.
+    assert_eq!(s.run(&["verify", &token]).code, 0);
+
+    let by_day = json(&s.run(&["usage", &id, "--json"]));
+    let buckets = by_day["buckets"].as_array().cloned().unwrap_or_default();
+    assert_eq!((by_day["step"].as_str(), buckets.len()), (Some("day"), 30));
+    // Summed, not read from the last bucket: the run may cross midnight.
+    let valid: u64 = buckets.iter().filter_map(|b| b["valid"].as_u64()).sum();
+    let refused: u64 = buckets
+        .iter()
+        .filter_map(|b| b["refused"]["insufficient_scope"].as_u64())
+        .sum();
+    assert_eq!((valid, refused), (3, 1));
+
+    let chart = s.run(&["usage", &id]);
+    assert_eq!(chart.code, 0, "{}", chart.err);
+    let lines: Vec<&str> = chart.out.lines().collect();
+    assert_eq!(lines.len(), 32);
+    assert_eq!(lines[0], format!("{id} (k): requests by day, UTC"));
+    assert!(lines[1..31].iter().any(|l| l.contains(&"█".repeat(40))));
+    assert_eq!(
+        lines[31],
+        "total: 3 valid, 1 refused (insufficient_scope 1)"
+    );
+
+    let by_hour = json(&s.run(&["usage", &id, "--step", "hour", "--days", "1", "--json"]));
+    assert_eq!(by_hour["buckets"].as_array().map(Vec::len), Some(24));
+    assert_eq!(s.run(&["usage", "key_AAAAAAAAAAAAAAAA"]).code, 3);
+    assert_eq!(s.run(&["usage", &id, "--days", "0"]).code, 4);
+    assert_eq!(s.run(&["usage", &id, "--step", "week"]).code, 2);
 }
