@@ -29,19 +29,22 @@ pub fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
 /// Runs `gatepass ARGV…` on `gate` (its store and policy; `--store` and
 /// `--policy` are refused) with `stdin` as input; returns `(exit code,
 /// stdout, stderr)`. `policy_source` names the policy in messages about a
-/// kind or prefix it does not know.
+/// kind or prefix it does not know; `actor` names the host in the audit
+/// trail (`manage.py`) unless `--actor` is given.
 #[pyfunction]
-#[pyo3(signature = (argv, gate, policy_source, stdin=None))]
+#[pyo3(signature = (argv, gate, policy_source, stdin=None, actor=None))]
 pub fn cli_run<'py>(
     py: Python<'py>,
     argv: Vec<String>,
     gate: PyRef<'py, Gate>,
     policy_source: String,
     stdin: Option<Vec<u8>>,
+    actor: Option<String>,
 ) -> (i32, Bound<'py, PyBytes>, Bound<'py, PyBytes>) {
     let preset = Preset {
         gate: Arc::clone(gate.core()),
         policy_source,
+        actor,
     };
     let args = with_program_name(argv);
     let (code, out, err) = py.detach(move || {

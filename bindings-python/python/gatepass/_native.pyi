@@ -264,5 +264,9 @@ def render_error(
 ) -> Tuple[int, Dict[str, str], Optional[Dict[str, Any]]]: ...
 def cli_main(argv: Sequence[str]) -> int: ...
 def cli_run(
-    argv: Sequence[str], gate: Gate, policy_source: str, stdin: Optional[bytes] = None
+    argv: Sequence[str],
+    gate: Gate,
+    policy_source: str,
+    stdin: Optional[bytes] = None,
+    actor: Optional[str] = None,
 ) -> Tuple[int, bytes, bytes]: ...

@@ -97,7 +97,9 @@ def make_command(help_text: str, subcommand: Sequence[str]) -> type:
             gate = get_gate()
             # `-` reads the token from stdin, as in the command line.
             stdin = sys.stdin.buffer.read() if "-" in args else None
-            code, out, err = _native.cli_run([*subcommand, *args], gate._native, _policy_source(), stdin)
+            code, out, err = _native.cli_run(
+                [*subcommand, *args], gate._native, _policy_source(), stdin, actor="manage.py"
+            )
             self.stdout.write(out.decode(), ending="")
             text = err.decode()
             if code == 0:
