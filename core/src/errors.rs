@@ -87,7 +87,10 @@ const fn reason(status: u16) -> &'static str {
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
         409 => "Conflict",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
         429 => "Too Many Requests",
         503 => "Service Unavailable",
         _ => "Internal Server Error",
@@ -140,6 +143,18 @@ pub const CODES: &[ErrorCode] = &[
     ),
     row("unknown_scope", 400, "InvalidArgument", ROOT_CLASS),
     row("scope_not_allowed", 400, "InvalidArgument", ROOT_CLASS),
+    // The management API's answers to requests it refuses before (or
+    // instead of) a lifecycle call. They are rendered by `manage::handle` and
+    // never raised by a binding; `InvalidArgument` is the class a binding
+    // would raise for a request it was handed.
+    row("login_required", 401, "InvalidArgument", ROOT_CLASS),
+    row("cross_origin", 403, "InvalidArgument", ROOT_CLASS),
+    row("kind_not_permitted", 403, "InvalidArgument", ROOT_CLASS),
+    row("scope_not_permitted", 403, "InvalidArgument", ROOT_CLASS),
+    row("method_not_allowed", 405, "InvalidArgument", ROOT_CLASS),
+    row("body_too_large", 413, "InvalidArgument", ROOT_CLASS),
+    row("unsupported_media_type", 415, "InvalidArgument", ROOT_CLASS),
+    row("invalid_body", 400, "InvalidArgument", ROOT_CLASS),
     // The server's own trouble: generic bodies, details in the exception.
     server(
         "store_unavailable",
@@ -266,7 +281,10 @@ pub fn webhook_http(err: &WebhookError, scheme: Scheme) -> HttpResponse {
 pub fn render(code: &str, detail: &str, webhook: Option<Scheme>) -> HttpResponse {
     let row = lookup(code);
     let mut headers = Vec::new();
-    if row.status == 401 {
+    // Only a webhook's 401 has a scheme to challenge with: the management
+    // API's `login_required` stands for the host's own login (a session
+    // cookie, usually), which no standard challenge names.
+    if row.status == 401 && (row.class == "WebhookError" || webhook.is_some()) {
         let value = match webhook {
             Some(Scheme::Token) | None => {
                 let mut v = format!("Bearer realm=\"{WEBHOOK_REALM}\"");

@@ -36,7 +36,8 @@ const MAX_CACHED_KEYS: usize = 100_000;
 pub const MAX_CACHED_UNKNOWN: usize = 32_768 / 8 * 7;
 /// Largest page `list` returns.
 pub const MAX_PAGE_SIZE: usize = 1_000;
-const MAX_NAME_LEN: usize = 200;
+/// Longest key name, in bytes.
+pub const MAX_NAME_LEN: usize = 200;
 const MAX_ID_TEXT_LEN: usize = 256;
 
 /// What to issue. Scopes are validated against the policy and the kind.
@@ -534,21 +535,29 @@ impl Gate {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page, GateError> {
-        self.flush()?;
         let after = after
             .map(|c| {
                 Cursor::decode(c)
                     .ok_or_else(|| GateError::InvalidArgument("invalid list cursor".into()))
             })
             .transpose()?;
-        let limit = limit.clamp(1, MAX_PAGE_SIZE);
-        let query = ListQuery {
+        self.list_where(ListQuery {
             subject,
             kind,
             status,
             after,
-            limit: limit + 1,
-        };
+            limit,
+            expiry: None,
+        })
+    }
+
+    /// One page of keys matching `query`, whose `limit` is clamped to
+    /// 1..=[`MAX_PAGE_SIZE`]; the answer's `next` decodes into the `after`
+    /// of the following page.
+    pub fn list_where(&self, mut query: ListQuery) -> Result<Page, GateError> {
+        self.flush()?;
+        let limit = query.limit.clamp(1, MAX_PAGE_SIZE);
+        query.limit = limit + 1;
         let mut keys: Vec<KeyRecord> = self
             .store
             .list(&query)?

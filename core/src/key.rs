@@ -101,6 +101,39 @@ pub struct ListQuery {
     /// Return keys strictly after this position (from a previous page).
     pub after: Option<Cursor>,
     pub limit: usize,
+    /// Filters by expiry at a moment, so a listing can offer the status
+    /// people see (`expired` is derived, not stored); `None` keeps every key.
+    pub expiry: Option<ExpiryFilter>,
+}
+
+/// The derived `expired` status as a list filter. A revoked key stays
+/// revoked whatever its expiry, so `ExpiredAt` leaves revoked keys out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryFilter {
+    /// Keys without an expiry or whose expiry is later than this moment.
+    LiveAt(Millis),
+    /// Keys that are not revoked and whose expiry is at or before this moment.
+    ExpiredAt(Millis),
+}
+
+impl ExpiryFilter {
+    /// Whether `key` passes the filter: the one rule the stores' queries
+    /// implement in SQL.
+    pub fn keeps(self, key: &KeyRecord) -> bool {
+        match self {
+            Self::LiveAt(now) => !key.is_expired(now),
+            Self::ExpiredAt(now) => key.status != Status::Revoked && key.is_expired(now),
+        }
+    }
+
+    /// `(live_at, expired_at)`: the two SQL parameters, one of them null.
+    pub fn sql_params(filter: Option<Self>) -> (Option<Millis>, Option<Millis>) {
+        match filter {
+            None => (None, None),
+            Some(Self::LiveAt(t)) => (Some(t), None),
+            Some(Self::ExpiredAt(t)) => (None, Some(t)),
+        }
+    }
 }
 
 /// An opaque position in the `list` order.

@@ -122,6 +122,7 @@ impl Store for MemoryStore {
             })
             .filter(|k| q.kind.as_ref().is_none_or(|kind| &k.kind == kind))
             .filter(|k| q.status.is_none_or(|s| k.status == s))
+            .filter(|k| q.expiry.is_none_or(|e| e.keeps(k)))
             .filter(|k| {
                 q.after
                     .as_ref()

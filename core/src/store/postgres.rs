@@ -31,7 +31,7 @@ use crate::audit::{self, Event, EventFilter, StoredEvent};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
 use crate::history::{HistoryRow, TotalsRow, COUNTED, DAY};
-use crate::key::{KeyRecord, ListQuery};
+use crate::key::{ExpiryFilter, KeyRecord, ListQuery};
 use crate::tls::{self, Verify};
 use crate::token::TokenDigest;
 
@@ -848,15 +848,27 @@ impl Store for PostgresStore {
             .map_or((i64::MIN, String::new()), |c| (c.created_at, c.id.clone()));
         let status = q.status.map(|s| s.as_str());
         let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+        let (live_at, expired_at) = ExpiryFilter::sql_params(q.expiry);
         let mut client = self.client()?;
         let rows = client.query(
             &format!(
                 "SELECT {KEY_COLUMNS} FROM gatepass_keys \
                  WHERE ($1::TEXT IS NULL OR subject = $1) AND ($2::TEXT IS NULL OR kind = $2) \
                  AND ($3::TEXT IS NULL OR status = $3) AND (created_at, id) > ($4, $5) \
+                 AND ($7::BIGINT IS NULL OR expires_at IS NULL OR expires_at > $7) \
+                 AND ($8::BIGINT IS NULL OR (expires_at <= $8 AND status <> 'revoked')) \
                  ORDER BY created_at, id LIMIT $6"
             ),
-            &[&q.subject, &q.kind, &status, &after_t, &after_id, &limit],
+            &[
+                &q.subject,
+                &q.kind,
+                &status,
+                &after_t,
+                &after_id,
+                &limit,
+                &live_at,
+                &expired_at,
+            ],
         )?;
         rows.iter()
             .map(|r| {

@@ -21,7 +21,7 @@ use crate::audit::{self, Event, EventFilter, StoredEvent};
 use crate::clock::Millis;
 use crate::error::{GateError, StoreError};
 use crate::history::{HistoryRow, Step, TotalsRow, COUNTED, DAY};
-use crate::key::{KeyRecord, ListQuery};
+use crate::key::{ExpiryFilter, KeyRecord, ListQuery};
 use crate::token::TokenDigest;
 
 /// The schema version this build writes and reads (`PRAGMA user_version`).
@@ -533,8 +533,12 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {KEY_COLUMNS} FROM gatepass_keys \
              WHERE (?1 IS NULL OR subject = ?1) AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR status = ?3) \
-             AND (created_at, id) > (?4, ?5) ORDER BY created_at, id LIMIT ?6"
+             AND (created_at, id) > (?4, ?5) \
+             AND (?7 IS NULL OR expires_at IS NULL OR expires_at > ?7) \
+             AND (?8 IS NULL OR (expires_at <= ?8 AND status <> 'revoked')) \
+             ORDER BY created_at, id LIMIT ?6"
         ))?;
+        let (live_at, expired_at) = ExpiryFilter::sql_params(q.expiry);
         let rows = stmt.query_map(
             params![
                 q.subject,
@@ -542,7 +546,9 @@ impl Store for SqliteStore {
                 q.status.map(|s| s.as_str()),
                 after_t,
                 after_id,
-                i64::try_from(q.limit).unwrap_or(i64::MAX)
+                i64::try_from(q.limit).unwrap_or(i64::MAX),
+                live_at,
+                expired_at
             ],
             read_row,
         )?;
