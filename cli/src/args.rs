@@ -65,6 +65,18 @@ pub enum Command {
     Events(EventsArgs),
     /// A key's request history as a chart (valid and refused, by day or hour)
     Usage(UsageArgs),
+    /// Serve the API Tokens page for every owner's keys on 127.0.0.1 (prints a one-time login link)
+    Console(ConsoleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// Port to listen on (default: any free port)
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Loopback address to listen on (127.0.0.1 or ::1)
+    #[arg(long, value_name = "ADDRESS")]
+    pub host: Option<std::net::IpAddr>,
 }
 
 #[derive(Debug, Args)]

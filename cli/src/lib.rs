@@ -14,6 +14,7 @@
 //! gatepass webhook verify standard --secret whsec_… -H 'webhook-id: …' … < body.json
 //! gatepass events [--key KEY_ID] [--owner SUBJECT] [--since 7d]
 //! gatepass usage KEY_ID [--days 30] [--step day|hour]
+//! gatepass console [--port 8421]
 //! ```
 //!
 //! Every command takes `--store` (default `$GATEPASS_STORE`, else
@@ -32,6 +33,7 @@
 //! than the command line, where other users of the machine could see them.
 
 mod args;
+mod console;
 mod events;
 mod json;
 mod keys;
@@ -186,6 +188,14 @@ fn dispatch(
         Command::Verify(a) => verify::run(&ctx, a, stdin, o),
         Command::Events(a) => events::run(&ctx, a, o),
         Command::Usage(a) => usage::run(&ctx, a, o),
+        Command::Console(a) => {
+            if preset.is_some() {
+                return Err(Failure::Usage(
+                    "the console runs from the command line: gatepass console".into(),
+                ));
+            }
+            console::run(Arc::clone(&gate), a, o)
+        }
         Command::Webhook { .. } => Ok(EXIT_OK),
     };
     // Usage counted by `verify --spend` is batched in memory: write it.

@@ -32,6 +32,12 @@ impl<'a> Output<'a> {
         let _ = writeln!(self.out, "{shown}");
     }
 
+    /// Writes one line now, for a command that goes on running after it.
+    pub fn line(&mut self, text: &str) {
+        let _ = writeln!(self.out, "{text}");
+        let _ = self.out.flush();
+    }
+
     /// Reports a failure; returns its exit code.
     pub fn fail(&mut self, failure: Failure) -> i32 {
         let (code, message, exit) = match failure {
