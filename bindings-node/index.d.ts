@@ -233,6 +233,14 @@ export declare class Gate {
   static open (url?: string, options?: OpenOptions): Promise<Gate>
   static open (options: OpenOptions): Promise<Gate>
   readonly closed: boolean
+  /**
+   * Where the policy in force came from: the `policy` option,
+   * `$GATEPASS_POLICY=PATH`, `./gatepass.toml`, the policy recorded in the
+   * store, or none (the default single kind).
+   */
+  readonly policySource: string
+  /** How the policy in force differed from the store's record when opened; null when they agreed. */
+  readonly policyMismatch: string | null
   issue (options: IssueOptions): Promise<Issued>
   get (id: string): Promise<Key>
   list (options?: ListOptions): Promise<KeyPage>

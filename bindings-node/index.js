@@ -420,7 +420,9 @@ class Gate {
    * Opens the store at `url` (`memory://`, `sqlite:////absolute/path.db`,
    * `sqlite:///relative.db`, `postgres://…`; default `$GATEPASS_STORE`, else
    * `sqlite:///gatepass.db`). `policy` is a policy document object or TOML
-   * text (default: the file `$GATEPASS_POLICY` names); `rateLimiter` is where
+   * text (default: the file `$GATEPASS_POLICY` names, else `./gatepass.toml`,
+   * else the policy recorded in the store, else the default); an explicit
+   * policy is recorded in the store. `rateLimiter` is where
    * per-key rate limits are counted: `memory://` (this process) or
    * `redis://…` (every process using it); default `$GATEPASS_RATE_LIMITER`,
    * else `memory://`. The same names as Python's `rate_limiter`.
@@ -437,10 +439,35 @@ class Gate {
     }
     try {
       // What is not given, the core reads from $GATEPASS_STORE, $GATEPASS_POLICY, $GATEPASS_RATE_LIMITER.
-      return new Gate(await native.openGate(url ?? null, o.policy ?? null, o.rateLimiter ?? null))
+      const handle = await native.openGate(url ?? null, o.policy ?? null, o.rateLimiter ?? null)
+      if (handle.policyMismatch) {
+        // Reported, never thrown: during a rolling deploy old and new
+        // processes run under different policies on purpose.
+        process.emitWarning(handle.policyMismatch, { code: 'GATEPASS_POLICY_MISMATCH' })
+      }
+      return new Gate(handle)
     } catch (e) {
       throw fromNative(e)
     }
+  }
+
+  /**
+   * Where the policy in force came from: the `policy` option,
+   * `$GATEPASS_POLICY=PATH`, `./gatepass.toml`, the policy recorded in the
+   * store, or none (the default single kind). The same text as Python's
+   * `gate.policy_source`.
+   */
+  get policySource () {
+    return this.#native.policySource
+  }
+
+  /**
+   * How the policy in force differed from the one recorded in the store when
+   * the gate was opened (also emitted as a `GATEPASS_POLICY_MISMATCH`
+   * warning); null when they agreed.
+   */
+  get policyMismatch () {
+    return this.#native.policyMismatch ?? null
   }
 
   get closed () {

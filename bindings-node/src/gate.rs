@@ -100,6 +100,9 @@ pub type GateHandle = External<Arc<GateSlot>>;
 #[napi]
 pub struct Gate {
     inner: Arc<GateSlot>,
+    /// Fixed when the gate opens, so still readable after `close`.
+    policy_source: String,
+    policy_mismatch: Option<String>,
 }
 
 fn credits(field: &str, n: f64) -> Result<u64, NodeError> {
@@ -203,10 +206,9 @@ pub fn open_gate(
     Job::new(move || {
         // What is not given comes from the environment, read by the core.
         let url = gatepass_core::env::store_url(url.as_deref());
-        let policy = match policy {
-            Some(p) => Some(policy_of(p)?),
-            None => gatepass_core::env::policy()?,
-        };
+        // None given: the core finds it (`$GATEPASS_POLICY`,
+        // `./gatepass.toml`, the store's record), as for every binding.
+        let policy = policy.map(policy_of).transpose()?;
         let rate_limiter = gatepass_core::env::rate_limiter_url(rate_limiter.as_deref());
         let limiter = rate_limiter.as_deref().map(ratelimit::open).transpose()?;
         let mut gate = CoreGate::open(&url, policy)?;
@@ -214,6 +216,8 @@ pub fn open_gate(
             gate = gate.with_limiter(limiter);
         }
         Ok(Gate {
+            policy_source: gate.policy_source().to_string(),
+            policy_mismatch: gate.policy_mismatch().map(str::to_owned),
             inner: Arc::new(GateSlot(RwLock::new(Some(Arc::new(gate))))),
         })
     })
@@ -374,6 +378,19 @@ impl Gate {
             Some(gate) => Ok(gate.flush()?),
             None => Ok(()),
         })
+    }
+
+    /// Where the policy in force came from, as people read it.
+    #[napi(getter, catch_unwind)]
+    pub fn policy_source(&self) -> String {
+        self.policy_source.clone()
+    }
+
+    /// How the policy in force differed from the one recorded in the store
+    /// when the gate was opened; null when they agreed.
+    #[napi(getter, catch_unwind)]
+    pub fn policy_mismatch(&self) -> Option<String> {
+        self.policy_mismatch.clone()
     }
 
     #[napi(getter, catch_unwind)]

@@ -168,8 +168,9 @@ impl Gate {
         let policy = match (policy_toml, policy_json) {
             (Some(t), None) => Some(Policy::from_toml(&t).py_err(py)?),
             (None, Some(j)) => Some(Policy::from_json(&j).py_err(py)?),
-            // None given: `$GATEPASS_POLICY`, as every binding reads it.
-            (None, None) => env::policy().py_err(py)?,
+            // None given: the core finds it (`$GATEPASS_POLICY`,
+            // `./gatepass.toml`, the store's record), as for every binding.
+            (None, None) => None,
             (Some(_), Some(_)) => {
                 return Err(PyTypeError::new_err(
                     "pass policy_toml or policy_json, not both",
@@ -189,6 +190,21 @@ impl Gate {
         Ok(Self {
             inner: Arc::new(gate),
         })
+    }
+
+    /// Where the policy in force came from, as people read it:
+    /// `$GATEPASS_POLICY=/etc/app/gatepass.toml`, `the policy recorded in the
+    /// store`, ….
+    #[getter]
+    fn policy_source(&self) -> String {
+        self.inner.policy_source().to_string()
+    }
+
+    /// How the policy in force differed from the one recorded in the store
+    /// when the gate was opened; `None` when they agreed.
+    #[getter]
+    fn policy_mismatch(&self) -> Option<String> {
+        self.inner.policy_mismatch().map(str::to_owned)
     }
 
     /// The realm used in `WWW-Authenticate` challenges.

@@ -188,8 +188,9 @@ fn recorder() -> String {
 }
 
 fn rfc3339(at: Millis) -> String {
-    let at =
-        std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(at).unwrap_or(0));
+    // Read from the store: clamped to what humantime formats (years 1970 to 9999).
+    let at = u64::try_from(at.clamp(0, crate::clock::MAX_MILLIS)).unwrap_or(0);
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(at);
     humantime::format_rfc3339_seconds(at).to_string()
 }
 

@@ -13,7 +13,7 @@ mod common;
 use std::sync::Arc;
 
 use gatepass_core::env::PolicySource;
-use gatepass_core::store::{self, MemoryStore, Store};
+use gatepass_core::store::{self, MemoryStore, PolicyRecord, Store};
 use gatepass_core::{Gate, IssueRequest, Policy, Requirement};
 
 const APP: &str = r#"
@@ -161,6 +161,60 @@ fn a_store_keeps_a_bounded_history_of_policies() {
     assert_eq!(Policy::from_json(&newest).unwrap().realm, "r104");
 }
 
+/// The workers of one deploy start together, each having read the previous
+/// record and each recording the new policy: it is recorded once.
+fn records_a_policy_once(open: &dyn Fn() -> Arc<dyn Store>, count: &dyn Fn() -> i64) {
+    let record = |by: &str| PolicyRecord {
+        document: app().to_canonical_json(),
+        source: "$GATEPASS_POLICY=/srv/app.toml".into(),
+        recorded_by: by.into(),
+        recorded_at: 1,
+    };
+    let before = count();
+    open().record_policy(&record("process:1")).unwrap();
+    open().record_policy(&record("process:2")).unwrap();
+    assert_eq!(count(), before + 1);
+    assert_eq!(
+        open().recorded_policy().unwrap().unwrap().recorded_by,
+        "process:1"
+    );
+}
+
+#[test]
+fn sqlite_records_the_same_policy_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gp.db");
+    let url = format!("sqlite:///{}", path.display());
+    Gate::open(&url, None).unwrap();
+    let count = || {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM gatepass_policies", [], |r| r.get(0))
+            .unwrap()
+    };
+    records_a_policy_once(&|| store::open(&url).unwrap(), &count);
+}
+
+#[test]
+fn postgres_records_the_same_policy_once() {
+    let Some(url) = common::fresh_postgres_schema() else {
+        return;
+    };
+    Gate::open(&url, None).unwrap();
+    let count = || {
+        let (base, options) = url.split_once("?options=").unwrap();
+        let schema = options.trim_start_matches("-csearch_path%3D");
+        let mut client = postgres::Client::connect(base, postgres::NoTls).unwrap();
+        client
+            .query_one(
+                &format!("SELECT COUNT(*) FROM {schema}.gatepass_policies"),
+                &[],
+            )
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    records_a_policy_once(&|| store::open(&url).unwrap(), &count);
+}
+
 #[test]
 fn a_recorded_policy_this_version_cannot_read_is_an_error_not_the_default() {
     let dir = tempfile::tempdir().unwrap();
@@ -173,6 +227,9 @@ fn a_recorded_policy_this_version_cannot_read_is_an_error_not_the_default() {
         [],
     )
     .unwrap();
+    // A time no clock gives (a damaged row) is shown clamped, not a panic.
+    conn.execute("UPDATE gatepass_policies SET recorded_at = ?1", [i64::MAX])
+        .unwrap();
     let e = Gate::open(&url, None).unwrap_err();
     assert_eq!(e.code(), "config_error");
     assert!(e.to_string().contains("recorded in the store"), "{e}");

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import threading
 import weakref
@@ -80,6 +81,8 @@ def _policy_kwargs(policy: PolicyArg) -> Dict[str, str]:
     raise TypeError("policy must be a dict, TOML text, or a path to a .toml/.json file")
 
 
+_log = logging.getLogger("gatepass")
+
 _open_gates: weakref.WeakSet[Gate] = weakref.WeakSet()
 _open_lock = threading.Lock()
 
@@ -117,6 +120,11 @@ class Gate:
         self._native = _native.Gate(url, rate_limiter=limiter, **_policy_kwargs(policy))
         # Keep only the scheme: a database URL may carry a password.
         self._store_kind = url.split(":", 1)[0]
+        mismatch = self._native.policy_mismatch
+        if mismatch is not None:
+            # Reported, never raised: during a rolling deploy old and new
+            # processes run under different policies on purpose.
+            _log.warning("gatepass: %s", mismatch)
         with _open_lock:
             _open_gates.add(self)
 
@@ -124,6 +132,20 @@ class Gate:
         return f"<gatepass.Gate store={self._store_kind}:… realm={self.realm!r}>"
 
     # ----- policy -------------------------------------------------------
+
+    @property
+    def policy_source(self) -> str:
+        """Where the policy in force came from: the ``policy`` argument,
+        ``$GATEPASS_POLICY=PATH``, ``./gatepass.toml``, the policy recorded in
+        the store, or none (the default single kind)."""
+        return self._native.policy_source
+
+    @property
+    def policy_mismatch(self) -> Optional[str]:
+        """How the policy in force differed from the one recorded in the store
+        when this gate was opened (also logged as a warning); ``None`` when
+        they agreed."""
+        return self._native.policy_mismatch
 
     @property
     def realm(self) -> str:

@@ -176,7 +176,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Ok(None)
     }
 
-    /// Records `record` as the store's policy; the newest record wins.
+    /// Records `record` as the store's policy; the newest record wins. A
+    /// record whose document is already the newest one adds nothing.
     fn record_policy(&self, record: &PolicyRecord) -> Result<(), StoreError> {
         let _ = record;
         Ok(())

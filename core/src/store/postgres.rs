@@ -1129,9 +1129,12 @@ impl Store for PostgresStore {
         let mut client = self.client()?;
         let mut tx = client.transaction()?;
         policy_table(&mut tx)?;
+        // Not again when it is already the newest (the advisory lock orders
+        // the workers of one deploy, which start together).
         tx.execute(
             "INSERT INTO gatepass_policies (document, source, recorded_by, recorded_at) \
-             VALUES ($1, $2, $3, $4)",
+             SELECT $1, $2, $3, $4 WHERE $1 IS DISTINCT FROM \
+             (SELECT document FROM gatepass_policies ORDER BY id DESC LIMIT 1)",
             &[
                 &record.document,
                 &record.source,

@@ -815,9 +815,12 @@ impl Store for SqliteStore {
         let mut conn = self.write.lock();
         conn.execute_batch(POLICY_TABLE)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Not again when it is already the newest: the workers of one
+        // deploy start together, each having read the previous record.
         tx.prepare_cached(
             "INSERT INTO gatepass_policies (document, source, recorded_by, recorded_at) \
-             VALUES (?1, ?2, ?3, ?4)",
+             SELECT ?1, ?2, ?3, ?4 WHERE ?1 IS NOT \
+             (SELECT document FROM gatepass_policies ORDER BY id DESC LIMIT 1)",
         )?
         .execute(params![
             record.document,
