@@ -178,7 +178,68 @@ export interface OpenOptions {
   rateLimiter?: string
 }
 
-export interface IssueOptions {
+/**
+ * Who makes a change, and from where, for the audit trail. Without `actor`
+ * the event names this process (`process:<pid> (<OS user>)`).
+ */
+export interface ActorOptions {
+  /** The host's word for who acted, e.g. `user:42`; at most 200 bytes, no control characters. */
+  actor?: string
+  /** The request's IP address. */
+  ip?: string
+  /** The request's `User-Agent` (kept to its first 512 bytes). */
+  userAgent?: string
+}
+
+export type EventAction =
+  | 'issued'
+  | 'updated'
+  | 'regenerated'
+  | 'deactivated'
+  | 'activated'
+  | 'revoked'
+  | 'deleted'
+  | 'leaked'
+
+/** One change of one key, as the audit trail recorded it. Never holds a secret. */
+export interface KeyEvent {
+  /** `evt_` and 16 letters or digits. */
+  id: string
+  at: Date
+  keyId: string
+  /** The key's subject when the event was written. */
+  owner: string | null
+  action: EventAction
+  actor: string
+  /**
+   * Field → `{ from, to }` (times as RFC 3339 text); metadata as
+   * `{ keys: [names of the entries that changed] }`.
+   */
+  changes: Record<string, unknown>
+  ip: string | null
+  userAgent: string | null
+}
+
+export interface EventPage {
+  /** Newest first. */
+  events: KeyEvent[]
+  /** Pass as `after` for the next (older) page; `null` on the last. */
+  next: string | null
+}
+
+export interface EventOptions {
+  /** Only this key's events. */
+  key?: string
+  /** Only events of keys with this subject. */
+  owner?: string
+  /** Only events at or after this time. */
+  since?: Date | number
+  after?: string
+  /** At most 1000; default 50. */
+  limit?: number
+}
+
+export interface IssueOptions extends ActorOptions {
   name: string
   kind?: string
   scopes?: readonly string[]
@@ -192,7 +253,7 @@ export interface IssueOptions {
   remaining?: number
 }
 
-export interface UpdateOptions {
+export interface UpdateOptions extends ActorOptions {
   name?: string
   scopes?: readonly string[]
   metadata?: Record<string, unknown>
@@ -245,11 +306,13 @@ export declare class Gate {
   get (id: string): Promise<Key>
   list (options?: ListOptions): Promise<KeyPage>
   update (id: string, options: UpdateOptions): Promise<Key>
-  deactivate (id: string): Promise<Key>
-  activate (id: string): Promise<Key>
-  revoke (id: string): Promise<Key>
-  rotate (id: string, options?: { grace?: Duration }): Promise<Issued>
-  delete (id: string): Promise<void>
+  deactivate (id: string, options?: ActorOptions): Promise<Key>
+  activate (id: string, options?: ActorOptions): Promise<Key>
+  revoke (id: string, options?: ActorOptions): Promise<Key>
+  rotate (id: string, options?: { grace?: Duration } & ActorOptions): Promise<Issued>
+  delete (id: string, options?: ActorOptions): Promise<void>
+  /** The audit trail, newest first. */
+  events (options?: EventOptions): Promise<EventPage>
   requirement (options?: RequirementOptions): Requirement
   checkRequirement (requirement: Requirement): void
   verify (credential: string | null | undefined, options?: VerifyOptions): Promise<Verification>

@@ -389,13 +389,35 @@ const MAX_CACHED_REQUIREMENTS = 1000
 
 // ----- Gate -------------------------------------------------------------------
 
-const ISSUE_OPTIONS = new Set(['name', 'kind', 'scopes', 'subject', 'resource', 'metadata', 'expiresIn', 'expiresAt', 'rateLimit', 'remaining'])
-const UPDATE_OPTIONS = new Set(['name', 'scopes', 'metadata', 'expiresIn', 'expiresAt', 'rateLimit', 'remaining'])
+const ISSUE_OPTIONS = new Set(['name', 'kind', 'scopes', 'subject', 'resource', 'metadata', 'expiresIn', 'expiresAt', 'rateLimit', 'remaining', 'actor', 'ip', 'userAgent'])
+const UPDATE_OPTIONS = new Set(['name', 'scopes', 'metadata', 'expiresIn', 'expiresAt', 'rateLimit', 'remaining', 'actor', 'ip', 'userAgent'])
 const LIST_OPTIONS = new Set(['subject', 'kind', 'status', 'after', 'limit'])
 const VERIFY_OPTIONS = new Set(['scopes', 'anyScopes', 'resource', 'requirement'])
 const REQUIREMENT_OPTIONS = new Set(['scopes', 'anyScopes'])
 const OPEN_OPTIONS = new Set(['policy', 'rateLimiter'])
-const ROTATE_OPTIONS = new Set(['grace'])
+const ROTATE_OPTIONS = new Set(['grace', 'actor', 'ip', 'userAgent'])
+const WHO_OPTIONS = new Set(['actor', 'ip', 'userAgent'])
+const EVENT_OPTIONS = new Set(['key', 'owner', 'since', 'after', 'limit'])
+
+/**
+ * Who makes a change and from where, for the audit trail: `actor` (e.g.
+ * `'user:42'`; without it the core records this process), `ip`, `userAgent`.
+ */
+function whoOf (what, o) {
+  for (const field of WHO_OPTIONS) {
+    if (o[field] !== undefined && o[field] !== null && typeof o[field] !== 'string') {
+      throw invalid(`${what}: ${field} must be a string`)
+    }
+  }
+  return { actor: o.actor ?? undefined, ip: o.ip ?? undefined, userAgent: o.userAgent ?? undefined }
+}
+
+/** An event page from the addon's JSON text, with `at` as a `Date`. */
+function eventsFrom (json) {
+  const page = JSON.parse(json)
+  for (const e of page.events) e.at = new Date(e.at)
+  return page
+}
 
 /**
  * Key lifecycle and request verification over a store. Open with
@@ -490,7 +512,7 @@ class Gate {
       remaining: o.remaining ?? undefined
     }
     try {
-      return new Issued(await this.#native.issue(request))
+      return new Issued(await this.#native.issue(request, whoOf('issue', o)))
     } catch (e) {
       throw fromNative(e)
     }
@@ -538,34 +560,37 @@ class Gate {
       clearRemaining: o.remaining === null
     }
     try {
-      return keyFrom(await this.#native.update(id, change))
+      return keyFrom(await this.#native.update(id, change, whoOf('update', o)))
     } catch (e) {
       throw fromNative(e)
     }
   }
 
-  async deactivate (id) {
+  async deactivate (id, options) {
     checkId('deactivate', id)
+    const who = whoOf('deactivate', checkOptions('deactivate', options, WHO_OPTIONS))
     try {
-      return keyFrom(await this.#native.deactivate(id))
+      return keyFrom(await this.#native.deactivate(id, who))
     } catch (e) {
       throw fromNative(e)
     }
   }
 
-  async activate (id) {
+  async activate (id, options) {
     checkId('activate', id)
+    const who = whoOf('activate', checkOptions('activate', options, WHO_OPTIONS))
     try {
-      return keyFrom(await this.#native.activate(id))
+      return keyFrom(await this.#native.activate(id, who))
     } catch (e) {
       throw fromNative(e)
     }
   }
 
-  async revoke (id) {
+  async revoke (id, options) {
     checkId('revoke', id)
+    const who = whoOf('revoke', checkOptions('revoke', options, WHO_OPTIONS))
     try {
-      return keyFrom(await this.#native.revoke(id))
+      return keyFrom(await this.#native.revoke(id, who))
     } catch (e) {
       throw fromNative(e)
     }
@@ -576,16 +601,37 @@ class Gate {
     checkId('rotate', id)
     const o = checkOptions('rotate', options, ROTATE_OPTIONS)
     try {
-      return new Issued(await this.#native.rotate(id, optional(o.grace, (v) => toDuration('grace', v)) ?? null))
+      return new Issued(await this.#native.rotate(id, optional(o.grace, (v) => toDuration('grace', v)) ?? null, whoOf('rotate', o)))
     } catch (e) {
       throw fromNative(e)
     }
   }
 
-  async delete (id) {
+  async delete (id, options) {
     checkId('delete', id)
+    const who = whoOf('delete', checkOptions('delete', options, WHO_OPTIONS))
     try {
-      await this.#native.delete(id)
+      await this.#native.delete(id, who)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /**
+   * One page of the audit trail, newest first, filtered by key id, owner
+   * (the key's subject) and time; pass `page.next` as `after` for older ones.
+   */
+  async events (options) {
+    const o = checkOptions('events', options, EVENT_OPTIONS)
+    const request = {
+      key: o.key ?? undefined,
+      owner: o.owner ?? undefined,
+      since: optional(o.since, (v) => toMillis('since', v)),
+      after: o.after ?? undefined,
+      limit: o.limit ?? undefined
+    }
+    try {
+      return eventsFrom(await this.#native.events(request))
     } catch (e) {
       throw fromNative(e)
     }

@@ -14,6 +14,7 @@ use gatepass_core::{Gate as CoreGate, Verification as CoreVerification};
 use napi::bindgen_prelude::{AsyncTask, Either, Either3, Env, External, ToNapiValue, TypeName};
 use napi_derive::napi;
 
+use crate::audit::{event_page_json, ActorOptions, EventOptions};
 use crate::duration::{self, DurationArg};
 use crate::error::{NodeError, OrThrow, Thrown, CLOSED};
 use crate::key::{key_json, page_json, IssuedKey};
@@ -245,9 +246,20 @@ impl Gate {
 #[napi]
 impl Gate {
     #[napi(catch_unwind)]
-    pub fn issue(&self, options: IssueOptions) -> AsyncTask<Job<IssuedKey>> {
+    pub fn issue(
+        &self,
+        options: IssueOptions,
+        who: Option<ActorOptions>,
+    ) -> AsyncTask<Job<IssuedKey>> {
         let request = issue_request(options);
-        self.job(move |g| Ok(g.issue(request?)?.into()))
+        let actor = ActorOptions::actor(who);
+        self.job(move |g| {
+            Ok(match actor {
+                Some(a) => g.issue_as(request?, &a)?,
+                None => g.issue(request?)?,
+            }
+            .into())
+        })
     }
 
     #[napi(catch_unwind)]
@@ -282,41 +294,98 @@ impl Gate {
     }
 
     #[napi(catch_unwind)]
-    pub fn update(&self, id: String, options: UpdateOptions) -> AsyncTask<Job<String>> {
+    pub fn update(
+        &self,
+        id: String,
+        options: UpdateOptions,
+        who: Option<ActorOptions>,
+    ) -> AsyncTask<Job<String>> {
+        let actor = ActorOptions::actor(who);
         self.job(move |g| {
             let update = key_update(options)?;
-            Ok(key_json(&g.update(&id, update)?))
+            Ok(key_json(&match actor {
+                Some(a) => g.update_as(&id, update, &a)?,
+                None => g.update(&id, update)?,
+            }))
         })
     }
 
     #[napi(catch_unwind)]
-    pub fn deactivate(&self, id: String) -> AsyncTask<Job<String>> {
-        self.job(move |g| Ok(key_json(&g.deactivate(&id)?)))
+    pub fn deactivate(&self, id: String, who: Option<ActorOptions>) -> AsyncTask<Job<String>> {
+        let actor = ActorOptions::actor(who);
+        self.job(move |g| {
+            Ok(key_json(&match actor {
+                Some(a) => g.deactivate_as(&id, &a)?,
+                None => g.deactivate(&id)?,
+            }))
+        })
     }
 
     #[napi(catch_unwind)]
-    pub fn activate(&self, id: String) -> AsyncTask<Job<String>> {
-        self.job(move |g| Ok(key_json(&g.activate(&id)?)))
+    pub fn activate(&self, id: String, who: Option<ActorOptions>) -> AsyncTask<Job<String>> {
+        let actor = ActorOptions::actor(who);
+        self.job(move |g| {
+            Ok(key_json(&match actor {
+                Some(a) => g.activate_as(&id, &a)?,
+                None => g.activate(&id)?,
+            }))
+        })
     }
 
     #[napi(catch_unwind)]
-    pub fn revoke(&self, id: String) -> AsyncTask<Job<String>> {
-        self.job(move |g| Ok(key_json(&g.revoke(&id)?)))
+    pub fn revoke(&self, id: String, who: Option<ActorOptions>) -> AsyncTask<Job<String>> {
+        let actor = ActorOptions::actor(who);
+        self.job(move |g| {
+            Ok(key_json(&match actor {
+                Some(a) => g.revoke_as(&id, &a)?,
+                None => g.revoke(&id)?,
+            }))
+        })
     }
 
     /// A new secret for the same key; the old one keeps working for `grace`.
     #[napi(catch_unwind)]
-    pub fn rotate(&self, id: String, grace: Option<DurationArg>) -> AsyncTask<Job<IssuedKey>> {
+    pub fn rotate(
+        &self,
+        id: String,
+        grace: Option<DurationArg>,
+        who: Option<ActorOptions>,
+    ) -> AsyncTask<Job<IssuedKey>> {
         let grace = grace
             .as_ref()
             .map(|d| duration::parse("grace", d))
             .transpose();
-        self.job(move |g| Ok(g.rotate(&id, grace?.unwrap_or_default())?.into()))
+        let actor = ActorOptions::actor(who);
+        self.job(move |g| {
+            let grace = grace?.unwrap_or_default();
+            Ok(match actor {
+                Some(a) => g.rotate_as(&id, grace, &a)?,
+                None => g.rotate(&id, grace)?,
+            }
+            .into())
+        })
     }
 
     #[napi(catch_unwind)]
-    pub fn delete(&self, id: String) -> AsyncTask<Job<()>> {
-        self.job(move |g| Ok(g.delete(&id)?))
+    pub fn delete(&self, id: String, who: Option<ActorOptions>) -> AsyncTask<Job<()>> {
+        let actor = ActorOptions::actor(who);
+        self.job(move |g| {
+            match actor {
+                Some(a) => g.delete_as(&id, &a)?,
+                None => g.delete(&id)?,
+            }
+            Ok(())
+        })
+    }
+
+    /// One page of the audit trail, newest first, as JSON text (`index.js`
+    /// makes the `Date`s).
+    #[napi(catch_unwind)]
+    pub fn events(&self, options: Option<EventOptions>) -> AsyncTask<Job<String>> {
+        self.job(move |g| {
+            let query = EventOptions::query(options)?;
+            Ok(event_page_json(&g.events(&query)?))
+        })
     }
 
     /// Parses `scopes`/`anyScopes` and checks them against the policy's

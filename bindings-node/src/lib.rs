@@ -6,6 +6,7 @@
 // builds the exported free functions look unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod audit;
 mod cli;
 mod duration;
 mod error;

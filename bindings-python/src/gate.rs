@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use gatepass_core::audit::EventQuery;
 use gatepass_core::env;
 use gatepass_core::error::GateError;
 use gatepass_core::gate::{Gate as CoreGate, IssueRequest, Issued as CoreIssued};
@@ -17,6 +18,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyList};
 
+use crate::audit::{actor_arg, Event, EventPage};
 use crate::convert::{datetime, duration_arg, header_bytes, json_object, millis_arg, string_list};
 use crate::error::{detached, error, guarded, IntoPyResult};
 use crate::key::KeyInfo;
@@ -244,7 +246,7 @@ impl Gate {
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (name, *, scopes=None, kind=None, subject=None, resource=None,
                         metadata=None, expires_in=None, expires_at=None, rate_limit=None,
-                        remaining=None))]
+                        remaining=None, actor=None, ip=None, user_agent=None))]
     fn issue(
         &self,
         py: Python<'_>,
@@ -258,7 +260,11 @@ impl Gate {
         expires_at: Option<&Bound<'_, PyAny>>,
         rate_limit: Option<&Bound<'_, PyAny>>,
         remaining: Option<&Bound<'_, PyAny>>,
+        actor: Option<String>,
+        ip: Option<String>,
+        user_agent: Option<String>,
     ) -> PyResult<Issued> {
+        let actor = actor_arg(actor, ip, user_agent);
         let req = IssueRequest {
             name,
             kind: optional_string(kind, "kind")?,
@@ -288,7 +294,11 @@ impl Gate {
                 .flatten(),
         };
         let gate = Arc::clone(&self.inner);
-        let issued = detached(py, move || gate.issue(req))?.py_err(py)?;
+        let issued = detached(py, move || match &actor {
+            Some(a) => gate.issue_as(req, a),
+            None => gate.issue(req),
+        })?
+        .py_err(py)?;
         Ok(issued.into())
     }
 
@@ -331,13 +341,17 @@ impl Gate {
 
     /// Changes a key's settings. Only the named fields change; `None` clears
     /// `expires_at`, `rate_limit` and `remaining`.
-    #[pyo3(signature = (id, **changes))]
+    #[pyo3(signature = (id, *, actor=None, ip=None, user_agent=None, **changes))]
     fn update(
         &self,
         py: Python<'_>,
         id: String,
+        actor: Option<String>,
+        ip: Option<String>,
+        user_agent: Option<String>,
         changes: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<KeyInfo> {
+        let actor = actor_arg(actor, ip, user_agent);
         let mut update = KeyUpdate::default();
         for (field, value) in changes.into_iter().flat_map(|c| c.iter()) {
             let field: String = field.extract()?;
@@ -363,50 +377,145 @@ impl Gate {
             }
         }
         let gate = Arc::clone(&self.inner);
-        let key = detached(py, move || gate.update(&id, update))?.py_err(py)?;
+        let key = detached(py, move || match &actor {
+            Some(a) => gate.update_as(&id, update, a),
+            None => gate.update(&id, update),
+        })?
+        .py_err(py)?;
         Ok(KeyInfo::new(Arc::new(key)))
     }
 
     /// Reversibly stops a key.
-    fn deactivate(&self, py: Python<'_>, id: String) -> PyResult<KeyInfo> {
+    #[pyo3(signature = (id, *, actor=None, ip=None, user_agent=None))]
+    fn deactivate(
+        &self,
+        py: Python<'_>,
+        id: String,
+        actor: Option<String>,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> PyResult<KeyInfo> {
+        let actor = actor_arg(actor, ip, user_agent);
         let gate = Arc::clone(&self.inner);
-        let key = detached(py, move || gate.deactivate(&id))?.py_err(py)?;
+        let key = detached(py, move || match &actor {
+            Some(a) => gate.deactivate_as(&id, a),
+            None => gate.deactivate(&id),
+        })?
+        .py_err(py)?;
         Ok(KeyInfo::new(Arc::new(key)))
     }
 
-    fn activate(&self, py: Python<'_>, id: String) -> PyResult<KeyInfo> {
+    #[pyo3(signature = (id, *, actor=None, ip=None, user_agent=None))]
+    fn activate(
+        &self,
+        py: Python<'_>,
+        id: String,
+        actor: Option<String>,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> PyResult<KeyInfo> {
+        let actor = actor_arg(actor, ip, user_agent);
         let gate = Arc::clone(&self.inner);
-        let key = detached(py, move || gate.activate(&id))?.py_err(py)?;
+        let key = detached(py, move || match &actor {
+            Some(a) => gate.activate_as(&id, a),
+            None => gate.activate(&id),
+        })?
+        .py_err(py)?;
         Ok(KeyInfo::new(Arc::new(key)))
     }
 
     /// One-way and immediate, in every process sharing the store.
-    fn revoke(&self, py: Python<'_>, id: String) -> PyResult<KeyInfo> {
+    #[pyo3(signature = (id, *, actor=None, ip=None, user_agent=None))]
+    fn revoke(
+        &self,
+        py: Python<'_>,
+        id: String,
+        actor: Option<String>,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> PyResult<KeyInfo> {
+        let actor = actor_arg(actor, ip, user_agent);
         let gate = Arc::clone(&self.inner);
-        let key = detached(py, move || gate.revoke(&id))?.py_err(py)?;
+        let key = detached(py, move || match &actor {
+            Some(a) => gate.revoke_as(&id, a),
+            None => gate.revoke(&id),
+        })?
+        .py_err(py)?;
         Ok(KeyInfo::new(Arc::new(key)))
     }
 
     /// A new secret for the same key; the old one keeps working for `grace`.
-    #[pyo3(signature = (id, *, grace=None))]
+    #[pyo3(signature = (id, *, grace=None, actor=None, ip=None, user_agent=None))]
     fn rotate(
         &self,
         py: Python<'_>,
         id: String,
         grace: Option<&Bound<'_, PyAny>>,
+        actor: Option<String>,
+        ip: Option<String>,
+        user_agent: Option<String>,
     ) -> PyResult<Issued> {
+        let actor = actor_arg(actor, ip, user_agent);
         let grace = match grace.filter(|g| !g.is_none()) {
             Some(g) => duration_arg(g, "grace")?,
             None => Duration::ZERO,
         };
         let gate = Arc::clone(&self.inner);
-        let issued = detached(py, move || gate.rotate(&id, grace))?.py_err(py)?;
+        let issued = detached(py, move || match &actor {
+            Some(a) => gate.rotate_as(&id, grace, a),
+            None => gate.rotate(&id, grace),
+        })?
+        .py_err(py)?;
         Ok(issued.into())
     }
 
-    fn delete(&self, py: Python<'_>, id: String) -> PyResult<()> {
+    #[pyo3(signature = (id, *, actor=None, ip=None, user_agent=None))]
+    fn delete(
+        &self,
+        py: Python<'_>,
+        id: String,
+        actor: Option<String>,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> PyResult<()> {
+        let actor = actor_arg(actor, ip, user_agent);
         let gate = Arc::clone(&self.inner);
-        detached(py, move || gate.delete(&id))?.py_err(py)
+        detached(py, move || match &actor {
+            Some(a) => gate.delete_as(&id, a),
+            None => gate.delete(&id),
+        })?
+        .py_err(py)
+    }
+
+    /// The audit trail, newest first: one page of events, filtered by key,
+    /// owner (the key's subject) and time; pass `page.next` as `after`.
+    #[pyo3(signature = (*, key=None, owner=None, since=None, after=None, limit=50))]
+    fn events(
+        &self,
+        py: Python<'_>,
+        key: Option<String>,
+        owner: Option<String>,
+        since: Option<&Bound<'_, PyAny>>,
+        after: Option<String>,
+        limit: usize,
+    ) -> PyResult<EventPage> {
+        let query = EventQuery {
+            key,
+            owner,
+            since: some(since).map(|s| millis_arg(&s, "since")).transpose()?,
+            after,
+            limit,
+        };
+        let gate = Arc::clone(&self.inner);
+        let page = detached(py, move || gate.events(&query))?.py_err(py)?;
+        Ok(EventPage {
+            events: page
+                .events
+                .into_iter()
+                .map(|e| Event { event: Arc::new(e) })
+                .collect(),
+            next: page.next,
+        })
     }
 
     /// Builds a route's requirement and checks it against the policy's

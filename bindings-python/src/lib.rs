@@ -2,6 +2,7 @@
 //! argument conversion (`convert`), error mapping (`error`), and releasing the
 //! GIL around hashing and store work. Every rule lives in core.
 
+mod audit;
 mod cli;
 mod convert;
 mod error;
@@ -20,6 +21,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<gate::Issued>()?;
     m.add_class::<gate::Page>()?;
     m.add_class::<key::KeyInfo>()?;
+    m.add_class::<audit::Event>()?;
+    m.add_class::<audit::EventPage>()?;
     m.add_class::<outcome::Verification>()?;
     m.add_class::<scope::Requirement>()?;
     m.add_function(wrap_pyfunction!(parse_duration, m)?)?;

@@ -86,21 +86,11 @@ impl Actor {
     /// (`$USER`, `$USERNAME`): `process:1234 (alice)`. Honest about what is
     /// known — a program, not a person who logged in.
     pub fn process() -> Self {
-        let pid = std::process::id();
-        let user = ["USER", "USERNAME"]
+        let users: Vec<String> = ["USER", "USERNAME"]
             .iter()
             .filter_map(|v| std::env::var(v).ok())
-            .map(|u| {
-                u.chars()
-                    .filter(|c| !c.is_control())
-                    .take(64)
-                    .collect::<String>()
-            })
-            .find(|u| !u.trim().is_empty());
-        Self::new(match user {
-            Some(user) => format!("process:{pid} ({user})"),
-            None => format!("process:{pid}"),
-        })
+            .collect();
+        Self::new(process_name(std::process::id(), &users))
     }
 
     /// Refuses an actor that cannot be recorded as given: an empty or
@@ -141,6 +131,25 @@ impl Actor {
             }
             ua[..end].to_owned()
         })
+    }
+}
+
+/// `process:<pid>`, with the first usable user name in parentheses: its
+/// control characters dropped (they would forge log lines) and at most 64
+/// characters kept, so the name always passes [`Actor::check`].
+fn process_name(pid: u32, users: &[String]) -> String {
+    let user = users
+        .iter()
+        .map(|u| {
+            u.chars()
+                .filter(|c| !c.is_control())
+                .take(64)
+                .collect::<String>()
+        })
+        .find(|u| !u.trim().is_empty());
+    match user {
+        Some(user) => format!("process:{pid} ({user})"),
+        None => format!("process:{pid}"),
     }
 }
 
@@ -524,15 +533,6 @@ pub(crate) fn action_from_text(id: &str, text: &str) -> Result<Action, StoreErro
         .map_err(|e: String| StoreError::Corrupt(format!("event {id}: column action: {e}")))
 }
 
-/// The retention in force: `given`, else `GATEPASS_EVENTS_RETENTION`, else
-/// [`DEFAULT_RETENTION`]. `None` keeps events forever (`never`).
-pub fn retention(given: Option<Option<Duration>>) -> Result<Option<Duration>, GateError> {
-    if let Some(given) = given {
-        return Ok(given);
-    }
-    crate::env::events_retention()
-}
-
 /// Wakes a pruner thread early (at shutdown). Kept apart from what the thread
 /// prunes, so the thread can wait without keeping the gate alive.
 #[derive(Debug, Default)]
@@ -556,8 +556,10 @@ pub(crate) trait Prune: Send + Sync {
 /// Runs `target.prune_now()` at start and then every [`PRUNE_EVERY`] on a
 /// thread of its own, until `wake.stop()` or until the target is gone. Never
 /// on a verification's thread: a prune only ever waits for its own batches.
-pub(crate) fn start_pruner<P: Prune + 'static>(target: Weak<P>, wake: Arc<PruneWake>) -> bool {
-    std::thread::Builder::new()
+/// Without a thread (none could be started), events are pruned only when
+/// asked ([`crate::Gate::prune_events`]).
+pub(crate) fn start_pruner<P: Prune + 'static>(target: Weak<P>, wake: Arc<PruneWake>) {
+    let _ = std::thread::Builder::new()
         .name("gatepass-prune".into())
         .spawn(move || loop {
             match target.upgrade() {
@@ -575,8 +577,7 @@ pub(crate) fn start_pruner<P: Prune + 'static>(target: Weak<P>, wake: Arc<PruneW
             if *stopped {
                 return;
             }
-        })
-        .is_ok()
+        });
 }
 
 #[cfg(test)]
@@ -628,6 +629,21 @@ mod tests {
         assert!(long.check().is_ok());
         let kept = long.user_agent_kept().unwrap();
         assert!(kept.len() <= MAX_USER_AGENT_LEN && kept.len() >= MAX_USER_AGENT_LEN - 1);
+    }
+
+    #[test]
+    fn the_process_actor_names_the_first_usable_user() {
+        let users = |u: &[&str]| u.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(process_name(7, &[]), "process:7");
+        assert_eq!(
+            process_name(7, &users(&["alice", "bob"])),
+            "process:7 (alice)"
+        );
+        assert_eq!(process_name(7, &users(&["  ", "bob"])), "process:7 (bob)");
+        assert_eq!(process_name(7, &users(&["al\nice"])), "process:7 (alice)");
+        let long = process_name(7, &users(&[&"x".repeat(300)]));
+        assert_eq!(long, format!("process:7 ({})", "x".repeat(64)));
+        assert!(Actor::new(long).check().is_ok());
     }
 
     #[test]

@@ -316,13 +316,20 @@ pub fn resolve_policy(
 /// that does not parse is an error naming the variable: silently keeping
 /// events longer (or shorter) than a deployment asked would be worse.
 pub fn events_retention() -> Result<Option<std::time::Duration>, crate::GateError> {
-    let Some(text) = var(EVENTS_RETENTION) else {
+    parse_events_retention(var(EVENTS_RETENTION).as_deref())
+}
+
+/// [`events_retention`] for the variable's value (`None`: unset).
+fn parse_events_retention(
+    text: Option<&str>,
+) -> Result<Option<std::time::Duration>, crate::GateError> {
+    let Some(text) = text else {
         return Ok(Some(crate::audit::DEFAULT_RETENTION));
     };
     if text.trim().eq_ignore_ascii_case("never") {
         return Ok(None);
     }
-    crate::duration::parse(&text)
+    crate::duration::parse(text)
         .map(Some)
         .map_err(|e| crate::GateError::InvalidArgument(format!("{EVENTS_RETENTION}: {e}")))
 }
@@ -361,6 +368,29 @@ fn usage_history_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_retention_reads_durations_and_never() {
+        let day = std::time::Duration::from_secs(86_400);
+        assert_eq!(
+            parse_events_retention(None).ok(),
+            Some(Some(crate::audit::DEFAULT_RETENTION))
+        );
+        assert_eq!(
+            parse_events_retention(Some("30d")).ok(),
+            Some(Some(30 * day))
+        );
+        assert_eq!(parse_events_retention(Some(" Never ")).ok(), Some(None));
+        for bad in ["30", "forever", "-1d", "99999999d"] {
+            let e = parse_events_retention(Some(bad))
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                e.as_deref().is_some_and(|m| m.contains(EVENTS_RETENTION)),
+                "{bad}: {e:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_given_value_wins_and_empty_counts_as_unset() {

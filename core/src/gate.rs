@@ -308,8 +308,7 @@ impl Gate {
                 retention,
                 wake: Arc::default(),
             });
-            // Without a thread, events are pruned by `prune_events` only.
-            let _ = audit::start_pruner(Arc::downgrade(&pruner), Arc::clone(&pruner.wake));
+            audit::start_pruner(Arc::downgrade(&pruner), Arc::clone(&pruner.wake));
             pruner
         });
     }

@@ -188,6 +188,23 @@ fn each_lifecycle_change_writes_exactly_one_event_with_its_actor_and_fields() {
         let text = serde_json::to_string(updated).unwrap();
         assert!(!text.contains("value-that-must-not-be-logged"), "{text}");
 
+        // Times in changes are RFC 3339 text in UTC, as the API shows them.
+        gate.update_as(
+            &id,
+            KeyUpdate {
+                expires_at: Some(Some(T0 + DAY_MS)),
+                ..KeyUpdate::default()
+            },
+            &actor,
+        )
+        .unwrap();
+        let expiry = &count(3)[0];
+        assert_eq!(
+            Value::Object(expiry.changes.clone()),
+            json!({"expires_at": {"from": null, "to": "2027-01-16T08:00:00.000Z"}}),
+            "{name}"
+        );
+
         // The same update again changes nothing: no event, updated_at stays.
         clock.advance_ms(1_000);
         let same = gate
@@ -202,7 +219,7 @@ fn each_lifecycle_change_writes_exactly_one_event_with_its_actor_and_fields() {
             )
             .unwrap();
         assert_eq!(same.updated_at, T0 + 1_000, "{name}");
-        count(2);
+        count(3);
 
         let other = Actor::new("user:7");
         let status_change = |events: &[Event], action: Action, from: &str, to: &str| {
@@ -216,19 +233,19 @@ fn each_lifecycle_change_writes_exactly_one_event_with_its_actor_and_fields() {
             );
         };
         gate.deactivate_as(&id, &other).unwrap();
-        status_change(&count(3), Action::Deactivated, "active", "inactive");
+        status_change(&count(4), Action::Deactivated, "active", "inactive");
         gate.deactivate_as(&id, &other).unwrap();
-        count(3);
-        gate.activate_as(&id, &other).unwrap();
-        status_change(&count(4), Action::Activated, "inactive", "active");
-        gate.activate_as(&id, &other).unwrap();
         count(4);
+        gate.activate_as(&id, &other).unwrap();
+        status_change(&count(5), Action::Activated, "inactive", "active");
+        gate.activate_as(&id, &other).unwrap();
+        count(5);
 
         clock.advance_ms(1_000);
         let rotated = gate
             .rotate_as(&id, Duration::from_secs(60), &other)
             .unwrap();
-        let regenerated = &count(5)[0];
+        let regenerated = &count(6)[0];
         assert_eq!(regenerated.action, Action::Regenerated);
         assert_eq!(
             Value::Object(regenerated.changes.clone()),
@@ -237,15 +254,15 @@ fn each_lifecycle_change_writes_exactly_one_event_with_its_actor_and_fields() {
         assert_eq!(regenerated.at, T0 + 3_000);
 
         gate.revoke_as(&id, &other).unwrap();
-        let revoked = count(6);
+        let revoked = count(7);
         assert_eq!(revoked[0].action, Action::Revoked);
         assert_eq!(revoked[0].changes["status"]["to"], json!("revoked"));
         gate.revoke_as(&id, &other).unwrap();
-        count(6);
+        count(7);
 
         gate.delete_as(&id, &actor).unwrap();
         // The trail outlives the key.
-        let all = count(7);
+        let all = count(8);
         assert_eq!(all[0].action, Action::Deleted);
         assert_eq!(all[0].owner.as_deref(), Some("ws_1"));
         assert_eq!(
@@ -262,12 +279,13 @@ fn each_lifecycle_change_writes_exactly_one_event_with_its_actor_and_fields() {
                 Action::Activated,
                 Action::Deactivated,
                 Action::Updated,
+                Action::Updated,
                 Action::Issued
             ],
             "{name}: newest first"
         );
         let ids: std::collections::HashSet<&str> = all.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(ids.len(), 7, "{name}: event ids are unique");
+        assert_eq!(ids.len(), 8, "{name}: event ids are unique");
 
         let json = serde_json::to_string(&all).unwrap();
         assert_no_secret(name, &json, &secret_forms(&[&issued, &rotated]));
@@ -489,6 +507,14 @@ fn a_gate_prunes_in_the_background_once_it_is_used() {
                 ..IssueRequest::default()
             })
             .unwrap();
+        // Inside the default retention of a year: kept.
+        let kept = gate_on(Arc::clone(&store), &ManualClock::new(T0 - 364 * DAY_MS))
+            .with_events_retention(None)
+            .issue(IssueRequest {
+                name: "kept".into(),
+                ..IssueRequest::default()
+            })
+            .unwrap();
         let gate = gate_on(store, &clock);
         assert_eq!(
             gate.events_retention(),
@@ -507,6 +533,7 @@ fn a_gate_prunes_in_the_background_once_it_is_used() {
             std::thread::sleep(Duration::from_millis(20));
         }
         assert_eq!(gate.get(&ancient.key.id).unwrap().name, "ancient");
+        assert_eq!(key_events(&gate, &kept.key.id).len(), 1, "{name}");
     }
 }
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 from ._gate import DEFAULT_STORE_URL, Gate, UsageBucket, default_rate_limiter_url, default_store_url
 from ._native import (
     WEBHOOK_SCHEMES,
+    Event,
+    EventPage,
     Issued,
     KeyInfo,
     Page,
@@ -52,6 +54,8 @@ __all__ = [
     "UsageBucket",
     "default_store_url",
     "default_rate_limiter_url",
+    "Event",
+    "EventPage",
     "Issued",
     "KeyInfo",
     "Page",

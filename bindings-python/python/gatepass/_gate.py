@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Literal, Mapping, NamedTuple, Optional, Sequence, Union
 
 from . import _native
-from ._native import Issued, KeyInfo, Page, Requirement, Verification
+from ._native import Event, EventPage, Issued, KeyInfo, Page, Requirement, Verification
 from .exceptions import ConfigError, auth_error
 
 __all__ = ["Gate", "UsageBucket", "default_store_url", "default_rate_limiter_url", "DEFAULT_STORE_URL"]
@@ -178,8 +178,15 @@ class Gate:
         expires_at: Optional[datetime] = None,
         rate_limit: Optional[str] = None,
         remaining: Optional[int] = None,
+        actor: Optional[str] = None,
+        ip: Optional[str] = None,
+        user_agent: Optional[str] = None,
     ) -> Issued:
-        """Issues a key. ``issued.token`` is the only copy of the secret."""
+        """Issues a key. ``issued.token`` is the only copy of the secret.
+
+        ``actor`` (e.g. ``"user:42"``), ``ip`` and ``user_agent`` are recorded in
+        the audit trail, as on every lifecycle call; without ``actor`` the event
+        names this process (``"process:<pid> (<OS user>)"``)."""
         return self._native.issue(
             name,
             scopes=scopes,
@@ -191,6 +198,9 @@ class Gate:
             expires_at=expires_at,
             rate_limit=rate_limit,
             remaining=remaining,
+            actor=actor,
+            ip=ip,
+            user_agent=user_agent,
         )
 
     def get(self, key_id: str) -> KeyInfo:
@@ -225,25 +235,83 @@ class Gate:
                 return
             after = page.next
 
-    def update(self, key_id: str, **changes: Any) -> KeyInfo:
+    def update(
+        self,
+        key_id: str,
+        *,
+        actor: Optional[str] = None,
+        ip: Optional[str] = None,
+        user_agent: Optional[str] = None,
+        **changes: Any,
+    ) -> KeyInfo:
         """Changes ``name``, ``scopes``, ``metadata``, ``expires_at``/``expires_in``,
-        ``rate_limit`` or ``remaining``; ``None`` clears the last three."""
-        return self._native.update(key_id, **changes)
+        ``rate_limit`` or ``remaining``; ``None`` clears the last three. An update
+        that changes nothing records no event."""
+        return self._native.update(key_id, actor=actor, ip=ip, user_agent=user_agent, **changes)
 
-    def deactivate(self, key_id: str) -> KeyInfo:
-        return self._native.deactivate(key_id)
+    def deactivate(
+        self, key_id: str, *, actor: Optional[str] = None, ip: Optional[str] = None, user_agent: Optional[str] = None
+    ) -> KeyInfo:
+        return self._native.deactivate(key_id, actor=actor, ip=ip, user_agent=user_agent)
 
-    def activate(self, key_id: str) -> KeyInfo:
-        return self._native.activate(key_id)
+    def activate(
+        self, key_id: str, *, actor: Optional[str] = None, ip: Optional[str] = None, user_agent: Optional[str] = None
+    ) -> KeyInfo:
+        return self._native.activate(key_id, actor=actor, ip=ip, user_agent=user_agent)
 
-    def revoke(self, key_id: str) -> KeyInfo:
-        return self._native.revoke(key_id)
+    def revoke(
+        self, key_id: str, *, actor: Optional[str] = None, ip: Optional[str] = None, user_agent: Optional[str] = None
+    ) -> KeyInfo:
+        return self._native.revoke(key_id, actor=actor, ip=ip, user_agent=user_agent)
 
-    def rotate(self, key_id: str, *, grace: Optional[Duration] = None) -> Issued:
-        return self._native.rotate(key_id, grace=grace)
+    def rotate(
+        self,
+        key_id: str,
+        *,
+        grace: Optional[Duration] = None,
+        actor: Optional[str] = None,
+        ip: Optional[str] = None,
+        user_agent: Optional[str] = None,
+    ) -> Issued:
+        return self._native.rotate(key_id, grace=grace, actor=actor, ip=ip, user_agent=user_agent)
 
-    def delete(self, key_id: str) -> None:
-        self._native.delete(key_id)
+    def delete(
+        self, key_id: str, *, actor: Optional[str] = None, ip: Optional[str] = None, user_agent: Optional[str] = None
+    ) -> None:
+        self._native.delete(key_id, actor=actor, ip=ip, user_agent=user_agent)
+
+    # ----- audit trail --------------------------------------------------
+
+    def events(
+        self,
+        *,
+        key: Optional[str] = None,
+        owner: Optional[str] = None,
+        since: Optional[datetime] = None,
+        after: Optional[str] = None,
+        limit: int = 50,
+    ) -> EventPage:
+        """One page of the audit trail, newest first, filtered by key id, owner
+        (the key's subject) and time (an aware datetime); pass ``page.next`` as
+        ``after`` for older events."""
+        return self._native.events(key=key, owner=owner, since=since, after=after, limit=limit)
+
+    def iter_events(
+        self,
+        *,
+        key: Optional[str] = None,
+        owner: Optional[str] = None,
+        since: Optional[datetime] = None,
+        page_size: int = 500,
+    ) -> Iterator[Event]:
+        """Every matching event, newest first, fetching pages as needed."""
+        after: Optional[str] = None
+        while True:
+            page = self.events(key=key, owner=owner, since=since, after=after, limit=page_size)
+            yield from page
+            if page.next is None:
+                return
+            after = page.next
 
     # ----- verification -------------------------------------------------
 

@@ -12,6 +12,8 @@ import {
   AuthError,
   WebhookError,
   type Key,
+  type KeyEvent,
+  type EventAction,
   type Verification,
   type OutcomeCode
 } from 'gatepass'
@@ -29,6 +31,18 @@ async function main (): Promise<void> {
   const k: Key | null = v.key
   await gate.update(id, { expiresAt: null, rateLimit: null })
   await gate.rotate(id, { grace: '1h' })
+  await gate.revoke(id, { actor: 'user:42', ip: '203.0.113.9', userAgent: 'Mozilla/5.0' })
+  await gate.update(id, { name: 'y', actor: 'user:42' })
+  const events = await gate.events({ key: id, since: new Date(), limit: 10 })
+  for (const e of events.events) {
+    const at: Date = e.at
+    const action: EventAction = e.action
+    const ip: string | null = e.ip
+    console.log(at, action, ip, e.changes)
+  }
+  const firstEvent: KeyEvent | undefined = events.events[0]
+  const older: string | null = events.next
+  void [firstEvent, older]
   const page = await gate.list({ subject: 'agent_42', status: 'active' })
   for (const item of page.keys) item.usageCount.toFixed()
   try {
