@@ -284,6 +284,20 @@ export interface VerifyOptions extends RequirementOptions {
   requirement?: Requirement
 }
 
+export interface UsageOptions {
+  since?: Date | number
+  until?: Date | number
+  step?: 'hour' | 'day'
+}
+
+/** One bucket of a key's usage history, `[start, start + step)` in UTC. */
+export interface UsageBucket {
+  start: Date
+  valid: number
+  /** Refusals by outcome code (`revoked`, `expired`, `rate_limited`, …); codes with none are left out. */
+  refused: Partial<Record<OutcomeCode, number>>
+}
+
 /** Key lifecycle and request verification over a store. */
 export declare class Gate {
   private constructor ()
@@ -313,6 +327,12 @@ export declare class Gate {
   delete (id: string, options?: ActorOptions): Promise<void>
   /** The audit trail, newest first. */
   events (options?: EventOptions): Promise<EventPage>
+  /**
+   * A key's usage history: one bucket per hour or UTC day from `since`
+   * (rounded down to its bucket) until `until`, oldest first, zeros included,
+   * at most 2000 buckets. Default: the last 30 days by day, or 24 hours by hour.
+   */
+  usage (id: string, options?: UsageOptions): Promise<UsageBucket[]>
   requirement (options?: RequirementOptions): Requirement
   checkRequirement (requirement: Requirement): void
   verify (credential: string | null | undefined, options?: VerifyOptions): Promise<Verification>

@@ -390,6 +390,7 @@ const MAX_CACHED_REQUIREMENTS = 1000
 // ----- Gate -------------------------------------------------------------------
 
 const ISSUE_OPTIONS = new Set(['name', 'kind', 'scopes', 'subject', 'resource', 'metadata', 'expiresIn', 'expiresAt', 'rateLimit', 'remaining', 'actor', 'ip', 'userAgent'])
+const USAGE_OPTIONS = new Set(['since', 'until', 'step'])
 const UPDATE_OPTIONS = new Set(['name', 'scopes', 'metadata', 'expiresIn', 'expiresAt', 'rateLimit', 'remaining', 'actor', 'ip', 'userAgent'])
 const LIST_OPTIONS = new Set(['subject', 'kind', 'status', 'after', 'limit'])
 const VERIFY_OPTIONS = new Set(['scopes', 'anyScopes', 'resource', 'requirement'])
@@ -602,6 +603,25 @@ class Gate {
     const o = checkOptions('rotate', options, ROTATE_OPTIONS)
     try {
       return new Issued(await this.#native.rotate(id, optional(o.grace, (v) => toDuration('grace', v)) ?? null, whoOf('rotate', o)))
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /**
+   * A key's usage history: one bucket per hour or UTC day, oldest first,
+   * zeros included (default: the last 30 days by day, or 24 hours by hour).
+   */
+  async usage (id, options) {
+    checkId('usage', id)
+    const o = checkOptions('usage', options, USAGE_OPTIONS)
+    try {
+      const buckets = JSON.parse(await this.#native.usage(id, {
+        since: optional(o.since, (v) => toMillis('since', v)),
+        until: optional(o.until, (v) => toMillis('until', v)),
+        step: o.step ?? undefined
+      }))
+      return buckets.map((b) => ({ start: new Date(b.start), valid: b.valid, refused: b.refused }))
     } catch (e) {
       throw fromNative(e)
     }

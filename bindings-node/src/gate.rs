@@ -6,6 +6,7 @@
 use std::sync::{Arc, RwLock};
 
 use gatepass_core::gate::IssueRequest;
+use gatepass_core::history::{Step, UsageQuery};
 use gatepass_core::key::{KeyUpdate, Status};
 use gatepass_core::policy::{Policy, PolicyDocument};
 use gatepass_core::ratelimit::{self, RateLimit};
@@ -64,6 +65,14 @@ pub struct ListOptions {
     pub status: Option<String>,
     pub after: Option<String>,
     pub limit: Option<u32>,
+}
+
+/// `usage` options: Unix milliseconds (`index.js` turns Dates into them).
+#[napi(object)]
+pub struct UsageOptions {
+    pub since: Option<f64>,
+    pub until: Option<f64>,
+    pub step: Option<String>,
 }
 
 /// The open core gate, or `None` once closed. Shared by the `Gate` class
@@ -416,6 +425,23 @@ impl Gate {
     #[napi(catch_unwind, ts_return_type = "ExternalObject<'Gate'>")]
     pub fn handle(&self) -> GateHandle {
         External::new(Arc::clone(&self.inner))
+    }
+
+    /// A key's usage history as JSON text: `[{start, valid, refused}]`,
+    /// oldest first (`index.js` makes `start` a Date).
+    #[napi(catch_unwind)]
+    pub fn usage(&self, id: String, options: Option<UsageOptions>) -> AsyncTask<Job<String>> {
+        self.job(move |g| {
+            let (since, until, step) = match options {
+                Some(o) => (o.since, o.until, o.step),
+                None => (None, None, None),
+            };
+            let step = Step::parse(step.as_deref().unwrap_or("day"))?;
+            let since = since.map(|v| duration::millis("since", v)).transpose()?;
+            let until = until.map(|v| duration::millis("until", v)).transpose()?;
+            let buckets = g.usage(&id, &UsageQuery::recent(since, until, step, g.now()))?;
+            serde_json::to_string(&buckets).map_err(|e| NodeError::invalid_argument(e.to_string()))
+        })
     }
 
     /// Writes usage counted in this process to the store.

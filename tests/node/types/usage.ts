@@ -15,7 +15,8 @@ import {
   type KeyEvent,
   type EventAction,
   type Verification,
-  type OutcomeCode
+  type OutcomeCode,
+  type UsageBucket
 } from 'gatepass'
 import { authenticate, requireScopes, requireAnyScope, requireScopeExpression, verifyWebhook, metaSubscription, problemDetails } from 'gatepass/express'
 
@@ -45,6 +46,11 @@ async function main (): Promise<void> {
   void [firstEvent, older]
   const page = await gate.list({ subject: 'agent_42', status: 'active' })
   for (const item of page.keys) item.usageCount.toFixed()
+  const buckets: UsageBucket[] = await gate.usage(id, { since: new Date(), until: Date.now(), step: 'hour' })
+  for (const b of buckets) console.log(b.start.toISOString(), b.valid.toFixed(), b.refused.revoked ?? 0)
+  await gate.usage(id)
+  // @ts-expect-error a step is 'hour' or 'day'
+  await gate.usage(id, { step: 'week' })
   try {
     await gate.authenticate(undefined)
   } catch (e) {
