@@ -54,3 +54,5 @@ export declare function verifyWebhook (verifier: WebhookVerifier, options?: Veri
 export declare function metaSubscription (verifyTokens: string | readonly string[]): RequestHandler
 export declare function problemDetails (): ErrorRequestHandler
 export type { Requirement }
+export { manageRouter } from './index'
+export type { ManagePrincipal, ManageRouterOptions } from './index'

@@ -374,5 +374,7 @@ module.exports = {
   requireScopeExpression,
   verifyWebhook,
   metaSubscription,
-  problemDetails
+  problemDetails,
+  // The API Tokens page and its JSON API (also `require('gatepass').manageRouter`).
+  manageRouter: gatepass.manageRouter
 }

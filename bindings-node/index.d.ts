@@ -343,7 +343,58 @@ export declare class Gate {
   flush (): Promise<void>
   flushSync (): void
   close (): Promise<void>
+  /** One request to the management API, answered by the core (what `manageRouter` calls). */
+  manage (request: ManageRequest): Promise<ManageAnswer>
 }
+
+/**
+ * Who is asking the management API, as the host's login decides: the owner
+ * whose keys it manages (a key's `subject`), or `operator: true` for every
+ * owner's keys; `actor` is what the audit trail records.
+ */
+export type ManagePrincipal = {
+  actor: string
+  /** Kinds this principal may issue (default: every kind of the policy). */
+  kinds?: readonly string[]
+  /** Scope ceiling (default: what the kind allows). */
+  scopes?: readonly string[]
+  /** Default: the request's remote address. */
+  ip?: string
+  /** Default: the request's `User-Agent`. */
+  userAgent?: string
+} & ({ owner: string, operator?: false } | { owner?: null, operator: true })
+
+export interface ManageRequest {
+  method: string
+  /** Relative to the mount point, without the leading `/` (`''`, `'keys'`, `'keys/key_…/revoke'`). */
+  path: string
+  /** The raw query string, without `?`. */
+  query: string
+  /** `[name, value]` pairs, every request header. */
+  headers: Array<[string, string]>
+  /** `scheme://host[:port]` as the server sees this request (for the same-origin check). */
+  selfOrigin?: string
+  body: Buffer
+  /** `null`: nobody is logged in (answered 401 `login_required`). */
+  principal: ManagePrincipal | null
+}
+
+export interface ManageAnswer {
+  status: number
+  headers: Array<[string, string]>
+  body: Buffer
+}
+
+export interface ManageRouterOptions<Req extends import('node:http').IncomingMessage = import('node:http').IncomingMessage> {
+  gate: Gate
+  /** The logged-in user's principal, or `null` (answered 401 `login_required`). */
+  principal: (req: Req) => ManagePrincipal | null | undefined | Promise<ManagePrincipal | null | undefined>
+}
+
+/** Middleware serving the API Tokens page and its JSON API: `app.use('/tokens', manageRouter({ gate, principal }))`. */
+export declare function manageRouter<Req extends import('node:http').IncomingMessage = import('node:http').IncomingMessage> (
+  options: ManageRouterOptions<Req>
+): (req: Req, res: import('node:http').ServerResponse, next: (err?: unknown) => void) => Promise<void>
 
 export interface VerifierOptions {
   secrets?: readonly string[]

@@ -775,6 +775,25 @@ class Gate {
     }
   }
 
+  /**
+   * Answers one request to the management API as data: `{ method, path
+   * (relative to the mount point, no leading '/'), query, headers ([name,
+   * value] pairs), selfOrigin, body (Buffer), principal }` resolves to
+   * `{ status, headers, body }`. `manageRouter` (gatepass/manage) builds the
+   * request from Express's.
+   */
+  async manage (request) {
+    try {
+      // napi reads a missing object field as None but refuses null.
+      if (request !== null && typeof request === 'object' && request.principal === null) {
+        request = { ...request, principal: undefined }
+      }
+      return await this.#native.manage(request)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
   /** Writes usage counted in this process to the store. */
   async flush () {
     try {
@@ -1091,6 +1110,7 @@ module.exports = {
   parseRequirement,
   webhookSchemes,
   DEFAULT_STORE_URL,
+  manageRouter: require('./manage.js').manageRouter,
   ...errors
 }
 delete module.exports.fromNative

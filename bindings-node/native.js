@@ -846,6 +846,7 @@ module.exports.gateVerify = nativeBinding.gateVerify
 module.exports.gateVerifySync = nativeBinding.gateVerifySync
 module.exports.generateKeypair = nativeBinding.generateKeypair
 module.exports.generateSecret = nativeBinding.generateSecret
+module.exports.manageMaxBodyBytes = nativeBinding.manageMaxBodyBytes
 module.exports.metaChallenge = nativeBinding.metaChallenge
 module.exports.openGate = nativeBinding.openGate
 module.exports.parseRequirement = nativeBinding.parseRequirement

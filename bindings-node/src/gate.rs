@@ -271,6 +271,16 @@ impl Gate {
         })
     }
 
+    /// Answers one request to the management API (see `manage.js`).
+    #[napi(catch_unwind)]
+    pub fn manage(
+        &self,
+        request: crate::manage::ManageRequest,
+    ) -> AsyncTask<Job<crate::manage::ManageAnswer>> {
+        let prepared = crate::manage::prepare(request);
+        self.job(move |g| Ok(crate::manage::answer(g, &prepared?)))
+    }
+
     #[napi(catch_unwind)]
     pub fn get(&self, id: String) -> AsyncTask<Job<String>> {
         self.job(move |g| Ok(key_json(&g.get(&id)?)))

@@ -13,6 +13,7 @@ mod error;
 mod fast;
 mod gate;
 mod key;
+mod manage;
 mod outcome;
 mod scope;
 mod shared;

@@ -603,6 +603,35 @@ impl Gate {
         Ok(result.py_err(py)?.map(|inner| Verification { inner }))
     }
 
+    /// Answers one request to the management API (see `gatepass.manage`):
+    /// `(status, headers, body)`, computed with the GIL released. A
+    /// `principal` of `None` (nobody logged in) is answered 401.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (method, path, query, headers, self_origin, body, principal))]
+    fn manage<'py>(
+        &self,
+        py: Python<'py>,
+        method: String,
+        path: String,
+        query: String,
+        headers: Vec<(String, String)>,
+        self_origin: Option<String>,
+        body: Vec<u8>,
+        principal: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<crate::manage::Answer<'py>> {
+        crate::manage::manage(
+            py,
+            Arc::clone(&self.inner),
+            method,
+            path,
+            query,
+            headers,
+            self_origin,
+            body,
+            principal,
+        )
+    }
+
     /// Writes usage counted in this process to the store.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let gate = Arc::clone(&self.inner);

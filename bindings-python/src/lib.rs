@@ -8,6 +8,7 @@ mod convert;
 mod error;
 mod gate;
 mod key;
+mod manage;
 mod outcome;
 mod scope;
 mod webhook;
@@ -34,6 +35,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(error::render_error, m)?)?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(cli::cli_run, m)?)?;
+    m.add("MANAGE_MAX_BODY_BYTES", manage::MAX_BODY_BYTES)?;
     webhook::register(m)?;
     Ok(())
 }

@@ -1141,3 +1141,427 @@ fn usage_history_and_attempts_after_end_on_every_store() {
         }
     }
 }
+
+/// `expected` is a subset of `got`: objects by the members given, arrays
+/// element by element with the same length, anything else equal.
+fn subset(expected: &Value, got: &Value) -> bool {
+    match (expected, got) {
+        (Value::Object(e), Value::Object(g)) => e
+            .iter()
+            .all(|(k, v)| g.get(k).is_some_and(|gv| subset(v, gv))),
+        (Value::Array(e), Value::Array(g)) => {
+            e.len() == g.len() && e.iter().zip(g).all(|(a, b)| subset(a, b))
+        }
+        _ => expected == got,
+    }
+}
+
+fn fill(text: &str, saved: &std::collections::HashMap<String, String>, origin: &str) -> String {
+    let mut out = text.replace("{origin}", origin);
+    for (name, value) in saved {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+fn fill_json(v: &Value, saved: &std::collections::HashMap<String, String>, origin: &str) -> Value {
+    match v {
+        Value::String(s) => Value::String(fill(s, saved, origin)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| fill_json(x, saved, origin)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), fill_json(x, saved, origin)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// tests/vectors/manage.json, the steps every framework mount replays over
+/// HTTP, replayed here through `handle` so the file is the core's answer.
+#[test]
+fn the_shared_vectors_replay_through_handle() {
+    let path = format!(
+        "{}/../tests/vectors/manage.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let origin = v["origin"].as_str().unwrap();
+    assert_eq!(origin, ORIGIN);
+    let principals: std::collections::HashMap<String, Principal> = v["principals"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, p)| {
+            let actor = Actor::new(p["actor"].as_str().unwrap());
+            let principal = match p["owner"].as_str() {
+                Some(owner) => Principal::owner(owner, actor),
+                None => Principal::operator(actor),
+            };
+            (name.clone(), principal)
+        })
+        .collect();
+    let base = Api::on("memory://", Policy::default(), owner("unused"));
+    let mut saved = std::collections::HashMap::new();
+    let mut tokens: Vec<String> = Vec::new();
+    for (i, step) in v["steps"].as_array().unwrap().iter().enumerate() {
+        if let Some(token) = step["verify"].as_str() {
+            let outcome = base.verify(&fill(token, &saved, origin));
+            assert_eq!(
+                outcome.code(),
+                step["outcome"].as_str().unwrap(),
+                "step {i}"
+            );
+            continue;
+        }
+        let who = step["as"].as_str().unwrap();
+        let answer = if who == "nobody" {
+            Answer::from(manage::login_required())
+        } else {
+            let api = base.as_principal(principals[who].clone());
+            let headers: Vec<(String, String)> = if step["same_origin"] == json!(true) {
+                same_origin_headers()
+            } else {
+                step["headers"]
+                    .as_object()
+                    .map(|h| {
+                        h.iter()
+                            .map(|(k, v)| (k.clone(), fill(v.as_str().unwrap(), &saved, origin)))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let body: Vec<u8> = if let Some(raw) = step["raw_body"].as_str() {
+                raw.as_bytes().to_vec()
+            } else if let Some(n) = step["body_bytes"].as_u64() {
+                let n = usize::try_from(n).unwrap();
+                format!("{{\"name\": \"{}\"}}", "a".repeat(n - 12)).into_bytes()
+            } else if step.get("body").is_some() {
+                fill_json(&step["body"], &saved, origin)
+                    .to_string()
+                    .into_bytes()
+            } else {
+                Vec::new()
+            };
+            if let Some(n) = step["body_bytes"].as_u64() {
+                assert_eq!(body.len() as u64, n, "step {i}");
+            }
+            api.raw(
+                step["method"].as_str().unwrap(),
+                &fill(step["path"].as_str().unwrap(), &saved, origin),
+                &fill(step["query"].as_str().unwrap_or(""), &saved, origin),
+                &headers,
+                &body,
+            )
+        };
+        assert_eq!(
+            u64::from(answer.status),
+            step["status"].as_u64().unwrap(),
+            "step {i}: {}",
+            answer.text()
+        );
+        if let Some(code) = step["code"].as_str() {
+            answer.problem(answer.status, code);
+        }
+        if let Some(expected) = step.get("json") {
+            let expected = fill_json(expected, &saved, origin);
+            assert!(
+                subset(&expected, &answer.json),
+                "step {i}: expected {expected} within {}",
+                answer.text()
+            );
+        }
+        if step["token"] == json!(true) {
+            assert!(answer.json["token"].is_string(), "step {i}");
+            assert_eq!(answer.header("cache-control"), Some("no-store"));
+            tokens.push(answer.json["token"].as_str().unwrap().to_owned());
+        } else {
+            for t in &tokens {
+                assert!(!answer.text().contains(&t[8..]), "step {i}");
+            }
+        }
+        if let Some(save) = step["save"].as_object() {
+            for (name, path) in save {
+                let value = path
+                    .as_str()
+                    .unwrap()
+                    .split('.')
+                    .fold(&answer.json, |v, part| &v[part]);
+                saved.insert(name.clone(), value.as_str().unwrap().to_owned());
+            }
+        }
+    }
+}
+
+#[test]
+fn the_actors_source_is_recorded_as_it_can_be() {
+    let actor = Actor::new("user:ws")
+        .with_ip("203.0.113.9")
+        .with_user_agent("Mozilla/5.0 (X11)");
+    let api = Api::on(
+        "memory://",
+        Policy::default(),
+        Principal::owner("ws", actor),
+    );
+    let id = api.create(json!({"name": "from a browser"})).json["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let event = &api.get("events", "").json["events"][0];
+    assert_eq!(
+        (&event["ip"], &event["user_agent"]),
+        (&json!("203.0.113.9"), &json!("Mozilla/5.0 (X11)"))
+    );
+    // What the framework saw is not an IP address, and the client's user
+    // agent holds control characters: the change is made all the same.
+    let odd = Actor::new("user:ws")
+        .with_ip("unix:/run/app.sock")
+        .with_user_agent("evil\r\nX-Injected: 1");
+    let api = api.as_principal(Principal::owner("ws", odd));
+    let r = api.send("POST", &format!("keys/{id}/deactivate"), json!({}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let event = &api.get("events", "").json["events"][0];
+    assert_eq!(event["action"], "deactivated");
+    assert_eq!(event["ip"], Value::Null);
+    assert_eq!(event["user_agent"], "evilX-Injected: 1");
+    // The host's own actor name must be usable.
+    let api = api.as_principal(Principal::owner("ws", Actor::new("")));
+    api.send("POST", &format!("keys/{id}/activate"), json!({}))
+        .problem(400, "invalid_argument");
+}
+
+#[test]
+fn bounds_hold_at_their_edges() {
+    let api = Api::on("memory://", Policy::default(), owner("ws"));
+    // A body of exactly the limit is read; one byte more is not.
+    let exact = |n: usize| {
+        let mut body = br#"{"name": "edge"}"#.to_vec();
+        body.resize(n, b' ');
+        body
+    };
+    let r = api.raw(
+        "POST",
+        "keys",
+        "",
+        &same_origin_headers(),
+        &exact(MAX_BODY_BYTES),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    api.raw(
+        "POST",
+        "keys",
+        "",
+        &same_origin_headers(),
+        &exact(MAX_BODY_BYTES + 1),
+    )
+    .problem(413, "body_too_large");
+    // A query string of exactly the limit is read.
+    let pad = |n: usize| format!("limit=1&kind={}", "k".repeat(n - 13));
+    assert_eq!(api.get("keys", &pad(manage::MAX_QUERY_BYTES)).status, 200);
+    api.get("keys", &pad(manage::MAX_QUERY_BYTES + 1))
+        .problem(400, "invalid_argument");
+    // Page sizes 1 and 100 are accepted.
+    assert_eq!(
+        api.get("keys", "limit=1").json["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(api.get("keys", "limit=100").status, 200);
+    // Unknown field names are repeated when they look like field names, up
+    // to 32 bytes, and not otherwise.
+    let unknown = |field: &str| {
+        let body = format!(r#"{{"name": "x", "{field}": 1}}"#);
+        let a = api.raw("POST", "keys", "", &same_origin_headers(), body.as_bytes());
+        a.problem(400, "invalid_body");
+        a.json["detail"].as_str().unwrap().contains(field)
+    };
+    assert!(unknown("expires"));
+    assert!(unknown("a_field_name_of_exactly_tt_bytes"));
+    assert!(!unknown("a_field_name_of_exactly_ttt_bytes"));
+    assert!(!unknown("Name"));
+    assert!(!unknown("na-me"));
+    // A missing field is named.
+    let a = api.raw("POST", "keys", "", &same_origin_headers(), b"{}");
+    a.problem(400, "invalid_body");
+    assert!(
+        a.json["detail"].as_str().unwrap().contains("`name`"),
+        "{}",
+        a.text()
+    );
+    // Wrong types and broken JSON say where, not what.
+    let a = api.raw(
+        "POST",
+        "keys",
+        "",
+        &same_origin_headers(),
+        br#"{"name": ["gp_secret"]}"#,
+    );
+    assert!(
+        a.json["detail"].as_str().unwrap().contains("wrong type"),
+        "{}",
+        a.text()
+    );
+    assert!(!a.text().contains("gp_secret"));
+    let a = api.raw(
+        "POST",
+        "keys",
+        "",
+        &same_origin_headers(),
+        br#"{"name": "gp_secret"#,
+    );
+    assert!(
+        a.json["detail"].as_str().unwrap().contains("not JSON"),
+        "{}",
+        a.text()
+    );
+    assert!(!a.text().contains("gp_secret"));
+    // http and https origins with their default ports spelled out.
+    for (own, sent) in [
+        ("http://app.example:80", "http://app.example"),
+        ("https://app.example", "https://app.example:443"),
+        ("http://app.example:8080", "http://APP.example:8080"),
+    ] {
+        let r = manage::handle(
+            &api.gate,
+            &api.principal,
+            &Request {
+                method: "POST",
+                path: "keys",
+                query: "",
+                headers: &[
+                    ("Origin".into(), sent.into()),
+                    ("Content-Type".into(), "application/json".into()),
+                ],
+                self_origin: Some(own),
+                body: br#"{"name": "ported"}"#,
+            },
+        );
+        assert_eq!(r.status, 201, "{own} {sent}");
+    }
+    for (own, sent) in [
+        ("http://app.example:8080", "http://app.example"),
+        ("https://app.example", "https://app.example:80"),
+        ("https://app.example", "https://user@app.example"),
+        ("https://app.example", "https://app.example/path"),
+        ("https://app.example", "https://"),
+    ] {
+        let r = manage::handle(
+            &api.gate,
+            &api.principal,
+            &Request {
+                method: "POST",
+                path: "keys",
+                query: "",
+                headers: &[
+                    ("Origin".into(), sent.into()),
+                    ("Content-Type".into(), "application/json".into()),
+                ],
+                self_origin: Some(own),
+                body: br#"{"name": "ported"}"#,
+            },
+        );
+        assert_eq!(r.status, 403, "{own} {sent}");
+    }
+}
+
+mod without_history {
+    use gatepass_core::audit::{Event, EventFilter, StoredEvent};
+    use gatepass_core::clock::Millis;
+    use gatepass_core::key::ListQuery;
+    use gatepass_core::store::{Change, Found, MemoryStore, Store, UsageDelta};
+    use gatepass_core::token::TokenDigest;
+    use gatepass_core::{GateError, KeyRecord, StoreError};
+
+    /// A memory store whose usage history cannot be read (the trait's
+    /// default answers): as when the store fails between a change and the
+    /// read of the key's history that follows it.
+    #[derive(Debug, Default)]
+    pub struct NoHistory(MemoryStore);
+
+    impl Store for NoHistory {
+        fn insert(&self, k: &KeyRecord, d: &TokenDigest, e: &Event) -> Result<(), StoreError> {
+            self.0.insert(k, d, e)
+        }
+        fn get(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
+            self.0.get(id)
+        }
+        fn find(&self, d: &TokenDigest) -> Result<Option<Found>, StoreError> {
+            self.0.find(d)
+        }
+        fn list(&self, q: &ListQuery) -> Result<Vec<KeyRecord>, StoreError> {
+            self.0.list(q)
+        }
+        fn modify(&self, id: &str, c: Change<'_>) -> Result<KeyRecord, GateError> {
+            self.0.modify(id, c)
+        }
+        fn rotate(
+            &self,
+            id: &str,
+            d: &TokenDigest,
+            until: Millis,
+            c: Change<'_>,
+        ) -> Result<KeyRecord, GateError> {
+            self.0.rotate(id, d, until, c)
+        }
+        fn delete(&self, id: &str, e: &Event) -> Result<bool, StoreError> {
+            self.0.delete(id, e)
+        }
+        fn events(&self, f: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+            self.0.events(f)
+        }
+        fn prune_events(&self, before: Millis, batch: usize) -> Result<u64, StoreError> {
+            self.0.prune_events(before, batch)
+        }
+        fn add_usage(&self, b: &[UsageDelta]) -> Result<(), StoreError> {
+            self.0.add_usage(b)
+        }
+        fn consume_credit(&self, id: &str) -> Result<Option<u64>, StoreError> {
+            self.0.consume_credit(id)
+        }
+        fn epoch(&self) -> Result<u64, StoreError> {
+            self.0.epoch()
+        }
+    }
+}
+
+#[test]
+fn a_change_is_answered_as_made_when_the_history_cannot_be_read_after_it() {
+    let gate = Gate::new(
+        Arc::new(without_history::NoHistory::default()),
+        Policy::default(),
+    );
+    let principal = owner("ws");
+    let call = |method: &str, path: &str, body: &[u8]| {
+        Answer::from(manage::handle(
+            &gate,
+            &principal,
+            &Request {
+                method,
+                path,
+                query: "",
+                headers: &same_origin_headers(),
+                self_origin: Some(ORIGIN),
+                body,
+            },
+        ))
+    };
+    // The token of a new key is never lost to the failed read.
+    let created = call("POST", "keys", br#"{"name": "x"}"#);
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert!(created.json["token"].is_string());
+    assert_eq!(created.json["key"]["attempts_after_end"], Value::Null);
+    let id = created.json["key"]["id"].as_str().unwrap().to_owned();
+    // A change is made and said to be made, not answered with a 5xx.
+    let revoked = call("POST", &format!("keys/{id}/revoke"), b"{}");
+    assert_eq!(revoked.status, 200, "{}", revoked.text());
+    assert_eq!(revoked.json["status"], "revoked");
+    assert_eq!(revoked.json["attempts_after_end"], Value::Null);
+    // A read that needs the history is the store's 503, generic and retryable.
+    let read = call("GET", &format!("keys/{id}"), b"");
+    read.problem(503, "store_unavailable");
+    assert_eq!(read.header("retry-after"), Some("1"));
+    assert!(!read.text().contains("history"), "{}", read.text());
+    call("GET", &format!("keys/{id}/usage"), b"").problem(503, "store_unavailable");
+}

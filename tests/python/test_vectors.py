@@ -13,6 +13,9 @@ import gatepass
 from conftest import EXPECTED_STATUS, VECTORS, load_vectors, tokens_for_every_outcome
 
 EXPECTED_FILES = ["tokens", "headers", "scopes", "outcomes", "webhooks", "errors"]
+# Loaded by the management API's mount tests: manage.json replayed over HTTP
+# (manage_http.py), manage_scenario.json by test_manage_same_answers.py.
+EXPECTED_FILES += ["manage", "manage_scenario"]
 
 
 def vectors(name: str) -> Dict[str, Any]:

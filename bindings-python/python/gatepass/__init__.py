@@ -47,6 +47,7 @@ from .exceptions import (
     WebhookError,
     auth_error,
 )
+from .manage import Principal
 
 __all__ = [
     "DEFAULT_STORE_URL",
@@ -59,6 +60,7 @@ __all__ = [
     "Issued",
     "KeyInfo",
     "Page",
+    "Principal",
     "Requirement",
     "Verification",
     "VerifiedWebhook",

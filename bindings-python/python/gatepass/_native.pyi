@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from typing import Any, Dict, Iterable, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 __version__: str
+MANAGE_MAX_BODY_BYTES: int
 WEBHOOK_SCHEMES: List[str]
 
 Duration = Union[str, timedelta]
@@ -282,6 +283,16 @@ class Gate:
         until: Optional[datetime] = None,
         step: str = "day",
     ) -> List[Tuple[datetime, int, Dict[str, int]]]: ...
+    def manage(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: List[Tuple[str, str]],
+        self_origin: Optional[str],
+        body: bytes,
+        principal: Optional[Dict[str, Any]],
+    ) -> Tuple[int, List[Tuple[str, str]], bytes]: ...
 
 class VerifiedWebhook:
     @property

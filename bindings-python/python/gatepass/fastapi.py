@@ -23,6 +23,10 @@
     @app.post("/hooks/stripe")
     async def hook(msg: VerifiedWebhook = Depends(stripe_hook)): ...
 
+    # The API Tokens page and its JSON API; `principal` is a dependency
+    # returning the logged-in user's gatepass.Principal, or None (401).
+    app.include_router(manage_router(gate, principal=current_principal), prefix="/tokens")
+
 ``Security(api_key, scopes=[...])`` asks for all of the scopes and lists them
 in the operation's ``security`` entry, so the docs' Authorize button works.
 A verification answered from memory (a cached key, a refusal that needs no
@@ -35,7 +39,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
@@ -54,6 +58,7 @@ from ._http import (
     webhook_verifier,
 )
 from .exceptions import StoreError, WebhookError, auth_error
+from .manage import MAX_BODY_BYTES, Principal, answer
 
 __all__ = [
     "GatepassSecurity",
@@ -61,6 +66,7 @@ __all__ = [
     "WebhookDependency",
     "check_routes",
     "install",
+    "manage_router",
     "meta_subscription",
     "problem_response",
 ]
@@ -279,3 +285,57 @@ def meta_subscription(verify_tokens: Union[str, Sequence[str]]) -> Callable[[Req
         return Response(challenge, media_type="text/plain")
 
     return meta_subscribe
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The body, but never more than one byte past the management API's
+    bound, whatever ``Content-Length`` claims: the core refuses an oversized
+    body without it being read."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            break
+    return bytes(body[: MAX_BODY_BYTES + 1])
+
+
+def manage_router(gate: Gate, principal: Callable[..., Any]) -> APIRouter:
+    """The API Tokens page and its JSON API as a router; include it under a
+    prefix (``app.include_router(router, prefix="/tokens")``; ``/tokens``
+    redirects to ``/tokens/`` through the app's ``redirect_slashes``).
+
+    ``principal`` is a dependency (it may depend on the app's own login
+    dependencies) returning the logged-in user's :class:`gatepass.Principal`,
+    or ``None`` (answered 401 ``login_required``). The core's work runs in
+    Starlette's thread pool. The routes are left out of the OpenAPI schema.
+    """
+    router = APIRouter()
+
+    async def endpoint(request: Request, subpath: str, who: Optional[Principal] = Depends(principal)) -> Response:
+        body = await _bounded_body(request)
+        client = request.client
+        status, headers, data = await run_in_threadpool(
+            answer,
+            gate,
+            who,
+            request.method,
+            subpath,
+            request.url.query,
+            request.headers.items(),
+            f"{request.url.scheme}://{request.url.netloc}",
+            body,
+            ip=client.host if client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
+        response = Response(data, status_code=status)
+        for name, value in headers:
+            response.headers.append(name, value)
+        return response
+
+    router.add_api_route(
+        "/{subpath:path}",
+        endpoint,
+        methods=["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"],
+        include_in_schema=False,
+    )
+    return router

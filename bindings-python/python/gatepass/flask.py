@@ -16,6 +16,13 @@
     def stripe_hook():
         event = request.get_json()
 
+    # The API Tokens page and its JSON API, for the logged-in user's keys:
+    app.register_blueprint(
+        manage_blueprint(gp, principal=lambda request: gatepass.Principal(
+            owner=str(current_user.workspace_id), actor=f"user:{current_user.id}")),
+        url_prefix="/tokens",
+    )
+
 Configuration (``app.config``): ``GATEPASS_STORE`` (default ``$GATEPASS_STORE``,
 else ``sqlite:///gatepass.db``), ``GATEPASS_POLICY`` (dict, TOML text or a path),
 ``GATEPASS_RATE_LIMITER`` (``redis://…`` to share limits between processes).
@@ -34,7 +41,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
-from flask import Flask, current_app, g, request
+from flask import Blueprint, Flask, current_app, g, request
 from werkzeug import exceptions as wz
 from werkzeug.sansio.utils import get_current_url
 from werkzeug.wrappers import Response
@@ -53,8 +60,9 @@ from ._http import (
     webhook_verifier,
 )
 from .exceptions import GatepassError, StoreError, WebhookError, auth_error
+from .manage import MAX_BODY_BYTES, PrincipalCallable, answer
 
-__all__ = ["Gatepass", "GatepassHTTPException", "http_exception_for", "meta_subscription"]
+__all__ = ["Gatepass", "GatepassHTTPException", "http_exception_for", "manage_blueprint", "meta_subscription"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -289,3 +297,46 @@ def meta_subscription(verify_tokens: Union[str, Sequence[str]]) -> Callable[...,
         return Response(challenge, 200, mimetype="text/plain")
 
     return view
+
+
+#: Every method goes to the core, which answers 405 for the ones a route does
+#: not take (Flask answers HEAD and OPTIONS itself).
+MANAGE_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+
+
+def manage_blueprint(
+    gate: Union[Gate, Gatepass],
+    principal: PrincipalCallable,
+    name: str = "gatepass_manage",
+) -> Blueprint:
+    """The API Tokens page and its JSON API as a blueprint; register it under
+    a prefix (``url_prefix="/tokens"``; ``/tokens`` redirects to ``/tokens/``).
+
+    ``principal(request)`` returns the :class:`gatepass.Principal` of the
+    logged-in user, or ``None`` (answered 401 ``login_required``). Changes
+    need a JSON body and a same-origin request; the core checks both.
+    """
+    bp = Blueprint(name, __name__)
+
+    def view(subpath: str) -> Response:
+        target = gate.gate if isinstance(gate, Gatepass) else gate
+        # At most one byte past the bound, whatever Content-Length claims:
+        # the core refuses the oversized body without it being read.
+        body = request.stream.read(MAX_BODY_BYTES + 1)
+        status, headers, data = answer(
+            target,
+            principal(request),
+            request.method,
+            subpath,
+            request.query_string.decode("latin-1"),
+            request.headers.items(),
+            request.host_url.rstrip("/"),
+            body,
+            ip=request.remote_addr,
+            user_agent=request.headers.get("User-Agent"),
+        )
+        return Response(data, status, headers)
+
+    bp.add_url_rule("/", "page", view, methods=MANAGE_METHODS, defaults={"subpath": ""})
+    bp.add_url_rule("/<path:subpath>", "api", view, methods=MANAGE_METHODS)
+    return bp

@@ -313,12 +313,13 @@ pub fn serve(
     addr: SocketAddr,
     on_ready: impl FnOnce(&str),
 ) -> Result<(), ConsoleError> {
+    serve_with(addr, operator(gate), on_ready)
+}
+
+/// The management API for `gate` in operator mode, as the console answers.
+fn operator(gate: Arc<Gate>) -> impl Fn(&Request<'_>) -> Response + Send + Sync + 'static {
     let principal = Principal::operator(Actor::new(console_actor()));
-    serve_with(
-        addr,
-        move |request: &Request<'_>| super::handle(&gate, &principal, request),
-        on_ready,
-    )
+    move |request: &Request<'_>| super::handle(&gate, &principal, request)
 }
 
 /// `console:` and the OS user, as far as the environment tells it.
@@ -475,6 +476,10 @@ mod tests {
         let Ok(mut stream) = TcpStream::connect(addr) else {
             unreachable!("connect failed")
         };
+        // A test that waits for an answer that never comes fails, not hangs.
+        assert!(stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .is_ok());
         assert!(stream.write_all(raw.as_bytes()).is_ok());
         let mut out = String::new();
         assert!(stream.read_to_string(&mut out).is_ok());
@@ -628,6 +633,72 @@ mod tests {
         assert_eq!(ok.status, 200);
         assert!(ok.body.ends_with(&format!(" {MAX_BODY_BYTES}")));
         assert_eq!(post(MAX_BODY_BYTES + 1).status, 413);
+    }
+
+    #[test]
+    fn serves_the_page_and_the_api_in_operator_mode() {
+        let Ok(gate) = Gate::open("memory://", None) else {
+            unreachable!()
+        };
+        let gate = Arc::new(gate);
+        let Ok(issued) = gate.issue(crate::IssueRequest {
+            name: "bob's key".into(),
+            subject: Some("bob".into()),
+            ..crate::IssueRequest::default()
+        }) else {
+            unreachable!()
+        };
+        let Ok(console) =
+            Console::bind((Ipv4Addr::LOCALHOST, 0).into(), operator(Arc::clone(&gate)))
+        else {
+            unreachable!()
+        };
+        let console = Arc::new(console);
+        let serving = Arc::clone(&console);
+        let thread = std::thread::spawn(move || serving.run());
+        let running = Running {
+            console,
+            thread: Some(thread),
+            calls: Arc::new(AtomicUsize::new(0)),
+        };
+        let addr = running.console.local_addr();
+        let cookie = log_in(&running);
+
+        let page = get(addr, "/", &cookie);
+        assert_eq!(page.status, 200);
+        assert!(page.header("content-security-policy").is_some());
+        assert!(page.body.contains("Create Token"));
+
+        // Every owner's keys: operator mode.
+        let keys = get(addr, "/keys", &cookie);
+        assert_eq!(keys.status, 200, "{}", keys.body);
+        assert!(keys.body.contains(&issued.key.id) && keys.body.contains("\"subject\":\"bob\""));
+
+        let create = |origin: &str| {
+            let body = r#"{"name":"ci 1"}"#;
+            send(
+                addr,
+                &format!(
+                    "POST /keys HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{cookie}{origin}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                ),
+            )
+        };
+        // The API's same-origin rule holds behind the console's login.
+        assert_eq!(create("").status, 403);
+        assert_eq!(create("Origin: http://evil.example\r\n").status, 403);
+        let created = create(&format!("Origin: http://{addr}\r\n"));
+        assert_eq!(created.status, 201, "{}", created.body);
+        assert!(created.body.contains("\"token\""));
+
+        // Recorded as the console's actor.
+        let Ok(page) = gate.events(&crate::audit::EventQuery {
+            limit: 10,
+            ..crate::audit::EventQuery::default()
+        }) else {
+            unreachable!()
+        };
+        assert!(page.events.iter().any(|e| e.actor.starts_with("console:")));
     }
 
     #[test]

@@ -59,9 +59,15 @@ fn time_or_null(t: Option<Millis>) -> Value {
 
 /// A key as the API answers it. `subject` only in operator mode: an owner
 /// knows whose keys these are. `attempts_after_end` counts refusals of a
-/// key that was revoked, expired or deactivated: someone is still trying it.
+/// key that was revoked, expired or deactivated: someone is still trying it
+/// (`null` when the history could not be read just after a change).
 #[must_use]
-pub fn key_json(key: &KeyRecord, now: Millis, operator: bool, attempts_after_end: u64) -> Value {
+pub fn key_json(
+    key: &KeyRecord,
+    now: Millis,
+    operator: bool,
+    attempts_after_end: Option<u64>,
+) -> Value {
     let mut v = json!({
         "id": key.id,
         "name": key.name,
@@ -121,7 +127,7 @@ fn keys_json(
         .iter()
         .map(|k| {
             let n = attempts.get(&k.id).copied().unwrap_or(0);
-            key_json(k, now, principal.is_operator(), n)
+            key_json(k, now, principal.is_operator(), Some(n))
         })
         .collect())
 }
@@ -140,6 +146,14 @@ fn key_answer(gate: &Gate, principal: &Principal, key: &KeyRecord) -> Response {
         Ok(v) => http::json(200, &v),
         Err(r) => r,
     }
+}
+
+/// A key just changed, as JSON. The change is made: should its history
+/// fail to read now, the answer still says so (with `attempts_after_end`
+/// unknown) rather than a 5xx that would have the client retry it.
+fn changed_key(gate: &Gate, principal: &Principal, key: &KeyRecord) -> Value {
+    one_key(gate, principal, key)
+        .unwrap_or_else(|_| key_json(key, gate.now(), principal.is_operator(), None))
 }
 
 /// The answer for a failed lifecycle call. `not_found` never repeats the
@@ -402,11 +416,8 @@ fn issue_request(
 
 /// The only answers that ever hold a token: create and regenerate.
 fn token_answer(gate: &Gate, principal: &Principal, status: u16, issued: &Issued) -> Response {
-    // A new key has no history; a regenerated one keeps its own.
-    let key = match one_key(gate, principal, &issued.key) {
-        Ok(k) => k,
-        Err(_) => key_json(&issued.key, gate.now(), principal.is_operator(), 0),
-    };
+    // The token exists only in this answer: it is never lost to a failed read.
+    let key = changed_key(gate, principal, &issued.key);
     let mut r = http::json(
         status,
         &json!({
@@ -471,7 +482,7 @@ pub(super) fn update(
         Err(r) => return r,
     };
     match gate.update_as(id, update, &principal.actor) {
-        Ok(key) => key_answer(gate, principal, &key),
+        Ok(key) => http::json(200, &changed_key(gate, principal, &key)),
         Err(e) => gate_error(&e),
     }
 }
@@ -556,7 +567,7 @@ pub(super) fn set_status(
         _ => gate.revoke_as(id, &principal.actor),
     };
     match result {
-        Ok(key) => key_answer(gate, principal, &key),
+        Ok(key) => http::json(200, &changed_key(gate, principal, &key)),
         Err(e) => gate_error(&e),
     }
 }

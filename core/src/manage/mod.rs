@@ -110,13 +110,41 @@ impl std::fmt::Debug for Request<'_> {
 pub fn handle(gate: &Gate, principal: &Principal, request: &Request<'_>) -> Response {
     // A bug must not take the host's worker down, nor cross into Python or
     // Node: it becomes a 500 problem.
-    let mut response =
-        std::panic::catch_unwind(AssertUnwindSafe(|| route(gate, principal, request)))
-            .unwrap_or_else(|_| http::problem(crate::errors::INTERNAL_ERROR, ""));
+    let mut response = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let principal = Principal {
+            actor: recorded_actor(&principal.actor),
+            ..principal.clone()
+        };
+        route(gate, &principal, request)
+    }))
+    .unwrap_or_else(|_| http::problem(crate::errors::INTERNAL_ERROR, ""));
     if request.method == "HEAD" {
         response.body.clear();
     }
     response
+}
+
+/// The actor as it can be recorded: the user agent is the client's own
+/// text and the address is whatever the framework saw (a Unix socket, a
+/// proxy's header), so a user agent's control characters are dropped and an
+/// address that is not an IP address is left out, rather than refusing the
+/// user's change for something they cannot fix. The name is the host's
+/// choice, and an unusable one is still refused (`invalid_argument`).
+fn recorded_actor(actor: &Actor) -> Actor {
+    Actor {
+        name: actor.name.clone(),
+        ip: actor
+            .ip
+            .as_deref()
+            .map(str::trim)
+            .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+            .map(str::to_owned),
+        user_agent: actor
+            .user_agent
+            .as_deref()
+            .map(|ua| ua.chars().filter(|c| !c.is_control()).collect::<String>())
+            .filter(|ua| !ua.trim().is_empty()),
+    }
 }
 
 /// The answer for a request the host's login did not accept (the principal

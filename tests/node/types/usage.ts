@@ -16,9 +16,10 @@ import {
   type EventAction,
   type Verification,
   type OutcomeCode,
-  type UsageBucket
+  type UsageBucket,
+  type ManageAnswer
 } from 'gatepass'
-import { authenticate, requireScopes, requireAnyScope, requireScopeExpression, verifyWebhook, metaSubscription, problemDetails } from 'gatepass/express'
+import { authenticate, requireScopes, requireAnyScope, requireScopeExpression, verifyWebhook, metaSubscription, problemDetails, manageRouter } from 'gatepass/express'
 
 async function main (): Promise<void> {
   const gate = await Gate.open('sqlite:///gatepass.db', { policy: { scopes: ['bots:read'] } })
@@ -93,6 +94,17 @@ async function main (): Promise<void> {
   app.get('/hooks/meta', metaSubscription(['token']))
   app.post('/interactions', express.raw({ type: '*/*' }), verifyWebhook(discord), (req, res) => res.end())
   void [pk, telegram, tgSigner, challenge, discordSigner]
+  // The API Tokens page: the principal from the app's login, typed by Express's Request.
+  app.use('/tokens', manageRouter({
+    gate,
+    principal: (req: express.Request) => (req.get('x-user') !== undefined ? { owner: 'w1', actor: 'user:1' } : null)
+  }))
+  app.use('/admin/tokens', manageRouter({ gate, principal: async () => ({ operator: true, actor: 'staff:ann' }) }))
+  const answer: ManageAnswer = await gate.manage({
+    method: 'GET', path: 'keys', query: '', headers: [['Origin', 'http://x']], body: Buffer.alloc(0), principal: null
+  })
+  const status: number = answer.status
+  void status
   app.use(problemDetails())
   console.log(code, headers, k, when)
   await gate.close()
@@ -102,6 +114,8 @@ async function main (): Promise<void> {
 new WebhookVerifier('svix2', { secrets: [] })
 // @ts-expect-error: key pairs exist only for standard and discord
 generateKeypair('github')
+// @ts-expect-error: a principal names an owner or asks for operator mode
+void manageRouter({ gate: undefined as unknown as Gate, principal: () => ({ actor: 'user:1' }) })
 // @ts-expect-error: issue needs a name
 void Gate.open().then(async (g) => await g.issue({ scopes: [] }))
 
