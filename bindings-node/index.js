@@ -384,8 +384,8 @@ const MAX_CACHED_REQUIREMENTS = 1000
 // ----- Gate -------------------------------------------------------------------
 
 const ISSUE_OPTIONS = new Set(['name', 'kind', 'scopes', 'subject', 'resource', 'metadata', 'expiresIn', 'expiresAt', 'rateLimit', 'remaining', 'actor', 'ip', 'userAgent'])
-const UPDATE_OPTIONS = new Set(['name', 'scopes', 'metadata', 'expiresIn', 'expiresAt', 'rateLimit', 'remaining', 'actor', 'ip', 'userAgent'])
 const USAGE_OPTIONS = new Set(['since', 'until', 'step'])
+const UPDATE_OPTIONS = new Set(['name', 'scopes', 'metadata', 'expiresIn', 'expiresAt', 'rateLimit', 'remaining', 'actor', 'ip', 'userAgent'])
 const LIST_OPTIONS = new Set(['subject', 'kind', 'status', 'after', 'limit'])
 const VERIFY_OPTIONS = new Set(['scopes', 'anyScopes', 'resource', 'requirement'])
 const REQUIREMENT_OPTIONS = new Set(['scopes', 'anyScopes'])

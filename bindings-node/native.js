@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.Gate = nativeBinding.Gate
 module.exports.WebhookSigner = nativeBinding.WebhookSigner
 module.exports.WebhookVerifier = nativeBinding.WebhookVerifier
+module.exports.cliMain = nativeBinding.cliMain
 module.exports.errorClasses = nativeBinding.errorClasses
 module.exports.errorTable = nativeBinding.errorTable
 module.exports.gateAuthorize = nativeBinding.gateAuthorize

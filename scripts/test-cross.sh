@@ -6,7 +6,9 @@
 # is rejected by a Python process and one revoked from Python by a Node process
 # (delays printed); one Python and one Node process hammering one key limited
 # to 40/hour admit exactly 40 together; usage counts add up after both close.
-# The checks themselves are tests/python/cross_processes.py.
+# The checks themselves are tests/python/cross_processes.py. First, without
+# servers: the same command-line scenario through pip's `gatepass` and
+# `npx gatepass` on one SQLite store (tests/python/cross_cli.py).
 #
 # Servers: those scripts/test.sh started (GATEPASS_TEST_*_URL), else its own
 # instances on ports and in a directory of their own. Without them the run is
@@ -24,6 +26,11 @@ fail() { echo "test-cross: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 compgen -G "$NODE_PACKAGE/*.node" >/dev/null || fail "no Node addon in bindings-node/: run scripts/test-node.sh first"
 command -v node >/dev/null || fail "node is not on PATH"
 node -e "require(process.argv[1])" "$NODE_PACKAGE" || fail "the Node package in bindings-node/ does not load"
+
+# One command line in both packages: pip's `gatepass` and `npx gatepass`
+# (from the packed npm package) on one store, outputs compared.
+echo "==> the command line from both packages"
+"$PY" -m pytest tests/python/cross_cli.py -q -p no:cacheprovider
 
 STARTED_SERVICES=0
 cleanup() { if [ "$STARTED_SERVICES" = 1 ]; then bash scripts/services.sh stop || true; fi; }

@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod audit;
+mod cli;
 mod duration;
 mod error;
 mod gate;

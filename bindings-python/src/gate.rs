@@ -106,6 +106,13 @@ pub struct Gate {
     inner: Arc<CoreGate>,
 }
 
+impl Gate {
+    /// The core gate, for the command line run on it (`cli_run`).
+    pub fn core(&self) -> &Arc<CoreGate> {
+        &self.inner
+    }
+}
+
 fn optional_string(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<String>> {
     match value {
         None => Ok(None),

@@ -3,6 +3,7 @@
 //! GIL around hashing and store work. Every rule lives in core.
 
 mod audit;
+mod cli;
 mod convert;
 mod error;
 mod gate;
@@ -32,6 +33,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(error::error_table, m)?)?;
     m.add_function(wrap_pyfunction!(error::error_classes, m)?)?;
     m.add_function(wrap_pyfunction!(error::render_error, m)?)?;
+    m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(cli::cli_run, m)?)?;
     m.add("MANAGE_MAX_BODY_BYTES", manage::MAX_BODY_BYTES)?;
     webhook::register(m)?;
     Ok(())

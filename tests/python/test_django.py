@@ -283,3 +283,28 @@ def test_system_check_finds_unknown_drf_scopes():
         assert "djangoapp.views.Bots POST" in text and "channels:write" in text
         assert "djangoapp.views.Channels GET" in text  # channels:read via ReadWriteScopes
         assert "ChannelBots" not in text
+
+
+def test_management_commands_for_events_and_usage(tmp_path):
+    with override_settings(GATEPASS={"STORE": f"sqlite:///{tmp_path}/ev.db"}):
+        out = io.StringIO()
+        call_command("gatepass_issue", "Audited", "--scope", "bots:read", "--json", stdout=out)
+        issued = json.loads(out.getvalue())
+        kid = issued["key"]["id"]
+        call_command("gatepass_revoke", kid, "--actor", "user:42", stdout=io.StringIO())
+        out = io.StringIO()
+        call_command("gatepass_events", "--key", kid, "--json", stdout=out)
+        events = json.loads(out.getvalue())["events"]
+        assert [e["action"] for e in events] == ["revoked", "issued"]
+        assert events[0]["actor"] == "user:42" and events[1]["actor"].startswith("manage.py")
+        assert issued["token"] not in out.getvalue()
+        assert get_gate().verify(issued["token"]).code == "revoked"
+        out = io.StringIO()
+        call_command("gatepass_usage", kid, "--json", stdout=out)
+        usage = json.loads(out.getvalue())
+        assert len(usage["buckets"]) == 30
+        # The refusal this process counted is in the history the command reads.
+        assert sum(b["refused"].get("revoked", 0) for b in usage["buckets"]) == 1
+        with pytest.raises(CommandError) as e:
+            call_command("gatepass_usage", "key_AAAAAAAAAAAAAAAA", stdout=io.StringIO())
+        assert e.value.returncode == 3

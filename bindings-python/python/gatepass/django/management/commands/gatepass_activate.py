@@ -1,4 +1,3 @@
-from .... import cli
 from ..base import make_command
 
-Command = make_command("Activate a deactivated key.", cli.add_id_argument, cli._run_key_action("activate"))
+Command = make_command("Activate a deactivated key.", ["keys", "activate"])

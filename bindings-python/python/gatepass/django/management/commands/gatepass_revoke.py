@@ -1,4 +1,3 @@
-from .... import cli
 from ..base import make_command
 
-Command = make_command("Revoke a key (one-way, immediate).", cli.add_id_argument, cli._run_key_action("revoke"))
+Command = make_command("Revoke a key (one-way, immediate).", ["keys", "revoke"])

@@ -1,4 +1,3 @@
-from .... import cli
 from ..base import make_command
 
-Command = make_command("Rotate a key's secret (prints the new token once).", cli.add_rotate_arguments, cli.run_rotate)
+Command = make_command("Rotate a key's secret (prints the new token once).", ["keys", "rotate"])

@@ -1,4 +1,3 @@
-from .... import cli
 from ..base import make_command
 
-Command = make_command("Show one API key.", cli.add_id_argument, cli._run_key_action("show"))
+Command = make_command("Show one API key.", ["keys", "show"])
