@@ -293,9 +293,8 @@ fn header(text: &str) -> Result<(String, String), String> {
         Some((name, value)) if !name.trim().is_empty() => {
             Ok((name.trim().to_owned(), value.trim().to_owned()))
         }
-        _ => Err(format!(
-            "expected 'Name: value', got {:?}",
-            text.chars().take(40).collect::<String>()
-        )),
+        // The text is not repeated: it is most often an Authorization
+        // header, token included, missing its colon.
+        _ => Err("expected 'Name: value' (the text given is not repeated)".to_owned()),
     }
 }

@@ -348,7 +348,13 @@ fn open_gate(common: &Common) -> Result<Gate, Failure> {
         None => None,
     };
     let url = env::store_url(common.store.as_deref());
-    let gate = Gate::open(&url, policy).map_err(|e| Failure::from_core(&e))?;
+    // A tool never prunes the audit trail: how long events are kept is the
+    // serving application's setting, which this shell may not have (a
+    // command run without `GATEPASS_EVENTS_RETENTION=never` must not delete
+    // a year-old event the app keeps).
+    let gate = Gate::open(&url, policy)
+        .map_err(|e| Failure::from_core(&e))?
+        .with_events_retention(None);
     Ok(
         match env::rate_limiter_url(common.rate_limiter.as_deref()) {
             Some(limiter) => {

@@ -24,13 +24,17 @@ fn secrets(given: &[String]) -> Result<Vec<String>, Failure> {
     if !given.is_empty() {
         return Ok(given.to_vec());
     }
-    match std::env::var(SECRET_VAR) {
-        Ok(env) if !env.is_empty() => Ok(env
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()),
-        _ => Err(Failure::Usage(format!(
+    let from_env: Vec<String> = std::env::var(SECRET_VAR)
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    // An empty list (unset, empty, or only commas) is a usage error here, so
+    // callers can take the first secret without checking.
+    match from_env.is_empty() {
+        false => Ok(from_env),
+        true => Err(Failure::Usage(format!(
             "a secret is needed: --secret or ${SECRET_VAR}"
         ))),
     }
@@ -67,7 +71,10 @@ pub fn run(
         WebhookCommand::Sign(a) => {
             let secret = secrets(&a.secret)?;
             let body = body(a.body_file.as_deref(), stdin)?;
-            let signer = WebhookSigner::new(scheme(&a.scheme)?, &secret[0], clock::system())
+            let first = secret
+                .first()
+                .ok_or_else(|| Failure::Usage("a secret is needed".to_owned()))?;
+            let signer = WebhookSigner::new(scheme(&a.scheme)?, first, clock::system())
                 .map_err(|e| core(&e))?;
             let headers = signer
                 .sign(

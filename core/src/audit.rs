@@ -558,8 +558,11 @@ pub(crate) trait Prune: Send + Sync {
 /// on a verification's thread: a prune only ever waits for its own batches.
 /// Without a thread (none could be started), events are pruned only when
 /// asked ([`crate::Gate::prune_events`]).
-pub(crate) fn start_pruner<P: Prune + 'static>(target: Weak<P>, wake: Arc<PruneWake>) {
-    let _ = std::thread::Builder::new()
+pub(crate) fn start_pruner<P: Prune + 'static>(
+    target: Weak<P>,
+    wake: Arc<PruneWake>,
+) -> Option<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
         .name("gatepass-prune".into())
         .spawn(move || loop {
             match target.upgrade() {
@@ -577,7 +580,8 @@ pub(crate) fn start_pruner<P: Prune + 'static>(target: Weak<P>, wake: Arc<PruneW
             if *stopped {
                 return;
             }
-        });
+        })
+        .ok()
 }
 
 #[cfg(test)]

@@ -133,7 +133,28 @@ pub struct Gate {
     events_retention: Option<Duration>,
     /// Started by the first lifecycle change or `events` call, when the
     /// gate's clock and retention are settled (see [`Gate::start_pruner`]).
-    pruner: OnceLock<Arc<Pruner>>,
+    pruner: OnceLock<PrunerRun>,
+}
+
+/// The running pruner. Dropped with the gate, it stops the thread and waits
+/// for it (at most the batch in progress), so that dropping or closing a gate
+/// closes its store then, not when a prune that was running finishes: a
+/// program may delete, move or copy the database file once its gate is gone.
+#[derive(Debug)]
+struct PrunerRun {
+    pruner: Arc<Pruner>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for PrunerRun {
+    fn drop(&mut self) {
+        self.pruner.wake.stop();
+        if let Some(thread) = self.thread.take() {
+            // The thread holds only a `Weak` to the pruner, never the gate,
+            // so this never runs on the thread it joins.
+            let _ = thread.join();
+        }
+    }
 }
 
 /// What the background prune thread needs, apart from the gate, so that the
@@ -309,8 +330,8 @@ impl Gate {
                 retention,
                 wake: Arc::default(),
             });
-            audit::start_pruner(Arc::downgrade(&pruner), Arc::clone(&pruner.wake));
-            pruner
+            let thread = audit::start_pruner(Arc::downgrade(&pruner), Arc::clone(&pruner.wake));
+            PrunerRun { pruner, thread }
         });
     }
 

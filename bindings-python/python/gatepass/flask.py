@@ -19,7 +19,8 @@
     # The API Tokens page and its JSON API, for the logged-in user's keys:
     app.register_blueprint(
         manage_blueprint(gp, principal=lambda request: gatepass.Principal(
-            owner=str(current_user.workspace_id), actor=f"user:{current_user.id}")),
+            owner=str(current_user.workspace_id), actor=f"user:{current_user.id}")
+            if current_user.is_authenticated else None),  # None: 401 login_required
         url_prefix="/tokens",
     )
 

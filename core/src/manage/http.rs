@@ -21,9 +21,12 @@ pub struct Response {
 /// a token, and `Debug` output ends up in logs.
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header names only: a value can be a live session (the console's
+        // `Set-Cookie`).
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
         f.debug_struct("Response")
             .field("status", &self.status)
-            .field("headers", &self.headers)
+            .field("headers", &names)
             .field("body", &format_args!("<{} bytes>", self.body.len()))
             .finish()
     }

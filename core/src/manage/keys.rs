@@ -161,6 +161,13 @@ fn changed_key(gate: &Gate, principal: &Principal, key: &KeyRecord) -> Value {
 fn gate_error(e: &GateError) -> Response {
     match e {
         GateError::NotFound(_) => not_found(),
+        // The core's message names the policy in force (possibly a file on
+        // the server) and all its kinds: for operators' logs, not for a
+        // key's owner, who sent no kind here.
+        GateError::UnknownKind { .. } => problem(
+            e.code(),
+            "this key's kind is not in the server's policy; an operator must restore it",
+        ),
         e => problem(e.code(), &e.to_string()),
     }
 }
