@@ -160,8 +160,10 @@ pub struct IssueArgs {
     #[arg(long, value_name = "LIMIT")]
     pub rate_limit: Option<String>,
     /// Credits; omit for unlimited
+    // i128, so that a count past what a key may hold (2^53 - 1) reaches the
+    // core and gets its message and exit code, not a parser's overflow.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub remaining: Option<i64>,
+    pub remaining: Option<i128>,
     /// JSON object stored with the key
     #[arg(long, value_name = "JSON", value_parser = metadata)]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,

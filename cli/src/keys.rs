@@ -82,12 +82,14 @@ pub fn split_scopes<'a>(values: impl IntoIterator<Item = &'a String>) -> Vec<Str
 fn issue_request(a: &IssueArgs) -> Result<IssueRequest, Failure> {
     let scopes = split_scopes(a.scopes.iter().flatten());
     let remaining = match a.remaining {
-        Some(n) => Some(u64::try_from(n).map_err(|_| {
-            Failure::coded(
+        Some(n) if n < 0 => {
+            return Err(Failure::coded(
                 "invalid_argument",
                 "remaining must be a non-negative integer".into(),
-            )
-        })?),
+            ))
+        }
+        // Past u64 it is past the core's bound too: the core refuses it.
+        Some(n) => Some(u64::try_from(n).unwrap_or(u64::MAX)),
         None => None,
     };
     Ok(IssueRequest {
