@@ -137,8 +137,9 @@ def create_with_keyboard(page: Page, name: str) -> str:
 def close_token(page: Page, token: str) -> None:
     page.locator("#token-dialog").get_by_role("button", name="Done").click()
     expect(page.locator("#token-dialog")).to_be_hidden()
-    # Shown once: gone from the page once the dialog is closed.
-    assert page.locator("#token-value").input_value() == ""
+    # Shown once: gone from the page once the dialog is closed (the page
+    # empties it on the dialog's close event: wait for it, don't race it).
+    expect(page.locator("#token-value")).to_have_value("")
     assert token not in page.content()
 
 
