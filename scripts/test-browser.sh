@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The API Tokens page in a real browser: Debian's Chromium driven by
 # Playwright for Python (Playwright's own browser download is not used),
-# against `gatepass console` and the framework mounts. Installs what it
+# against `gatepass console` (the command the wheel installs) and the
+# framework mounts. Installs what it
 # needs on a fresh machine: the chromium package (as root) and the pinned
 # Python dependencies in a virtualenv of its own.
 #
@@ -38,9 +39,6 @@ V=$WORK/venv/bin
 echo "==> ruff"
 "$V/ruff" check tests/browser
 "$V/ruff" format --check tests/browser
-
-echo "==> build the console example"
-cargo build -q -p gatepass-core --features console --example console
 
 # The Python mounts run from a Python with the gatepass wheel and the
 # frameworks: the virtualenv scripts/test-python.sh made (scripts/test.sh

@@ -4,6 +4,7 @@ process guards a route with."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -12,21 +13,44 @@ from typing import Iterator, List
 import pytest
 from playwright.sync_api import Browser, BrowserContext
 
-from conftest import ROOT, Process, record_measurement
+from conftest import Process, record_measurement
 from scenario import Target, Watch, ready, run_lifecycle
 
-EXAMPLE = Path(os.environ.get("GATEPASS_CONSOLE_EXAMPLE", ROOT / "target" / "debug" / "examples" / "console"))
+# The Python the test scripts installed the release wheel into: its
+# `gatepass` is the command users run (the Rust CLI behind the package's
+# console script), and its gatepass module issues the keys and runs the app
+# whose requests the page follows.
+PYTHON = os.environ.get("GATEPASS_BROWSER_PYTHON", "")
+APPS = Path(__file__).resolve().parent / "apps"
 
 
-def example(*args: str) -> List[str]:
-    if not EXAMPLE.exists():
-        pytest.skip(f"{EXAMPLE} is not built (scripts/test-browser.sh builds it)")
-    return [str(EXAMPLE), *args]
+def python() -> str:
+    if not PYTHON:
+        pytest.skip("GATEPASS_BROWSER_PYTHON (a Python with gatepass and the frameworks) is not set")
+    return PYTHON
+
+
+def gatepass_command() -> str:
+    cli = Path(python()).parent / "gatepass"
+    if not cli.exists():
+        pytest.skip(f"no gatepass command beside {PYTHON}")
+    return str(cli)
+
+
+ISSUE = """
+import sys, gatepass
+store, name, owner, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+gate = gatepass.Gate(store)
+for i in range(count):
+    print(gate.issue(name if count == 1 else f"{name} {i}", subject=owner).token)
+gate.flush()
+"""
 
 
 def issue(store: str, name: str, owner: str, count: int = 1) -> List[str]:
-    args = example("issue", store, "-", name, owner, str(count))
-    out = subprocess.run(args, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [python(), "-c", ISSUE, store, name, owner, str(count)], check=True, capture_output=True, text=True
+    )
     return out.stdout.split()
 
 
@@ -35,17 +59,27 @@ def store(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'keys.db'}"
 
 
+def serve_console(store: str) -> tuple:
+    """`gatepass console` as a user starts it, on a free port; its --json line
+    is the one-time login URL."""
+    proc = Process([gatepass_command(), "--store", store, "--json", "console", "--port", "0"], ready='"url"')
+    return proc, json.loads(proc.line)["url"]
+
+
 @pytest.fixture
 def console(store: str) -> Iterator[str]:
-    proc = Process(example("serve", store))
-    yield proc.line
+    proc, url = serve_console(store)
+    yield url
     proc.stop()
 
 
 @pytest.fixture
 def protected(store: str) -> Iterator[str]:
-    proc = Process(example("protect", store))
-    yield proc.line
+    """A Flask app on the same store guarding GET /protected with
+    gatepass's decorator: the app whose requests the page's usage and
+    statuses follow."""
+    proc = Process([python(), str(APPS / "python_app.py"), "flask", store], cwd=APPS)
+    yield f"{proc.line}/protected"
     proc.stop()
 
 
@@ -96,13 +130,13 @@ def test_first_render_with_100_keys(browser: Browser, store: str, shots_root: Pa
     """Measured and recorded, not asserted: time from navigation to the
     first 100 cards, and the bytes the page ships."""
     issue(store, "load", "owner-1", 100)
-    proc = Process(example("serve", store))
+    proc, url = serve_console(store)
     try:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         watch = Watch()
         watch.attach(page)
-        page.goto(proc.line)
+        page.goto(url)
         ready(page)
         assert page.locator(".card").count() == 100
         page.wait_for_function("performance.getEntriesByName('gatepass:first-render').length > 0")
