@@ -17,7 +17,20 @@ else
   echo "*** PostgreSQL/Redis could not be started: the tests that need them will be SKIPPED ***" >&2
 fi
 
+# A CI machine starts from nothing and keeps nothing, and its disk can be
+# small: no incremental caches, line tables instead of full debug info in the
+# test binaries (backtraces keep file and line), and the debug build is
+# removed once the Rust tests are done, since everything after them builds in
+# release. A developer's machine keeps its caches.
+if [ "${CI:-}" = true ]; then
+  export CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_DEBUG=line-tables-only
+fi
+
 bash scripts/test-rust.sh
+if [ "${CI:-}" = true ]; then
+  echo "==> disk: $(du -sh target 2>/dev/null | cut -f1) in target/ after the Rust tests; removing target/debug"
+  rm -rf target/debug
+fi
 bash scripts/test-node.sh
 bash scripts/test-python.sh
 bash scripts/test-cross.sh
@@ -25,3 +38,4 @@ bash scripts/test-cross.sh
 # (reuses the wheel and the addon the Python and Node parts just built).
 bash scripts/test-browser.sh
 bash scripts/test-install.sh
+echo "==> disk: $(du -sh target 2>/dev/null | cut -f1) in target/ at the end"
