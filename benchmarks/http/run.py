@@ -12,6 +12,9 @@ falls on all of them alike.
 
 gatepass's share, per round, is ``(header - gatepass) / none`` in points of
 the no-auth throughput: what verifying a key costs beyond reading the header.
+It is given twice: from wrk's throughput, and from the servers' CPU time per
+request (read from /proc around each wrk run), which load from other
+processes disturbs far less on a shared machine.
 
     python benchmarks/http/run.py                     # all four, 5 rounds x 5 s
     python benchmarks/http/run.py --frameworks express --rounds 7
@@ -68,6 +71,8 @@ class Server:
     port: int
     process: Optional[subprocess.Popen] = None
     results: Dict[str, List[float]] = field(default_factory=lambda: {r: [] for r in ROUTES})
+    # Server CPU time per request (µs), the server's processes together.
+    cpu: Dict[str, List[float]] = field(default_factory=lambda: {r: [] for r in ROUTES})
 
     def start(self, prefix: List[str], log: Path) -> None:
         out = open(log, "wb")  # noqa: SIM115 -- closed with the process
@@ -146,10 +151,35 @@ def servers(names: List[str], stores: Dict[str, str], builds: Dict[str, str]) ->
 
 
 WRK_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+WRK_COUNT = re.compile(r"(\d+) requests in ")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(root: int) -> float:
+    """User + system CPU time of a process and its descendants (gunicorn's
+    worker is a child of its arbiter), from /proc."""
+    parents: Dict[int, int] = {}
+    times: Dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / TICKS
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        total += times.get(pid, 0.0)
+        stack.extend(child for child, parent in parents.items() if parent == pid)
+    return total
 WRK_BAD = re.compile(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*")
 
 
-def wrk(prefix: List[str], port: int, route: str, token: str, seconds: float, connections: int) -> float:
+def wrk(prefix: List[str], port: int, route: str, token: str, seconds: float, connections: int) -> tuple:
     cmd = prefix + [
         "wrk",
         "-t1",
@@ -164,9 +194,10 @@ def wrk(prefix: List[str], port: int, route: str, token: str, seconds: float, co
     if bad and not bad.group(0).startswith("Socket errors: connect 0, read 0, write 0, timeout 0"):
         raise SystemExit(f"wrk on /{route} port {port}: {bad.group(0)}\n{text}")
     m = WRK_RATE.search(text)
-    if not m:
+    n = WRK_COUNT.search(text)
+    if not m or not n:
         raise SystemExit(f"no rate in wrk output:\n{text}")
-    return float(m.group(1))
+    return float(m.group(1)), int(n.group(1))
 
 
 ISSUE_WITH_NODE = """
@@ -260,7 +291,11 @@ def main() -> None:
             for s in all_servers[k:] + all_servers[:k]:
                 j = r % len(ROUTES)
                 for route in ROUTES[j:] + ROUTES[:j]:
-                    s.results[route].append(wrk(wrk_prefix, s.port, route, token, args.seconds, args.connections))
+                    assert s.process is not None
+                    before = cpu_seconds(s.process.pid)
+                    rate, count = wrk(wrk_prefix, s.port, route, token, args.seconds, args.connections)
+                    s.results[route].append(rate)
+                    s.cpu[route].append(1e6 * (cpu_seconds(s.process.pid) - before) / max(count, 1))
             print(
                 f"  round {r + 1}: load average {loads[-1]:.1f}; "
                 + "; ".join(
@@ -282,7 +317,21 @@ def main() -> None:
         cols = "".join(column(s.results[route]) for route in ROUTES)
         rounds = ", ".join(f"{x:.1f}" for x in shares)
         print(f"{s.name:<16}{cols}   {statistics.median(shares):.1f} [{spread(shares)}]  rounds: {rounds}")
-        report[s.name] = {"results": s.results, "shares": shares}
+        report[s.name] = {"results": s.results, "shares": shares, "cpu_us_per_request": s.cpu}
+    # The same share from the servers' CPU time per request, which other
+    # processes on the machine disturb far less than throughput: a
+    # single-worker server's throughput is at most 1 / (CPU per request), so
+    # the share is (1/header - 1/gatepass) / (1/none) with each route's CPU
+    # time per request in place of its rate.
+    print("\nserver CPU µs per request, median of the rounds [min..max]; share from CPU time, points, per round")
+    print(f"{'server':<16}{'no auth':>20}{'header only':>20}{'gatepass':>20}   share median [min..max]")
+    for s in all_servers:
+        measured = zip(s.cpu["none"], s.cpu["header"], s.cpu["gatepass"])
+        shares = [100 * (1 / h - 1 / g) / (1 / n) if min(n, h, g) > 0 else float("nan") for n, h, g in measured]
+        cols = "".join(column(s.cpu[route]) for route in ROUTES)
+        rounds = ", ".join(f"{x:.1f}" for x in shares)
+        print(f"{s.name:<16}{cols}   {statistics.median(shares):.1f} [{spread(shares)}]  rounds: {rounds}")
+        report[s.name]["cpu_shares"] = shares
     print(f"load average (1 min) at each round's start and at the end: {', '.join(f'{x:.1f}' for x in loads)}")
     if args.json:
         args.json.write_text(
