@@ -604,7 +604,8 @@ class Gate {
 
   /**
    * A key's usage history: one bucket per hour or UTC day, oldest first,
-   * zeros included (default: the last 30 days by day, or 24 hours by hour).
+   * zeros included (default: the last 30 days by day, or 24 hours by hour,
+   * the current day or hour included; the core decides, see docs/core.md).
    */
   async usage (id, options) {
     checkId('usage', id)

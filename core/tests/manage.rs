@@ -1161,7 +1161,7 @@ fn usage_history_and_attempts_after_end_on_every_store() {
         let hours = hourly.json["buckets"].as_array().unwrap();
         assert_eq!(
             (hourly.json["step"].as_str(), hours.len()),
-            (Some("hour"), 7 * 24)
+            (Some("hour"), 24)
         );
         assert_eq!(hours.last().unwrap()["start"], "2026-11-29T11:00:00.000Z");
         assert_eq!(hours.last().unwrap()["valid"], 3);
@@ -1623,4 +1623,46 @@ fn a_change_is_answered_as_made_when_the_history_cannot_be_read_after_it() {
     assert_eq!(read.header("retry-after"), Some("1"));
     assert!(!read.text().contains("history"), "{}", read.text());
     call("GET", &format!("keys/{id}/usage"), b"").problem(503, "store_unavailable");
+}
+
+/// The management API's default range is `gate.usage`'s (the bindings'):
+/// the same store and clock give the same buckets, ending with the current
+/// bucket, by day and by hour, at a bucket's edge and inside one.
+#[test]
+fn usage_with_no_range_is_the_bindings_default_range() {
+    use gatepass_core::history::{self, Step, UsageQuery};
+    use gatepass_core::manage::time;
+
+    let api = Api::on("memory://", Policy::default(), owner("ws"));
+    let created = api.create(json!({"name": "charted"}));
+    let token = created.json["token"].as_str().unwrap().to_owned();
+    let id = created.json["key"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(api.verify(&token), Outcome::Valid);
+    for now in [NOW, NOW - NOW % history::DAY] {
+        api.clock.set_ms(now);
+        for (step, name, count) in [
+            (Step::Day, "day", history::DEFAULT_DAYS),
+            (Step::Hour, "hour", history::DEFAULT_HOURS),
+        ] {
+            let answer = api.get(&format!("keys/{id}/usage"), &format!("step={name}"));
+            assert_eq!(answer.status, 200, "{}", answer.text());
+            let starts: Vec<&str> = answer.json["buckets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["start"].as_str().unwrap())
+                .collect();
+            let direct = api
+                .gate
+                .usage(&id, &UsageQuery::recent(None, None, step, now))
+                .unwrap();
+            let expected: Vec<String> = direct.iter().map(|b| time::format(b.start)).collect();
+            assert_eq!(starts, expected, "{name} at {now}");
+            assert_eq!(starts.len(), usize::try_from(count).unwrap(), "{name}");
+            assert_eq!(
+                starts.last().copied(),
+                Some(time::format(step.floor(now)).as_str())
+            );
+        }
+    }
 }
