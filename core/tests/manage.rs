@@ -899,27 +899,49 @@ fn unknown_routes_and_methods() {
     // The page itself is served by page::serve, tested with its files.
     let a = api.raw("DELETE", "keys", "", &same_origin_headers(), b"{}");
     a.problem(405, "method_not_allowed");
-    assert_eq!(a.header("allow"), Some("GET, HEAD, POST"));
+    assert_eq!(a.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
     let a = api.raw("get", "keys", "", &[], b"");
     a.problem(405, "method_not_allowed");
     let a = api.raw("GET", "keys/key_0000000000000000/revoke", "", &[], b"");
-    assert_eq!(a.header("allow"), Some("POST"));
+    assert_eq!(a.header("allow"), Some("POST, OPTIONS"));
     // Every route names the methods it answers.
     for (method, path, allow) in [
-        ("DELETE", "keys/key_0000000000000000", "GET, HEAD, PATCH"),
-        ("POST", "keys/key_0000000000000000/usage", "GET, HEAD"),
-        ("POST", "events", "GET, HEAD"),
-        ("PUT", "meta", "GET, HEAD"),
+        (
+            "DELETE",
+            "keys/key_0000000000000000",
+            "GET, HEAD, PATCH, OPTIONS",
+        ),
+        (
+            "POST",
+            "keys/key_0000000000000000/usage",
+            "GET, HEAD, OPTIONS",
+        ),
+        ("POST", "events", "GET, HEAD, OPTIONS"),
+        ("PUT", "meta", "GET, HEAD, OPTIONS"),
     ] {
         let a = api.raw(method, path, "", &same_origin_headers(), b"{}");
         a.problem(405, "method_not_allowed");
         assert_eq!(a.header("allow"), Some(allow), "{method} {path}");
+        // OPTIONS is answered for the route, with the same list and no body.
+        let a = api.raw("OPTIONS", path, "", &[], b"");
+        assert_eq!((a.status, a.body.len()), (204, 0), "OPTIONS {path}");
+        assert_eq!(a.header("allow"), Some(allow), "OPTIONS {path}");
+        assert_eq!(a.header("access-control-allow-origin"), None);
     }
+    let a = api.raw("OPTIONS", "keys", "", &[], b"");
+    assert_eq!(
+        (a.status, a.header("allow")),
+        (204, Some("GET, HEAD, POST, OPTIONS"))
+    );
+    api.raw("OPTIONS", "nope", "", &[], b"")
+        .problem(404, "not_found");
+    let head = api.raw("HEAD", "nope", "", &[], b"");
+    assert_eq!((head.status, head.body.len()), (404, 0));
     // The page's paths answer GET and HEAD only.
     for path in ["", "page/app.js"] {
         let a = api.raw("POST", path, "", &same_origin_headers(), b"{}");
         a.problem(405, "method_not_allowed");
-        assert_eq!(a.header("allow"), Some("GET, HEAD"));
+        assert_eq!(a.header("allow"), Some("GET, HEAD, OPTIONS"));
     }
     // A request's Debug form leaves its body out.
     let shown = format!(

@@ -298,6 +298,26 @@ for (const [label, express] of EXPRESSES) {
       assert.match(r.headers.get('content-type'), /^application\/json/)
     })
 
+    it('answers OPTIONS and HEAD as the core does, as the Python frameworks do', async () => {
+      // The same table as tests/python/manage_http.py's OPTIONS_AND_HEAD.
+      const user = userOf(server, 'alice')
+      for (const [method, p, status, allow] of [
+        ['OPTIONS', 'keys', 204, 'GET, HEAD, POST, OPTIONS'],
+        ['OPTIONS', 'keys/key_0000000000000000', 204, 'GET, HEAD, PATCH, OPTIONS'],
+        ['OPTIONS', 'keys/key_0000000000000000/revoke', 204, 'POST, OPTIONS'],
+        ['OPTIONS', 'no/such/route', 404, null],
+        ['HEAD', 'keys', 200, null],
+        ['HEAD', 'no/such/route', 404, null]
+      ]) {
+        const r = await user.call(method, p, { sameOrigin: false })
+        assert.deepEqual([r.status, r.headers.get('allow')], [status, allow], `${method} ${p}`)
+        // HEAD and 204 answers have no body; OPTIONS on no route is the usual problem.
+        if (method === 'HEAD' || status === 204) assert.equal(r.text, '', `${method} ${p}`)
+        else assert.equal(problemCode(r), 'not_found', `${method} ${p}`)
+        assert.equal(r.headers.get('access-control-allow-origin'), null)
+      }
+    })
+
     it('redirects the mount point to its slash', async () => {
       const r = await server.request('/tokens?x=1', { headers: { [LOGIN_HEADER]: 'alice' }, redirect: 'manual' })
       assert.equal(r.status, 308)
