@@ -1688,3 +1688,84 @@ fn usage_with_no_range_is_the_bindings_default_range() {
         }
     }
 }
+
+/// In owner mode, an event's source (`ip`, `user_agent`) is shown only when
+/// the owner's own actor made the change; staff working on the owner's keys
+/// (an operator mount, the CLI, a support tool) keep theirs. Operators see
+/// every source.
+#[test]
+fn owners_see_only_their_own_changes_source() {
+    let mine = Actor::new("user:ws")
+        .with_ip("203.0.113.9")
+        .with_user_agent("Mozilla/5.0 (owner)");
+    let api = Api::on("memory://", Policy::default(), Principal::owner("ws", mine));
+    let id = api.create(json!({"name": "watched"})).json["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let staff = Actor::new("staff:ann")
+        .with_ip("198.51.100.4")
+        .with_user_agent("Mozilla/5.0 (staff)");
+    let operator = api.as_principal(Principal::operator(staff));
+    let r = operator.send("POST", &format!("keys/{id}/deactivate"), json!({}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let cli = Actor::new("cli:root").with_ip("192.0.2.1");
+    api.gate.revoke_as(&id, &cli).unwrap();
+
+    let source = |e: &Value| {
+        (
+            e["action"].as_str().unwrap().to_owned(),
+            e["actor"].as_str().unwrap().to_owned(),
+            e["ip"].clone(),
+            e["user_agent"].clone(),
+        )
+    };
+    for query in [String::new(), format!("key={id}")] {
+        let seen: Vec<_> = api.get("events", &query).json["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(source)
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    "revoked".into(),
+                    "cli:root".into(),
+                    Value::Null,
+                    Value::Null
+                ),
+                (
+                    "deactivated".into(),
+                    "staff:ann".into(),
+                    Value::Null,
+                    Value::Null
+                ),
+                (
+                    "issued".into(),
+                    "user:ws".into(),
+                    json!("203.0.113.9"),
+                    json!("Mozilla/5.0 (owner)")
+                ),
+            ],
+            "owner, events?{query}"
+        );
+    }
+    let all: Vec<_> = operator.get("events", "").json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(source)
+        .collect();
+    assert_eq!(
+        all.iter().map(|e| e.2.clone()).collect::<Vec<_>>(),
+        vec![
+            json!("192.0.2.1"),
+            json!("198.51.100.4"),
+            json!("203.0.113.9")
+        ],
+        "the operator sees every source"
+    );
+    assert_eq!(all[1].3, json!("Mozilla/5.0 (staff)"));
+}
