@@ -324,6 +324,31 @@ for (const [label, express] of EXPRESSES) {
       assert.equal(r.headers.get('location'), '/tokens/?x=1')
     })
 
+    it("records the client address as Express knows it (req.ip, after 'trust proxy')", async () => {
+      for (const trust of [true, false]) {
+        const app = express()
+        if (trust) app.set('trust proxy', true)
+        app.use('/tokens', manageRouter({ gate, principal: () => ({ owner: 'workspace:proxied', actor: 'user:proxied' }) }))
+        const proxied = await listen(app)
+        try {
+          const r = await proxied.request('/tokens/keys', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', origin: proxied.base, 'x-forwarded-for': '203.0.113.7' },
+            body: JSON.stringify({ name: `behind a proxy (trusted: ${trust})` })
+          })
+          assert.equal(r.status, 201, r.text)
+          const { events } = await gate.events({ key: r.json.key.id })
+          assert.equal(events.length, 1)
+          // Trusted: the forwarded address; not trusted: the socket's (this
+          // test's own connection to 127.0.0.1, as Node may spell it).
+          if (trust) assert.equal(events[0].ip, '203.0.113.7')
+          else assert.ok(['127.0.0.1', '::ffff:127.0.0.1'].includes(events[0].ip), events[0].ip)
+        } finally {
+          await proxied.close()
+        }
+      }
+    })
+
     it('takes a body an Express parser already read', async () => {
       const app = express()
       app.use(express.json())
