@@ -435,6 +435,8 @@ export interface VerifiedWebhook {
 export declare class WebhookVerifier {
   constructor (scheme: WebhookScheme, options: VerifierOptions)
   readonly scheme: WebhookScheme
+  /** Whether the scheme signs the request URL (`twilio`): `verify` then needs `{ url }`. */
+  readonly signsUrl: boolean
   /** Throws a `WebhookError`; `twilio` needs `{ url }`. */
   verify (body: WebhookBody, headers: WebhookHeaders, options?: { url?: string } | string): VerifiedWebhook
 }

@@ -908,6 +908,7 @@ function verifiedFrom (scheme, encoded) {
 class WebhookVerifier {
   #native
   #scheme
+  #signsUrl
   #headerNames
   #headerLengths
 
@@ -955,12 +956,21 @@ class WebhookVerifier {
       throw fromNative(e)
     }
     this.#scheme = this.#native.scheme
+    this.#signsUrl = this.#native.signsUrl
     this.#headerNames = this.#native.headerNames
     this.#headerLengths = new Set(this.#headerNames.map((n) => n.length))
   }
 
   get scheme () {
     return this.#scheme
+  }
+
+  /**
+   * Whether the scheme signs the request URL (`twilio`): `verify` then needs
+   * `{ url }`, the public URL the sender called. The core decides.
+   */
+  get signsUrl () {
+    return this.#signsUrl
   }
 
   /**
