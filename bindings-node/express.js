@@ -237,9 +237,6 @@ function requireScopeExpression (expression) {
   return scopeMiddleware('requireScopeExpression()', parseRequirement({ scopes: expression }))
 }
 
-/** Schemes whose signature covers the request URL. */
-const URL_SIGNING_SCHEMES = new Set(['twilio'])
-
 /**
  * `options.baseUrl` checked once: an absolute http(s) URL without query or
  * fragment, returned without a trailing `/`.
@@ -275,7 +272,7 @@ function verifyWebhook (verifier, options = {}) {
     throw invalid('verifyWebhook: url must be a string or a function of the request')
   }
   const base = baseUrlOption(options.baseUrl)
-  const needsUrl = URL_SIGNING_SCHEMES.has(verifier.scheme)
+  const needsUrl = verifier.signsUrl
   if (needsUrl && url === undefined && base === undefined) {
     throw new ConfigError(
       `verifyWebhook: the ${verifier.scheme} scheme signs the public URL the sender calls; ` +

@@ -330,7 +330,9 @@ export declare class Gate {
   /**
    * A key's usage history: one bucket per hour or UTC day from `since`
    * (rounded down to its bucket) until `until`, oldest first, zeros included,
-   * at most 2000 buckets. Default: the last 30 days by day, or 24 hours by hour.
+   * at most 2000 buckets. Default: the last 30 days by day, or 24 hours by
+   * hour, the current day or hour included (as the management API and
+   * `gatepass usage`).
    */
   usage (id: string, options?: UsageOptions): Promise<UsageBucket[]>
   requirement (options?: RequirementOptions): Requirement
@@ -433,6 +435,8 @@ export interface VerifiedWebhook {
 export declare class WebhookVerifier {
   constructor (scheme: WebhookScheme, options: VerifierOptions)
   readonly scheme: WebhookScheme
+  /** Whether the scheme signs the request URL (`twilio`): `verify` then needs `{ url }`. */
+  readonly signsUrl: boolean
   /** Throws a `WebhookError`; `twilio` needs `{ url }`. */
   verify (body: WebhookBody, headers: WebhookHeaders, options?: { url?: string } | string): VerifiedWebhook
 }

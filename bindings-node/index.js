@@ -604,7 +604,8 @@ class Gate {
 
   /**
    * A key's usage history: one bucket per hour or UTC day, oldest first,
-   * zeros included (default: the last 30 days by day, or 24 hours by hour).
+   * zeros included (default: the last 30 days by day, or 24 hours by hour,
+   * the current day or hour included; the core decides, see docs/core.md).
    */
   async usage (id, options) {
     checkId('usage', id)
@@ -907,6 +908,7 @@ function verifiedFrom (scheme, encoded) {
 class WebhookVerifier {
   #native
   #scheme
+  #signsUrl
   #headerNames
   #headerLengths
 
@@ -954,12 +956,21 @@ class WebhookVerifier {
       throw fromNative(e)
     }
     this.#scheme = this.#native.scheme
+    this.#signsUrl = this.#native.signsUrl
     this.#headerNames = this.#native.headerNames
     this.#headerLengths = new Set(this.#headerNames.map((n) => n.length))
   }
 
   get scheme () {
     return this.#scheme
+  }
+
+  /**
+   * Whether the scheme signs the request URL (`twilio`): `verify` then needs
+   * `{ url }`, the public URL the sender called. The core decides.
+   */
+  get signsUrl () {
+    return this.#signsUrl
   }
 
   /**

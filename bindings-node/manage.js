@@ -28,6 +28,18 @@ function stringList (name, value) {
   return value
 }
 
+/**
+ * The client's address as the host's framework knows it: Express's `req.ip`,
+ * which follows the app's `trust proxy` setting (behind a proxy, the
+ * forwarded address it trusts; otherwise the socket's), as Flask's
+ * `remote_addr` follows ProxyFix and Django's `REMOTE_ADDR` the deployment.
+ * A plain connect-style server has no `req.ip`: the socket's address.
+ */
+function clientAddress (req) {
+  if (typeof req.ip === 'string' && req.ip !== '') return req.ip
+  return req.socket?.remoteAddress ?? undefined
+}
+
 /** The principal as the addon takes it; the request's IP and User-Agent unless given. */
 function principalOf (who, req) {
   if (typeof who !== 'object') throw invalid('manageRouter: principal() must return { owner, actor } or null')
@@ -46,7 +58,7 @@ function principalOf (who, req) {
     actor: text('actor', who.actor) ?? '',
     kinds: stringList('kinds', who.kinds),
     scopes: stringList('scopes', who.scopes),
-    ip: text('ip', who.ip) ?? req.socket?.remoteAddress ?? undefined,
+    ip: text('ip', who.ip) ?? clientAddress(req),
     userAgent: text('userAgent', who.userAgent) ?? (typeof ua === 'string' ? ua : undefined)
   }
 }

@@ -97,6 +97,13 @@ impl WebhookVerifier {
         self.inner.scheme().as_str()
     }
 
+    /// Whether the scheme signs the request URL (`twilio`): `verify` then
+    /// needs the public URL the sender called. The core's answer.
+    #[napi(getter, catch_unwind)]
+    pub fn signs_url(&self) -> bool {
+        self.inner.scheme().signs_url()
+    }
+
     /// The headers `verify` reads, lower-cased, in the order it takes their
     /// values: the scheme's own, from the core. Nothing else is handed over.
     #[napi(getter, catch_unwind)]

@@ -153,7 +153,9 @@ impl EventPage {
         Ok(self.events(py)?.into_any().try_iter()?.into_any())
     }
 
-    fn __repr__(&self) -> String {
-        format!("EventPage(len={}, next={:?})", self.events.len(), self.next)
+    /// `next` as Python shows it (`'…'` or `None`), not Rust's `Some("…")`.
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let next = self.next.as_deref().into_pyobject(py)?.repr()?;
+        Ok(format!("EventPage(len={}, next={next})", self.events.len()))
     }
 }

@@ -94,8 +94,10 @@ impl Page {
         Ok(self.keys(py)?.into_any().try_iter()?.into_any())
     }
 
-    fn __repr__(&self) -> String {
-        format!("Page(len={}, next={:?})", self.keys.len(), self.next)
+    /// `next` as Python shows it (`'…'` or `None`), not Rust's `Some("…")`.
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let next = self.next.as_deref().into_pyobject(py)?.repr()?;
+        Ok(format!("Page(len={}, next={next})", self.keys.len()))
     }
 }
 

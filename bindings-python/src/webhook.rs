@@ -173,6 +173,13 @@ impl WebhookVerifier {
         self.inner.scheme().as_str()
     }
 
+    /// Whether the scheme signs the request URL (`twilio`): `verify` then
+    /// needs `url=`, the public URL the sender called. The core's answer.
+    #[getter]
+    fn signs_url(&self) -> bool {
+        self.inner.scheme().signs_url()
+    }
+
     /// Every request header this scheme reads (lower case): a framework
     /// helper can pass just these instead of the whole request.
     #[getter]

@@ -106,7 +106,7 @@ pub struct UsageArgs {
     /// key_…
     #[arg(value_name = "KEY_ID")]
     pub key_id: String,
-    /// How many days back, up to today (default 30 by day, 2 by hour)
+    /// How many days back, up to today (default 30 by day, 1 by hour)
     #[arg(long, value_name = "N")]
     pub days: Option<u32>,
     /// Bucket width

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use gatepass_core::history::{Step, UsageBucket, UsageQuery};
+use gatepass_core::history::{Step, UsageBucket, UsageQuery, DAY};
 
 use crate::args::UsageArgs;
 use crate::json::Json;
@@ -19,24 +19,20 @@ const EIGHTHS: [&str; 8] = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"]
 pub fn run(ctx: &Context<'_>, a: &UsageArgs, o: &mut Output<'_>) -> Result<i32, Failure> {
     let step = Step::parse(&a.step).map_err(|e| ctx.failure(&e))?;
     let key = ctx.gate.get(&a.key_id).map_err(|e| ctx.failure(&e))?;
-    let days = a.days.unwrap_or(match step {
-        Step::Hour => 2,
-        Step::Day => 30,
-    });
-    if days == 0 {
+    if a.days == Some(0) {
         return Err(Failure::coded(
             "invalid_argument",
             "--days must be at least 1".into(),
         ));
     }
-    // The range ends with the bucket holding now, so today's requests show.
-    let until = step.floor(ctx.gate.now()) + step.millis();
-    let span = i64::from(days).saturating_mul(86_400_000);
-    let query = UsageQuery {
-        since: until.saturating_sub(span),
-        until,
-        step,
-    };
+    // The range is the core's default (the one every binding and the
+    // management API use); `--days` only changes its length.
+    let now = ctx.gate.now();
+    let until = UsageQuery::current_end(step, now);
+    let since = a
+        .days
+        .map(|days| until.saturating_sub(i64::from(days).saturating_mul(DAY)));
+    let query = UsageQuery::recent(since, Some(until), step, now);
     let buckets = ctx
         .gate
         .usage(&key.id, &query)

@@ -382,6 +382,11 @@ fn usage_charts_a_keys_requests() {
 
     let by_hour = json(&s.run(&["usage", &id, "--step", "hour", "--days", "1", "--json"]));
     assert_eq!(by_hour["buckets"].as_array().map(Vec::len), Some(24));
+    // With no --days, the core's default range, as in every binding and the
+    // management API.
+    let default_hours = json(&s.run(&["usage", &id, "--step", "hour", "--json"]));
+    let expected = usize::try_from(gatepass_core::history::DEFAULT_HOURS).ok();
+    assert_eq!(default_hours["buckets"].as_array().map(Vec::len), expected);
     assert_eq!(s.run(&["usage", "key_AAAAAAAAAAAAAAAA"]).code, 3);
     assert_eq!(s.run(&["usage", &id, "--days", "0"]).code, 4);
     assert_eq!(s.run(&["usage", &id, "--step", "week"]).code, 2);

@@ -205,16 +205,21 @@ pub struct TotalsRow {
 }
 
 /// The default range of a usage query with no `since`: the last 30 days
-/// by day, the last 24 hours by hour.
+/// by day (the page's chart), the last 24 hours by hour, the current day or
+/// hour included.
 pub const DEFAULT_DAYS: Millis = 30;
 pub const DEFAULT_HOURS: Millis = 24;
 
 impl UsageQuery {
-    /// The query the bindings and tools make from optional arguments:
-    /// `until` defaults to `now`, `since` to 30 days (by day) or 24 hours
-    /// (by hour) before `until`.
+    /// The one rule for a usage query made from optional arguments, used by
+    /// the bindings' `gate.usage`, the management API and the CLI, so the
+    /// same store and clock give the same buckets everywhere: `until`
+    /// defaults to the end of the bucket holding `now` (the current day's or
+    /// hour's requests show, and the range is whole buckets), `since` to
+    /// [`DEFAULT_DAYS`] days (by day) or [`DEFAULT_HOURS`] hours (by hour)
+    /// before `until`.
     pub fn recent(since: Option<Millis>, until: Option<Millis>, step: Step, now: Millis) -> Self {
-        let until = until.unwrap_or(now);
+        let until = until.unwrap_or_else(|| Self::current_end(step, now));
         let back = match step {
             Step::Day => DEFAULT_DAYS * DAY,
             Step::Hour => DEFAULT_HOURS * HOUR,
@@ -224,6 +229,13 @@ impl UsageQuery {
             until,
             step,
         }
+    }
+
+    /// The end of the bucket holding `now`: where a range with no `until`
+    /// ends, so that a caller choosing only the length (the CLI's `--days`)
+    /// ends it where [`UsageQuery::recent`] does.
+    pub fn current_end(step: Step, now: Millis) -> Millis {
+        step.floor(now).saturating_add(step.millis())
     }
 
     /// The buckets this query answers with, checked against the bounds and
@@ -376,6 +388,27 @@ mod tests {
             ..q
         };
         assert_eq!(by_day.bucket_starts(11 * DAY).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_default_range_is_whole_buckets_ending_with_the_current_one() {
+        let now = 20 * DAY + 10 * HOUR + 30 * 60_000;
+        let days = UsageQuery::recent(None, None, Step::Day, now);
+        let starts = days.bucket_starts(0).unwrap();
+        assert_eq!(starts.len(), DEFAULT_DAYS as usize);
+        assert_eq!(starts.last(), Some(&(20 * DAY)));
+        assert_eq!(starts.first(), Some(&(20 * DAY - 29 * DAY)));
+        let hours = UsageQuery::recent(None, None, Step::Hour, now);
+        let starts = hours.bucket_starts(0).unwrap();
+        assert_eq!(starts.len(), DEFAULT_HOURS as usize);
+        assert_eq!(starts.last(), Some(&(20 * DAY + 10 * HOUR)));
+        // On a bucket's edge the bucket just begun is the current one.
+        let edge = UsageQuery::recent(None, None, Step::Hour, 20 * DAY);
+        assert_eq!(edge.bucket_starts(0).unwrap().last(), Some(&(20 * DAY)));
+        // A given `since` or `until` is kept as given.
+        let given = UsageQuery::recent(Some(DAY), Some(3 * DAY), Step::Day, now);
+        assert_eq!((given.since, given.until), (DAY, 3 * DAY));
+        assert_eq!(UsageQuery::current_end(Step::Day, now), 21 * DAY);
     }
 
     #[test]

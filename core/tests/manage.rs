@@ -899,27 +899,49 @@ fn unknown_routes_and_methods() {
     // The page itself is served by page::serve, tested with its files.
     let a = api.raw("DELETE", "keys", "", &same_origin_headers(), b"{}");
     a.problem(405, "method_not_allowed");
-    assert_eq!(a.header("allow"), Some("GET, HEAD, POST"));
+    assert_eq!(a.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
     let a = api.raw("get", "keys", "", &[], b"");
     a.problem(405, "method_not_allowed");
     let a = api.raw("GET", "keys/key_0000000000000000/revoke", "", &[], b"");
-    assert_eq!(a.header("allow"), Some("POST"));
+    assert_eq!(a.header("allow"), Some("POST, OPTIONS"));
     // Every route names the methods it answers.
     for (method, path, allow) in [
-        ("DELETE", "keys/key_0000000000000000", "GET, HEAD, PATCH"),
-        ("POST", "keys/key_0000000000000000/usage", "GET, HEAD"),
-        ("POST", "events", "GET, HEAD"),
-        ("PUT", "meta", "GET, HEAD"),
+        (
+            "DELETE",
+            "keys/key_0000000000000000",
+            "GET, HEAD, PATCH, OPTIONS",
+        ),
+        (
+            "POST",
+            "keys/key_0000000000000000/usage",
+            "GET, HEAD, OPTIONS",
+        ),
+        ("POST", "events", "GET, HEAD, OPTIONS"),
+        ("PUT", "meta", "GET, HEAD, OPTIONS"),
     ] {
         let a = api.raw(method, path, "", &same_origin_headers(), b"{}");
         a.problem(405, "method_not_allowed");
         assert_eq!(a.header("allow"), Some(allow), "{method} {path}");
+        // OPTIONS is answered for the route, with the same list and no body.
+        let a = api.raw("OPTIONS", path, "", &[], b"");
+        assert_eq!((a.status, a.body.len()), (204, 0), "OPTIONS {path}");
+        assert_eq!(a.header("allow"), Some(allow), "OPTIONS {path}");
+        assert_eq!(a.header("access-control-allow-origin"), None);
     }
+    let a = api.raw("OPTIONS", "keys", "", &[], b"");
+    assert_eq!(
+        (a.status, a.header("allow")),
+        (204, Some("GET, HEAD, POST, OPTIONS"))
+    );
+    api.raw("OPTIONS", "nope", "", &[], b"")
+        .problem(404, "not_found");
+    let head = api.raw("HEAD", "nope", "", &[], b"");
+    assert_eq!((head.status, head.body.len()), (404, 0));
     // The page's paths answer GET and HEAD only.
     for path in ["", "page/app.js"] {
         let a = api.raw("POST", path, "", &same_origin_headers(), b"{}");
         a.problem(405, "method_not_allowed");
-        assert_eq!(a.header("allow"), Some("GET, HEAD"));
+        assert_eq!(a.header("allow"), Some("GET, HEAD, OPTIONS"));
     }
     // A request's Debug form leaves its body out.
     let shown = format!(
@@ -1161,7 +1183,7 @@ fn usage_history_and_attempts_after_end_on_every_store() {
         let hours = hourly.json["buckets"].as_array().unwrap();
         assert_eq!(
             (hourly.json["step"].as_str(), hours.len()),
-            (Some("hour"), 7 * 24)
+            (Some("hour"), 24)
         );
         assert_eq!(hours.last().unwrap()["start"], "2026-11-29T11:00:00.000Z");
         assert_eq!(hours.last().unwrap()["valid"], 3);
@@ -1623,4 +1645,127 @@ fn a_change_is_answered_as_made_when_the_history_cannot_be_read_after_it() {
     assert_eq!(read.header("retry-after"), Some("1"));
     assert!(!read.text().contains("history"), "{}", read.text());
     call("GET", &format!("keys/{id}/usage"), b"").problem(503, "store_unavailable");
+}
+
+/// The management API's default range is `gate.usage`'s (the bindings'):
+/// the same store and clock give the same buckets, ending with the current
+/// bucket, by day and by hour, at a bucket's edge and inside one.
+#[test]
+fn usage_with_no_range_is_the_bindings_default_range() {
+    use gatepass_core::history::{self, Step, UsageQuery};
+    use gatepass_core::manage::time;
+
+    let api = Api::on("memory://", Policy::default(), owner("ws"));
+    let created = api.create(json!({"name": "charted"}));
+    let token = created.json["token"].as_str().unwrap().to_owned();
+    let id = created.json["key"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(api.verify(&token), Outcome::Valid);
+    for now in [NOW, NOW - NOW % history::DAY] {
+        api.clock.set_ms(now);
+        for (step, name, count) in [
+            (Step::Day, "day", history::DEFAULT_DAYS),
+            (Step::Hour, "hour", history::DEFAULT_HOURS),
+        ] {
+            let answer = api.get(&format!("keys/{id}/usage"), &format!("step={name}"));
+            assert_eq!(answer.status, 200, "{}", answer.text());
+            let starts: Vec<&str> = answer.json["buckets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["start"].as_str().unwrap())
+                .collect();
+            let direct = api
+                .gate
+                .usage(&id, &UsageQuery::recent(None, None, step, now))
+                .unwrap();
+            let expected: Vec<String> = direct.iter().map(|b| time::format(b.start)).collect();
+            assert_eq!(starts, expected, "{name} at {now}");
+            assert_eq!(starts.len(), usize::try_from(count).unwrap(), "{name}");
+            assert_eq!(
+                starts.last().copied(),
+                Some(time::format(step.floor(now)).as_str())
+            );
+        }
+    }
+}
+
+/// In owner mode, an event's source (`ip`, `user_agent`) is shown only when
+/// the owner's own actor made the change; staff working on the owner's keys
+/// (an operator mount, the CLI, a support tool) keep theirs. Operators see
+/// every source.
+#[test]
+fn owners_see_only_their_own_changes_source() {
+    let mine = Actor::new("user:ws")
+        .with_ip("203.0.113.9")
+        .with_user_agent("Mozilla/5.0 (owner)");
+    let api = Api::on("memory://", Policy::default(), Principal::owner("ws", mine));
+    let id = api.create(json!({"name": "watched"})).json["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let staff = Actor::new("staff:ann")
+        .with_ip("198.51.100.4")
+        .with_user_agent("Mozilla/5.0 (staff)");
+    let operator = api.as_principal(Principal::operator(staff));
+    let r = operator.send("POST", &format!("keys/{id}/deactivate"), json!({}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let cli = Actor::new("cli:root").with_ip("192.0.2.1");
+    api.gate.revoke_as(&id, &cli).unwrap();
+
+    let source = |e: &Value| {
+        (
+            e["action"].as_str().unwrap().to_owned(),
+            e["actor"].as_str().unwrap().to_owned(),
+            e["ip"].clone(),
+            e["user_agent"].clone(),
+        )
+    };
+    for query in [String::new(), format!("key={id}")] {
+        let seen: Vec<_> = api.get("events", &query).json["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(source)
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    "revoked".into(),
+                    "cli:root".into(),
+                    Value::Null,
+                    Value::Null
+                ),
+                (
+                    "deactivated".into(),
+                    "staff:ann".into(),
+                    Value::Null,
+                    Value::Null
+                ),
+                (
+                    "issued".into(),
+                    "user:ws".into(),
+                    json!("203.0.113.9"),
+                    json!("Mozilla/5.0 (owner)")
+                ),
+            ],
+            "owner, events?{query}"
+        );
+    }
+    let all: Vec<_> = operator.get("events", "").json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(source)
+        .collect();
+    assert_eq!(
+        all.iter().map(|e| e.2.clone()).collect::<Vec<_>>(),
+        vec![
+            json!("192.0.2.1"),
+            json!("198.51.100.4"),
+            json!("203.0.113.9")
+        ],
+        "the operator sees every source"
+    );
+    assert_eq!(all[1].3, json!("Mozilla/5.0 (staff)"));
 }

@@ -298,10 +298,55 @@ for (const [label, express] of EXPRESSES) {
       assert.match(r.headers.get('content-type'), /^application\/json/)
     })
 
+    it('answers OPTIONS and HEAD as the core does, as the Python frameworks do', async () => {
+      // The same table as tests/python/manage_http.py's OPTIONS_AND_HEAD.
+      const user = userOf(server, 'alice')
+      for (const [method, p, status, allow] of [
+        ['OPTIONS', 'keys', 204, 'GET, HEAD, POST, OPTIONS'],
+        ['OPTIONS', 'keys/key_0000000000000000', 204, 'GET, HEAD, PATCH, OPTIONS'],
+        ['OPTIONS', 'keys/key_0000000000000000/revoke', 204, 'POST, OPTIONS'],
+        ['OPTIONS', 'no/such/route', 404, null],
+        ['HEAD', 'keys', 200, null],
+        ['HEAD', 'no/such/route', 404, null]
+      ]) {
+        const r = await user.call(method, p, { sameOrigin: false })
+        assert.deepEqual([r.status, r.headers.get('allow')], [status, allow], `${method} ${p}`)
+        // HEAD and 204 answers have no body; OPTIONS on no route is the usual problem.
+        if (method === 'HEAD' || status === 204) assert.equal(r.text, '', `${method} ${p}`)
+        else assert.equal(problemCode(r), 'not_found', `${method} ${p}`)
+        assert.equal(r.headers.get('access-control-allow-origin'), null)
+      }
+    })
+
     it('redirects the mount point to its slash', async () => {
       const r = await server.request('/tokens?x=1', { headers: { [LOGIN_HEADER]: 'alice' }, redirect: 'manual' })
       assert.equal(r.status, 308)
       assert.equal(r.headers.get('location'), '/tokens/?x=1')
+    })
+
+    it("records the client address as Express knows it (req.ip, after 'trust proxy')", async () => {
+      for (const trust of [true, false]) {
+        const app = express()
+        if (trust) app.set('trust proxy', true)
+        app.use('/tokens', manageRouter({ gate, principal: () => ({ owner: 'workspace:proxied', actor: 'user:proxied' }) }))
+        const proxied = await listen(app)
+        try {
+          const r = await proxied.request('/tokens/keys', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', origin: proxied.base, 'x-forwarded-for': '203.0.113.7' },
+            body: JSON.stringify({ name: `behind a proxy (trusted: ${trust})` })
+          })
+          assert.equal(r.status, 201, r.text)
+          const { events } = await gate.events({ key: r.json.key.id })
+          assert.equal(events.length, 1)
+          // Trusted: the forwarded address; not trusted: the socket's (this
+          // test's own connection to 127.0.0.1, as Node may spell it).
+          if (trust) assert.equal(events[0].ip, '203.0.113.7')
+          else assert.ok(['127.0.0.1', '::ffff:127.0.0.1'].includes(events[0].ip), events[0].ip)
+        } finally {
+          await proxied.close()
+        }
+      }
     })
 
     it('takes a body an Express parser already read', async () => {

@@ -90,6 +90,11 @@ describe('verifyWebhook twilio configuration', () => {
     }
   })
 
+  it('asks the core which schemes sign the URL (verifier.signsUrl)', () => {
+    assert.equal(new WebhookVerifier('twilio', { secret: TOKEN }).signsUrl, true)
+    assert.equal(new WebhookVerifier('github', { secret: 'gh' }).signsUrl, false)
+  })
+
   it('other schemes need no URL; an explicit url still works', () => {
     verifyWebhook(new WebhookVerifier('github', { secret: 'gh' }))
     verifyWebhook(verifier, { url: (req) => `${BASE}${req.originalUrl}` })

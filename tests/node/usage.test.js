@@ -37,10 +37,21 @@ describe('gate.usage', () => {
     assert.deepEqual(refused, { insufficient_scope: 1, revoked: 1 })
     assert.equal((await gate.get(key.id)).usageCount, 3)
 
+    // The documented default, the management API's and the CLI's too: the
+    // last 30 days by day, today's bucket included ...
     const days = await gate.usage(key.id)
-    assert.equal(days.length, 31)
+    const today = now - (now % DAY)
+    assert.equal(days.length, 30)
     assert.equal(days.at(-1).valid, 3)
-    assert.equal(days.at(-1).start.getTime(), now - (now % DAY))
+    assert.equal(days.at(-1).start.getTime(), today)
+    assert.equal(days[0].start.getTime(), today - 29 * DAY)
+    // ... and the last 24 hours by hour, the current hour included.
+    const byHour = await gate.usage(key.id, { step: 'hour' })
+    const thisHour = now - (now % HOUR)
+    assert.equal(byHour.length, 24)
+    assert.equal(byHour[0].start.getTime(), thisHour - 23 * HOUR)
+    assert.equal(byHour.at(-1).start.getTime(), thisHour)
+    assert.equal(byHour.reduce((n, b) => n + b.valid, 0), 3)
     await gate.close()
   })
 

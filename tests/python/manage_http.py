@@ -250,6 +250,32 @@ def logged_out_is_401(anonymous: User) -> None:
     assert r.status in (401, 403), r.body  # Django's CSRF may refuse first
 
 
+#: OPTIONS and HEAD as the core answers them, the same in every framework:
+#: (method, path, status, Allow). HEAD and 204 answers have no body; OPTIONS
+#: on no route is the usual not_found problem.
+OPTIONS_AND_HEAD = [
+    ("OPTIONS", "keys", 204, "GET, HEAD, POST, OPTIONS"),
+    ("OPTIONS", "keys/key_0000000000000000", 204, "GET, HEAD, PATCH, OPTIONS"),
+    ("OPTIONS", "keys/key_0000000000000000/revoke", 204, "POST, OPTIONS"),
+    ("OPTIONS", "no/such/route", 404, None),
+    ("HEAD", "keys", 200, None),
+    ("HEAD", "no/such/route", 404, None),
+]
+
+
+def options_and_head(user: User) -> None:
+    for method, path, status, allow in OPTIONS_AND_HEAD:
+        r = user.call(method, path, same_origin=False)
+        got = (r.status, r.headers.get("Allow"))
+        assert got == (status, allow), (method, path, got, dict(r.headers))
+        if method == "HEAD" or status == 204:
+            assert r.body == b"", (method, path, r.body)
+        else:
+            assert r.problem_code() == "not_found", (method, path, r.body)
+        # Nothing a cross-origin preflight could take as permission.
+        assert r.headers.get("Access-Control-Allow-Origin") is None
+
+
 def mount_redirects_to_slash(base: str, mount: str, login: Dict[str, str]) -> None:
     r = http("GET", base + mount.rstrip("/"), headers=login)
     assert r.status in (301, 302, 307, 308), r.status

@@ -107,3 +107,18 @@ def test_bad_arguments_are_clear_errors(gate: gatepass.Gate) -> None:
         gate.events(since=datetime.now())
     with pytest.raises(TypeError):
         gate.events(since="yesterday")  # type: ignore[arg-type]
+
+
+def test_pages_show_their_cursor_as_python_does(gate: gatepass.Gate) -> None:
+    for name in ("one", "two", "three"):
+        gate.issue(name)
+    first = gate.events(limit=2)
+    assert isinstance(first.next, str)
+    assert repr(first) == f"EventPage(len=2, next={first.next!r})"
+    last = gate.events(after=first.next, limit=2)
+    assert last.next is None
+    assert repr(last) == "EventPage(len=1, next=None)"
+    keys = gate.list(limit=2)
+    assert isinstance(keys.next, str)
+    assert repr(keys) == f"Page(len=2, next={keys.next!r})"
+    assert repr(gate.list(after=keys.next, limit=2)) == "Page(len=1, next=None)"

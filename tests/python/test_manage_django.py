@@ -104,6 +104,10 @@ def test_no_login_is_401_login_required(base: str) -> None:
     m.logged_out_is_401(m.User(base, "/tokens/"))
 
 
+def test_options_and_head_are_the_cores_answers(base: str) -> None:
+    m.options_and_head(user(base, "alice"))
+
+
 def test_mount_redirects_to_its_slash(base: str) -> None:
     m.mount_redirects_to_slash(base, "/tokens/", {})
 

@@ -177,6 +177,10 @@ def test_head_is_get_without_a_body(base: str) -> None:
     assert r.headers["Content-Type"].startswith("application/json")
 
 
+def test_options_and_head_are_the_cores_answers(base: str) -> None:
+    m.options_and_head(user(base, "alice"))
+
+
 def test_principal_without_owner_needs_operator() -> None:
     with pytest.raises(ValueError, match="operator=True"):
         gatepass.Principal(owner=None, actor="user:1")

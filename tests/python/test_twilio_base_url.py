@@ -90,6 +90,11 @@ def flask_server() -> Iterator[str]:
     thread.join(5)
 
 
+def test_the_core_says_which_schemes_sign_the_url():
+    assert gatepass.WebhookVerifier("twilio", TOKEN).signs_url is True
+    assert gatepass.WebhookVerifier("github", "gh").signs_url is False
+
+
 def test_flask_uses_the_configured_base_not_host(flask_server):
     check_server(flask_server, "/twilio/sms?tenant=7")
     check_server(flask_server, "/twilio/sms")

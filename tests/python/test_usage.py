@@ -36,10 +36,20 @@ def test_valid_and_refused_requests_come_back_by_hour(sqlite_gate: gatepass.Gate
     assert refused == {"insufficient_scope": 1, "revoked": 2}
     assert sqlite_gate.get(issued.key.id).usage_count == 3
 
+    # The documented default, the management API's and the CLI's too: the
+    # last 30 days by day, today's bucket included.
     days = sqlite_gate.usage(issued.key.id)
-    assert len(days) == 31  # 30 days back from now: a partial first day
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert len(days) == 30
     assert days[-1].valid == 3
-    assert days[-1].start == now.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert days[-1].start == today
+    assert days[0].start == today - timedelta(days=29)
+    # ... and the last 24 hours by hour, the current hour included.
+    hours = sqlite_gate.usage(issued.key.id, step="hour")
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    assert len(hours) == 24
+    assert (hours[0].start, hours[-1].start) == (this_hour - timedelta(hours=23), this_hour)
+    assert sum(b.valid for b in hours) == 3
 
 
 def test_bad_arguments_are_refused_with_clear_errors(gate: gatepass.Gate) -> None:

@@ -403,7 +403,8 @@ class Gate:
         """A key's usage history: one bucket per hour or UTC day from ``since``
         (rounded down to its bucket) until ``until``, oldest first, zeros
         included, at most 2000 buckets. By default the last 30 days by day,
-        or the last 24 hours by hour. Hours rolled up into days (after
+        or the last 24 hours by hour, the current day or hour included (as
+        the management API and ``gatepass usage``). Hours rolled up into days (after
         ``GATEPASS_USAGE_HOURLY_FOR``, 30 days by default) are refused with
         :class:`InvalidArgument`: ask for ``step="day"`` there."""
         return [UsageBucket(*b) for b in self._native.usage(key_id, since=since, until=until, step=step)]

@@ -72,10 +72,6 @@ def webhook_verifier(what: str, scheme: Any, secrets: Any, options: Mapping[str,
     return WebhookVerifier(scheme, secrets, **options)
 
 
-#: Schemes whose signature covers the request URL.
-URL_SIGNING_SCHEMES = frozenset({"twilio"})
-
-
 def webhook_base_url(what: str, verifier: WebhookVerifier, base_url: Optional[str]) -> Optional[str]:
     """A route's public base URL (``scheme://host[:port][/prefix]``, no trailing
     ``/``) for schemes that sign the request URL; ``None`` for the others.
@@ -98,7 +94,7 @@ def webhook_base_url(what: str, verifier: WebhookVerifier, base_url: Optional[st
                 "such as 'https://hooks.example.com'",
                 code="config_error",
             )
-    if verifier.scheme not in URL_SIGNING_SCHEMES:
+    if not verifier.signs_url:
         return None
     if base_url is None:
         raise ConfigError(

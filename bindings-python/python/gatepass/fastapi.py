@@ -335,7 +335,9 @@ def manage_router(gate: Gate, principal: Callable[..., Any]) -> APIRouter:
     router.add_api_route(
         "/{subpath:path}",
         endpoint,
-        methods=["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"],
+        # Every method goes to the core, which answers OPTIONS and 405 the
+        # same behind every framework.
+        methods=["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
         include_in_schema=False,
     )
     return router

@@ -300,9 +300,11 @@ def meta_subscription(verify_tokens: Union[str, Sequence[str]]) -> Callable[...,
     return view
 
 
-#: Every method goes to the core, which answers 405 for the ones a route does
-#: not take (Flask answers HEAD and OPTIONS itself).
-MANAGE_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+#: Every method goes to the core, which answers OPTIONS (204 with ``Allow``)
+#: and 405 for the ones a route does not take, as behind every other
+#: framework: Flask's own OPTIONS answer is turned off on these rules, and
+#: Werkzeug hands HEAD to the view (the core drops the body).
+MANAGE_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"]
 
 
 def manage_blueprint(
@@ -338,6 +340,8 @@ def manage_blueprint(
         )
         return Response(data, status, headers)
 
-    bp.add_url_rule("/", "page", view, methods=MANAGE_METHODS, defaults={"subpath": ""})
-    bp.add_url_rule("/<path:subpath>", "api", view, methods=MANAGE_METHODS)
+    bp.add_url_rule(
+        "/", "page", view, methods=MANAGE_METHODS, defaults={"subpath": ""}, provide_automatic_options=False
+    )
+    bp.add_url_rule("/<path:subpath>", "api", view, methods=MANAGE_METHODS, provide_automatic_options=False)
     return bp

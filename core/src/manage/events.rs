@@ -12,9 +12,16 @@ pub const DEFAULT_PAGE: usize = 50;
 /// Largest page size of `GET events`.
 pub const MAX_PAGE: usize = 100;
 
-/// An event as the API answers it; `owner` only in operator mode.
+/// An event as the API answers it to `principal`; `owner` only in operator
+/// mode. An owner sees where a change came from (`ip`, `user_agent`) only
+/// for its own changes: the events of its keys also record staff working on
+/// them (the Django admin, the operator console, the CLI, a support tool),
+/// and a customer must not learn their addresses and browsers. Operators see
+/// everything.
 #[must_use]
-pub fn event_json(event: &Event, operator: bool) -> Value {
+pub fn event_json(event: &Event, principal: &Principal) -> Value {
+    let operator = principal.is_operator();
+    let source_shown = operator || event.actor == principal.actor.name;
     let mut v = json!({
         "id": event.id,
         "at": time::format(event.at),
@@ -22,8 +29,8 @@ pub fn event_json(event: &Event, operator: bool) -> Value {
         "action": event.action.as_str(),
         "actor": event.actor,
         "changes": event.changes,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
+        "ip": if source_shown { event.ip.as_deref() } else { None },
+        "user_agent": if source_shown { event.user_agent.as_deref() } else { None },
     });
     if operator {
         if let Value::Object(map) = &mut v {
@@ -90,7 +97,7 @@ pub(super) fn list(gate: &Gate, principal: &Principal, request: &Request<'_>) ->
             let events: Vec<Value> = page
                 .events
                 .iter()
-                .map(|e| event_json(e, principal.is_operator()))
+                .map(|e| event_json(e, principal))
                 .collect();
             http::json(200, &json!({ "events": events, "next": page.next }))
         }

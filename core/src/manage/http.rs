@@ -101,6 +101,18 @@ pub(super) fn method_not_allowed(allowed: &[&str]) -> Response {
     r
 }
 
+/// `204` to `OPTIONS`: the methods the route answers, and no body.
+pub(super) fn options(allowed: &[&str]) -> Response {
+    Response {
+        status: 204,
+        headers: vec![
+            ("Allow".to_owned(), allowed.join(", ")),
+            ("Cache-Control".to_owned(), "no-store".to_owned()),
+        ],
+        body: Vec::new(),
+    }
+}
+
 /// Every value of request header `name`, compared without regard to case.
 pub(super) fn header_values<'a>(request: &'a Request<'_>, name: &str) -> Vec<&'a str> {
     request

@@ -581,11 +581,6 @@ pub(super) fn set_status(
 
 // ----- GET keys/{id}/usage ---------------------------------------------------
 
-/// Days shown when `since` is not given: the page's 30-day chart.
-const DEFAULT_DAYS: i64 = 30;
-/// Days shown by hour when `since` is not given.
-const DEFAULT_HOURLY_DAYS: i64 = 7;
-
 pub(super) fn usage(
     gate: &Gate,
     principal: &Principal,
@@ -620,14 +615,8 @@ pub(super) fn usage(
             },
         }
     }
-    // By default the range ends with the current step's bucket, included.
-    let until = until.unwrap_or_else(|| step.floor(gate.now()).saturating_add(step.millis()));
-    let days = match step {
-        Step::Day => DEFAULT_DAYS,
-        Step::Hour => DEFAULT_HOURLY_DAYS,
-    };
-    let since = since.unwrap_or_else(|| until.saturating_sub(days * history::DAY));
-    match gate.usage(id, &UsageQuery { since, until, step }) {
+    // The default range is the bindings' and the CLI's: one rule, in history.
+    match gate.usage(id, &UsageQuery::recent(since, until, step, gate.now())) {
         Ok(buckets) => {
             let buckets: Vec<Value> = buckets
                 .iter()

@@ -170,26 +170,39 @@ fn route(gate: &Gate, principal: &Principal, request: &Request<'_>) -> Response 
     let segments: Vec<&str> = path.split('/').collect();
     match (segments.as_slice(), method) {
         ([""] | ["page", ..], "GET") => page::serve(path).unwrap_or_else(http::not_found),
-        ([""] | ["page", ..], _) => http::method_not_allowed(&["GET", "HEAD"]),
         (["keys"], "GET") => keys::list(gate, principal, request),
         (["keys"], "POST") => keys::create(gate, principal, request),
-        (["keys"], _) => http::method_not_allowed(&["GET", "HEAD", "POST"]),
         (["keys", id], "GET") => keys::get(gate, principal, id),
         (["keys", id], "PATCH") => keys::update(gate, principal, request, id),
-        (["keys", _], _) => http::method_not_allowed(&["GET", "HEAD", "PATCH"]),
         (["keys", id, "regenerate"], "POST") => keys::regenerate(gate, principal, request, id),
         (["keys", id, action @ ("deactivate" | "activate" | "revoke")], "POST") => {
             keys::set_status(gate, principal, request, id, action)
         }
-        (["keys", _, "regenerate" | "deactivate" | "activate" | "revoke"], _) => {
-            http::method_not_allowed(&["POST"])
-        }
         (["keys", id, "usage"], "GET") => keys::usage(gate, principal, request, id),
-        (["keys", _, "usage"], _) => http::method_not_allowed(&["GET", "HEAD"]),
         (["events"], "GET") => events::list(gate, principal, request),
-        (["events"], _) => http::method_not_allowed(&["GET", "HEAD"]),
         (["meta"], "GET") => meta::meta(gate, principal),
-        (["meta"], _) => http::method_not_allowed(&["GET", "HEAD"]),
-        _ => http::not_found(),
+        (route, method) => match (allowed(route), method) {
+            (None, _) => http::not_found(),
+            (Some(methods), "OPTIONS") => http::options(methods),
+            (Some(methods), _) => http::method_not_allowed(methods),
+        },
+    }
+}
+
+/// The methods a route answers, for `Allow`; `None` for no such route.
+/// `OPTIONS` is answered here, the same behind every framework (the mounts
+/// hand every method to the core): `204` with `Allow`, and nothing a
+/// cross-origin preflight could take as permission (no
+/// `Access-Control-Allow-*`), so the same-origin rule stands.
+fn allowed(route: &[&str]) -> Option<&'static [&'static str]> {
+    const READ: &[&str] = &["GET", "HEAD", "OPTIONS"];
+    match route {
+        [""] | ["page", ..] | ["keys", _, "usage"] | ["events"] | ["meta"] => Some(READ),
+        ["keys"] => Some(&["GET", "HEAD", "POST", "OPTIONS"]),
+        ["keys", _] => Some(&["GET", "HEAD", "PATCH", "OPTIONS"]),
+        ["keys", _, "regenerate" | "deactivate" | "activate" | "revoke"] => {
+            Some(&["POST", "OPTIONS"])
+        }
+        _ => None,
     }
 }

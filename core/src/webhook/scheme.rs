@@ -119,6 +119,16 @@ impl Scheme {
         )
     }
 
+    /// Whether the scheme's signature covers the URL the sender called
+    /// (`twilio`): its `verify` needs that URL, and a framework helper must
+    /// take it from the host's configuration (the public base URL), never
+    /// rebuild it from the client's `Host` header. The bindings ask this,
+    /// rather than keeping their own list of such schemes.
+    #[must_use]
+    pub const fn signs_url(self) -> bool {
+        matches!(self, Scheme::Twilio)
+    }
+
     /// Whether the scheme signs with a private key and verifies with a
     /// public one (`discord`; `standard` also takes `whsk_`/`whpk_` keys).
     #[must_use]
@@ -205,6 +215,50 @@ mod tests {
             let got = verifier.verify(body, &only, Some(url)).unwrap();
             assert_eq!(got.scheme, scheme);
         }
+    }
+
+    /// `signs_url` says what the signatures do: a request signed for one URL
+    /// verifies at another exactly when the scheme does not sign the URL.
+    #[test]
+    fn signs_url_is_whether_the_url_is_signed() {
+        use crate::webhook::{
+            generate_secret, SignOptions, VerifierOptions, WebhookSigner, WebhookVerifier,
+        };
+        let body = b"Body=hello&From=%2B15550001111";
+        let (signed_at, asked_at) = ("https://hooks.example.com/sms", "https://evil.example/sms");
+        for scheme in Scheme::ALL {
+            let (secret, verify_with) = if scheme.is_asymmetric() {
+                crate::webhook::generate_keypair(scheme).unwrap()
+            } else {
+                let s = generate_secret(scheme).unwrap();
+                (s.clone(), s)
+            };
+            let signer = WebhookSigner::new(scheme, &secret, crate::clock::system()).unwrap();
+            let signed = signer
+                .sign(
+                    body,
+                    SignOptions {
+                        id: Some("msg_1".into()),
+                        url: Some(signed_at.into()),
+                        ..SignOptions::default()
+                    },
+                )
+                .unwrap();
+            let mut headers = crate::webhook::Headers::new();
+            for (name, value) in &signed {
+                headers.append(name, value.as_bytes());
+            }
+            let verifier =
+                WebhookVerifier::new(scheme, &[verify_with], VerifierOptions::default()).unwrap();
+            assert!(verifier.verify(body, &headers, Some(signed_at)).is_ok());
+            let elsewhere = verifier.verify(body, &headers, Some(asked_at));
+            assert_eq!(elsewhere.is_err(), scheme.signs_url(), "{scheme}");
+        }
+        assert_eq!(
+            Scheme::ALL.iter().filter(|s| s.signs_url()).count(),
+            1,
+            "only twilio signs the URL today"
+        );
     }
 
     #[test]
