@@ -22,19 +22,29 @@ function bearerRequired (req, res, next) {
   next()
 }
 
-async function main () {
-  const gate = await Gate.open(process.env.BENCH_STORE)
+/** The app, for this server and for inprocess.js. */
+function build (gate) {
   const app = express()
   app.get('/none', (req, res) => res.json({ bots: [], key: 'none' }))
   app.get('/header', bearerRequired, (req, res) => res.json({ bots: [], key: 'header' }))
   app.get('/gatepass', authenticate(gate), requireScopes('bots:read'), (req, res) => res.json({ bots: [], key: req.gatepass.key.id }))
   app.use(problemDetails())
+  return app
+}
+
+async function main () {
+  const gate = await Gate.open(process.env.BENCH_STORE)
+  const app = build(gate)
   const server = app.listen(Number(process.argv[2] || 0), '127.0.0.1', () => {
     console.log(`listening on ${server.address().port}`)
   })
 }
 
-main().catch((e) => {
-  console.error(e)
-  process.exit(1)
-})
+module.exports = { build, Gate }
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e)
+    process.exit(1)
+  })
+}

@@ -13,15 +13,18 @@ Drift then falls on the three routes alike, and the difference between the
 gatepass route and the header-only route, per round, is what gatepass adds
 inside the framework.
 
-    python benchmarks/http/inprocess.py                       # flask, drf, fastapi
+    python benchmarks/http/inprocess.py                       # flask, drf, fastapi, express
     python benchmarks/http/inprocess.py --frameworks flask --rounds 40
+    python benchmarks/http/inprocess.py --frameworks express --express-build old=/tmp/old/bindings-node
     python benchmarks/http/inprocess.py --http-json run.json  # also: share of a whole request
 
 With ``--http-json`` (``run.py --json``), the added time is also given as a
 share of a whole request's CPU time on the no-auth route as ``run.py``
 measured it: gatepass's points under the definition ``run.py`` uses, with
-the server's own cost in the denominator. Express has the same benchmark in
-``inprocess.js``.
+the server's own cost in the denominator. Express is measured by
+``inprocess.js`` (a loopback server and client in one Node process, since
+Express has no request-free entry point; the client's cost is the same for
+every route).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from typing import Callable, Dict, List
 
 HERE = Path(__file__).resolve().parent
 ROUTES = ("none", "header", "gatepass")
-FRAMEWORKS = ("flask", "drf", "fastapi")
+FRAMEWORKS = ("flask", "drf", "fastapi", "express")
 
 
 def wsgi_caller(app: Callable, token: str) -> Callable[[str, int], None]:
@@ -168,9 +171,11 @@ def measure(framework: str, rounds: int, batch: int) -> Dict[str, List[float]]:
 
 
 def whole_request_us(http_json: Path, framework: str) -> float:
-    """The median CPU time per request of the no-auth route in a run.py run."""
-    data = json.loads(http_json.read_text())
-    return statistics.median(data["servers"][framework]["cpu_us_per_request"]["none"])
+    """The median CPU time per request of the no-auth route in a run.py run
+    (for express-NAME, the Express server's)."""
+    servers = json.loads(http_json.read_text())["servers"]
+    server = servers.get(framework) or servers["express"]
+    return statistics.median(server["cpu_us_per_request"]["none"])
 
 
 def main() -> None:
@@ -179,6 +184,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--batch", type=int, default=1000, help="calls of one route per measurement")
     ap.add_argument("--http-json", type=Path, help="a run.py --json file, for the share of a whole request")
+    ap.add_argument(
+        "--express-build",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also measure Express with the gatepass package in DIR, as express-NAME",
+    )
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -190,13 +202,21 @@ def main() -> None:
         f"in-process: {args.rounds} rounds x {args.batch} calls per route, routes alternating; "
         "process CPU time per call (µs), median of the rounds [min..max]"
     )
-    print(f"{'framework':<10}{'no auth':>18}{'header only':>18}{'gatepass':>18}   gatepass - header, µs   share")
-    for framework in [f for f in args.frameworks.split(",") if f]:
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", framework, "--rounds", str(args.rounds), "--batch", str(args.batch)],
-            capture_output=True,
-            text=True,
-        )
+    print(f"{'framework':<12}{'no auth':>18}{'header only':>18}{'gatepass':>18}   gatepass - header, µs   share")
+    builds = dict(b.split("=", 1) for b in args.express_build)
+    names = [f for f in args.frameworks.split(",") if f] + [f"express-{b}" for b in builds]
+    for framework in names:
+        if framework.startswith("express"):
+            env = dict(os.environ)
+            build = builds.get(framework.partition("-")[2], "")
+            if build:
+                env["GATEPASS_PACKAGE"] = build
+            command = ["node", str(HERE / "inprocess.js"), str(args.rounds), str(args.batch)]
+        else:
+            env = None
+            command = [sys.executable, __file__, "--one", framework, "--rounds", str(args.rounds)]
+            command += ["--batch", str(args.batch)]
+        out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=HERE)
         if out.returncode != 0:
             raise SystemExit(f"{framework}: {out.stderr}")
         results = json.loads(out.stdout.strip().splitlines()[-1])
@@ -215,7 +235,7 @@ def main() -> None:
             points = 100 * whole * (1 / (whole + extra_h) - 1 / (whole + extra_g))
             share = f"{points:.1f} points of {whole:.0f} µs"
         print(
-            f"{framework:<10}"
+            f"{framework:<12}"
             + "".join(col(results[route]) for route in ROUTES)
             + f"   {statistics.median(added):.1f} [{min(added):.1f}..{max(added):.1f}]".ljust(24)
             + share,

@@ -176,6 +176,8 @@ def cpu_seconds(root: int) -> float:
         total += times.get(pid, 0.0)
         stack.extend(child for child, parent in parents.items() if parent == pid)
     return total
+
+
 WRK_BAD = re.compile(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*")
 
 
