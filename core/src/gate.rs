@@ -1544,6 +1544,37 @@ mod without_spending_tests {
         assert_eq!(v.outcome, Outcome::UnknownKey);
         assert!(v.key.is_none());
     }
+
+    /// A key whose expiry another process brought forward, and which has
+    /// passed since, is expired to the check by hand even while the cached
+    /// record still shows the old, later expiry (here: none).
+    #[test]
+    fn a_key_expired_since_the_cache_fill_is_expired() {
+        let clock = crate::clock::ManualClock::new(1_800_000_000_000);
+        let store: Arc<dyn Store> = Arc::new(CountingStore::lagging());
+        let checking = Gate::new(Arc::clone(&store), Policy::default()).with_clock(clock.clone());
+        let other = Gate::new(store, Policy::default()).with_clock(clock.clone());
+        let issued = checking
+            .issue(IssueRequest {
+                name: "shortened".into(),
+                ..IssueRequest::default()
+            })
+            .unwrap();
+        assert_eq!(issued.key.expires_at, None);
+        assert_eq!(check(&checking, &issued), Outcome::Valid);
+        other
+            .update(
+                &issued.key.id,
+                KeyUpdate {
+                    expires_in: Some(Duration::from_secs(60)),
+                    ..KeyUpdate::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(check(&checking, &issued), Outcome::Valid);
+        clock.advance_ms(60_000);
+        assert_eq!(check(&checking, &issued), Outcome::Expired);
+    }
 }
 
 #[cfg(test)]
@@ -1693,6 +1724,20 @@ mod unknown_cache_tests {
             Outcome::UnknownKey
         );
         assert_eq!(store.finds.load(Ordering::SeqCst), 2);
+    }
+
+    /// The table remembers many unknown tokens at once, not only the last:
+    /// a client cycling through a few bad tokens reads the store once each.
+    #[test]
+    fn different_unknown_tokens_are_remembered_together() {
+        let (store, gate) = counted();
+        let tokens: Vec<Token> = (0..3).map(|_| Token::mint("gp").unwrap()).collect();
+        for _ in 0..3 {
+            for token in &tokens {
+                assert_eq!(outcome(&gate, token), Outcome::UnknownKey);
+            }
+        }
+        assert_eq!(store.finds.load(Ordering::SeqCst), tokens.len());
     }
 
     #[test]

@@ -543,6 +543,8 @@ struct SlowPrune {
     inner: MemoryStore,
     entered: std::sync::Mutex<Option<mpsc::Sender<()>>>,
     release: std::sync::Mutex<Option<mpsc::Receiver<()>>>,
+    /// Set once a prune that waited has finished.
+    finished: std::sync::atomic::AtomicBool,
 }
 
 impl Store for SlowPrune {
@@ -586,6 +588,10 @@ impl Store for SlowPrune {
             entered.send(()).unwrap();
             let release = self.release.lock().unwrap().take().unwrap();
             release.recv().unwrap();
+            let n = self.inner.prune_events(before, batch);
+            self.finished
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            return n;
         }
         self.inner.prune_events(before, batch)
     }
@@ -615,6 +621,7 @@ fn a_prune_in_progress_never_holds_up_a_verification_on_the_same_gate() {
         inner: MemoryStore::new(),
         entered: std::sync::Mutex::new(None),
         release: std::sync::Mutex::new(Some(release_rx)),
+        finished: std::sync::atomic::AtomicBool::new(false),
     });
     let gate = Arc::new(
         Gate::new(Arc::clone(&store) as Arc<dyn Store>, policy()).with_events_retention(None),
@@ -641,6 +648,42 @@ fn a_prune_in_progress_never_holds_up_a_verification_on_the_same_gate() {
     assert!(!pruning.is_finished());
     release.send(()).unwrap();
     assert_eq!(pruning.join().unwrap(), 0);
+}
+
+/// Dropping a gate stops its background prune and waits for the batch in
+/// progress: once `drop` returns, nothing of the gate still uses the store, so
+/// a program may close, move or delete the database then.
+#[test]
+fn dropping_a_gate_waits_for_its_background_prune_to_finish() {
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    let store = Arc::new(SlowPrune {
+        inner: MemoryStore::new(),
+        entered: std::sync::Mutex::new(Some(entered_tx)),
+        release: std::sync::Mutex::new(Some(release_rx)),
+        finished: std::sync::atomic::AtomicBool::new(false),
+    });
+    let gate = Gate::new(Arc::clone(&store) as Arc<dyn Store>, policy())
+        .with_events_retention(Some(Duration::from_secs(86_400)));
+    // A lifecycle call starts the background prune, which blocks in the store.
+    gate.issue(IssueRequest {
+        name: "dropped".into(),
+        ..IssueRequest::default()
+    })
+    .unwrap();
+    entered.recv().unwrap();
+    // Released a moment later, while `drop` is (or should be) waiting; the
+    // pause only makes a drop that does not wait visible, it decides nothing.
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = release.send(());
+    });
+    drop(gate);
+    assert!(
+        store.finished.load(std::sync::atomic::Ordering::SeqCst),
+        "the gate's drop returned while its prune was still in the store"
+    );
+    releaser.join().unwrap();
 }
 
 #[test]

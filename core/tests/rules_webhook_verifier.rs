@@ -321,3 +321,61 @@ fn a_shared_token_is_never_replay_guarded() {
     assert!(s.verifier.verify(b"a", &h, None).is_ok());
     assert!(s.guard.asked().is_empty());
 }
+
+/// `header_names` is what the framework helpers pass on (they copy only
+/// those headers out of the request): it must name, lower-cased, every
+/// header the verifier reads, so that a request cut down to them verifies.
+#[test]
+fn the_headers_a_verifier_names_are_all_it_needs() {
+    let only_named = |v: &WebhookVerifier, pairs: Vec<(String, String)>| {
+        let names = v.header_names();
+        assert!(!names.is_empty(), "{:?}", v.scheme());
+        for name in names {
+            assert_eq!(*name, name.to_ascii_lowercase(), "{:?}", v.scheme());
+        }
+        Headers::from_pairs(
+            pairs
+                .into_iter()
+                .filter(|(k, _)| names.contains(&k.to_ascii_lowercase().as_str())),
+        )
+    };
+    for scheme in Scheme::ALL {
+        let s = setup(scheme, Some(DEFAULT_TOLERANCE));
+        let url = (scheme == Scheme::Twilio).then(|| URL.to_owned());
+        let pairs = s
+            .signer
+            .sign(
+                b"{}",
+                SignOptions {
+                    url,
+                    ..SignOptions::default()
+                },
+            )
+            .unwrap();
+        let h = only_named(&s.verifier, pairs);
+        assert!(
+            s.verifier.verify(b"{}", &h, url_for(&s)).is_ok(),
+            "{scheme:?}"
+        );
+    }
+    // The shared token's header is the configured one, not the default.
+    let clock = ManualClock::new(NOW_MS);
+    let header = "X-Telegram-Bot-Api-Secret-Token";
+    let v = WebhookVerifier::new(
+        Scheme::Token,
+        &["s3cr3t-for-tests"],
+        VerifierOptions {
+            clock: clock.clone(),
+            header: Some(header.into()),
+            ..VerifierOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(v.header_names(), [header.to_ascii_lowercase().as_str()]);
+    let signer = WebhookSigner::new(Scheme::Token, "s3cr3t-for-tests", clock)
+        .unwrap()
+        .with_header(header)
+        .unwrap();
+    let h = only_named(&v, signer.sign(b"{}", SignOptions::default()).unwrap());
+    assert!(v.verify(b"{}", &h, None).is_ok());
+}

@@ -303,6 +303,9 @@ fn queries_are_bounded_and_name_keys_not_tokens() {
         gate.usage_totals(&many, 0).unwrap_err().code(),
         "invalid_argument"
     );
+    // Exactly the bound is one call, answered for every id.
+    let bound = &many[..gatepass_core::history::MAX_TOTALS_KEYS];
+    assert_eq!(gate.usage_totals(bound, 0).unwrap().len(), bound.len());
 }
 
 #[test]
