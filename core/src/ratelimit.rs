@@ -355,6 +355,36 @@ mod tests {
         (clock, limiter)
     }
 
+    /// The map is pruned only at its bound, and only of buckets that are full
+    /// again (a bucket that is full again answers exactly like a missing
+    /// one); a bucket still spent keeps its state, so pruning never resets a
+    /// limit.
+    #[test]
+    fn pruning_at_the_bound_drops_only_buckets_that_are_full_again() {
+        let (clock, limiter) = manual();
+        let limit: RateLimit = "10/minute".parse().unwrap();
+        let t0 = clock.now_ms();
+        for _ in 0..10 {
+            assert!(limiter.check("live", &limit, t0).unwrap().allowed);
+        }
+        for i in 1..PRUNE_AT {
+            assert!(limiter.check(&format!("idle {i}"), &limit, t0).unwrap().allowed);
+        }
+        // Nothing is pruned below the bound.
+        assert_eq!(limiter.buckets.lock().len(), PRUNE_AT);
+        // One emission interval (6 s) later every idle bucket is exactly full
+        // again; "live" has regained one request of ten.
+        clock.advance_ms(6_000);
+        assert!(limiter.check("new", &limit, t0).unwrap().allowed);
+        let mut left: Vec<String> = limiter.buckets.lock().keys().cloned().collect();
+        left.sort();
+        assert_eq!(left, ["live", "new"]);
+        let live = limiter.check("live", &limit, t0).unwrap();
+        assert!(live.allowed);
+        assert_eq!(live.remaining, 0);
+        assert!(!limiter.check("live", &limit, t0).unwrap().allowed);
+    }
+
     #[test]
     fn burst_up_to_limit_then_smooth() {
         let (clock, limiter) = manual();
