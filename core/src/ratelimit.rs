@@ -368,7 +368,12 @@ mod tests {
             assert!(limiter.check("live", &limit, t0).unwrap().allowed);
         }
         for i in 1..PRUNE_AT {
-            assert!(limiter.check(&format!("idle {i}"), &limit, t0).unwrap().allowed);
+            assert!(
+                limiter
+                    .check(&format!("idle {i}"), &limit, t0)
+                    .unwrap()
+                    .allowed
+            );
         }
         // Nothing is pruned below the bound.
         assert_eq!(limiter.buckets.lock().len(), PRUNE_AT);
