@@ -598,13 +598,10 @@ pub(super) fn usage(
     let (mut since, mut until) = (None, None);
     for (name, value) in params {
         match name {
-            "step" => {
-                step = match value.as_str() {
-                    "hour" => Step::Hour,
-                    "day" => Step::Day,
-                    _ => return problem("invalid_argument", "step must be hour or day"),
-                }
-            }
+            "step" => match Step::parse(&value) {
+                Ok(s) => step = s,
+                Err(e) => return gate_error(&e),
+            },
             "since" => match parse_time("since", &value) {
                 Ok(t) => since = Some(t),
                 Err(r) => return r,
